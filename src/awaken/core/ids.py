@@ -1,0 +1,124 @@
+"""Invocation and awakeable ids.
+
+Invocation ids have Restate's shape (`inv_1` + base62 partition key + base62 uuid, 38 chars).
+Awakeable ids have Restate's shape (`sign_1` + base64url, 44 chars) but carry 28 random bytes
+instead of an invocation id and a sequential index: holding one id tells nothing about another.
+Randomness comes in as bytes, so this module stays pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from awaken.errors import BadRequest
+
+_B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_B62_INDEX = {c: i for i, c in enumerate(_B62)}
+_PK_WIDTH = 11
+_UUID_WIDTH = 22
+INVOCATION_ID_LENGTH = 38
+AWAKEABLE_RANDOM_BYTES = 28
+
+
+def _b62(value: int, width: int) -> str:
+    out = []
+    while value:
+        value, rem = divmod(value, 62)
+        out.append(_B62[rem])
+    return "".join(reversed(out)).rjust(width, "0")
+
+
+def _unb62(text: str) -> int:
+    value = 0
+    for c in text:
+        digit = _B62_INDEX.get(c)
+        if digit is None:
+            raise ValueError(f"invalid base62 character {c!r}")
+        value = value * 62 + digit
+    return value
+
+
+def _swap(value: int, size: int) -> int:
+    # Restate encodes the integer after to_be() on a little-endian host: a byte swap.
+    return int.from_bytes(value.to_bytes(size, "big"), "little")
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationId:
+    partition_key: int
+    uuid: bytes  # 16 bytes
+
+    def __str__(self) -> str:
+        return (
+            "inv_1"
+            + _b62(_swap(self.partition_key, 8), _PK_WIDTH)
+            + _b62(_swap(int.from_bytes(self.uuid, "big"), 16), _UUID_WIDTH)
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> InvocationId:
+        if len(text) != INVOCATION_ID_LENGTH or not text.startswith("inv_1"):
+            raise BadRequest(f"bad invocation id {text!r}: expected inv_1 followed by 33 base62 characters")
+        try:
+            pk = _swap(_unb62(text[5 : 5 + _PK_WIDTH]), 8)
+            uu = _swap(_unb62(text[5 + _PK_WIDTH :]), 16)
+            return cls(pk, uu.to_bytes(16, "big"))
+        except (ValueError, OverflowError) as exc:
+            raise BadRequest(f"bad invocation id {text!r}: {exc}") from None
+
+    @classmethod
+    def from_random(cls, now_ms: int, random16: bytes) -> InvocationId:
+        """A ULID-like id: 48 bits of milliseconds, then randomness."""
+        uuid = now_ms.to_bytes(6, "big") + random16[:10]
+        return cls(int.from_bytes(random16[10:16], "big") << 16, uuid)
+
+    @classmethod
+    def deterministic(cls, *parts: str) -> InvocationId:
+        """The same target and key always give the same id (idempotency keys, workflow runs)."""
+        digest = hashlib.sha256(",".join(parts).encode()).digest()
+        return cls(int.from_bytes(digest[16:24], "big"), digest[:16])
+
+
+def new_invocation_id(now_ms: int, random16: bytes) -> str:
+    return str(InvocationId.from_random(now_ms, random16))
+
+
+def idempotent_invocation_id(service: str, key: str | None, handler: str, idempotency_key: str) -> str:
+    return str(InvocationId.deterministic("ik", service, key or "", handler, idempotency_key))
+
+
+def workflow_invocation_id(service: str, key: str) -> str:
+    return str(InvocationId.deterministic("wf", service, key))
+
+
+def new_awakeable_id(random_bytes: bytes) -> str:
+    if len(random_bytes) != AWAKEABLE_RANDOM_BYTES:
+        raise ValueError("an awakeable id needs exactly 28 random bytes")
+    return "sign_1" + base64.urlsafe_b64encode(random_bytes).rstrip(b"=").decode()
+
+
+def parse_awakeable_id(text: str) -> str:
+    """Validate an awakeable id's shape and return its canonical form (no padding).
+
+    Both `sign_1…` and the legacy `prom_1…` prefixes are accepted; padding may be present.
+    Raises BadRequest (400) for anything that is not a well-formed id.
+    """
+    if text.startswith("sign_1"):
+        prefix = "sign_1"
+    elif text.startswith("prom_1"):
+        prefix = "prom_1"
+    else:
+        raise BadRequest(f"bad awakeable id {text!r}: expected a sign_1… or prom_1… id")
+    body = text[len(prefix) :].rstrip("=")
+    if not body or len(body) > 64:
+        raise BadRequest(f"bad awakeable id {text!r}: wrong length")
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"bad awakeable id {text!r}: not base64url") from None
+    if len(raw) != AWAKEABLE_RANDOM_BYTES or not all(c.isalnum() or c in "-_" for c in body):
+        raise BadRequest(f"bad awakeable id {text!r}: expected {AWAKEABLE_RANDOM_BYTES} bytes of base64url")
+    return prefix + body

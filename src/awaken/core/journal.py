@@ -1,0 +1,78 @@
+"""Journal entries and their outcomes: the values the machine, the engine and the store share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class EntryKind(StrEnum):
+    RUN = "run"
+    SLEEP = "sleep"
+    AWAKEABLE = "awakeable"
+    COMPLETE_AWAKEABLE = "complete_awakeable"
+    GET_STATE = "get_state"
+    SET_STATE = "set_state"
+    CLEAR_STATE = "clear_state"
+    CLEAR_ALL_STATE = "clear_all_state"
+    STATE_KEYS = "state_keys"
+    CALL = "call"
+    SEND = "send"
+    WAIT = "wait"
+    CANCEL = "cancel"
+    ATTACH = "attach"
+
+
+# Kinds whose outcome is known the moment they are journaled.
+IMMEDIATE_KINDS = frozenset(
+    {
+        EntryKind.SET_STATE,
+        EntryKind.CLEAR_STATE,
+        EntryKind.CLEAR_ALL_STATE,
+        EntryKind.GET_STATE,
+        EntryKind.STATE_KEYS,
+        EntryKind.SEND,
+        EntryKind.WAIT,
+        EntryKind.CANCEL,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of an entry: a serialized value (None means empty), or a terminal failure."""
+
+    value: bytes | None = None
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @classmethod
+    def fail(cls, code: int, message: str) -> Outcome:
+        return cls(None, Failure(code, message))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    index: int
+    kind: EntryKind
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # small JSON metadata: ids, times, targets
+    payload: bytes | None = None  # what the entry carries in: a state value, a call argument
+    outcome: Outcome | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.outcome is not None
+
+    def with_outcome(self, outcome: Outcome) -> Entry:
+        return replace(self, outcome=outcome)

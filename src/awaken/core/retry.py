@@ -1,0 +1,45 @@
+"""Retry policies and backoff arithmetic (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how often a failed attempt is retried. Defaults are Restate's."""
+
+    initial_interval_ms: int = 500
+    factor: float = 2.0
+    max_interval_ms: int = 60_000
+    max_attempts: int | None = 70  # None: unlimited
+    on_max_attempts: Literal["pause", "kill"] = "pause"
+
+    def delay_ms(self, attempt: int) -> int:
+        """Delay before attempt number `attempt + 1`, where `attempt` >= 1 attempts have failed."""
+        delay = self.initial_interval_ms * (self.factor ** max(0, attempt - 1))
+        return int(min(delay, self.max_interval_ms))
+
+    def exhausted(self, attempts: int) -> bool:
+        return self.max_attempts is not None and attempts >= self.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class StepRetryPolicy:
+    """ctx.run's own retries (RunOptions). Defaults are the Restate SDK's when any option is set."""
+
+    max_attempts: int | None = None
+    max_duration_ms: int | None = None
+    initial_interval_ms: int = 50
+    factor: float = 2.0
+    max_interval_ms: int = 10_000
+
+    def delay_ms(self, attempt: int) -> int:
+        delay = self.initial_interval_ms * (self.factor ** max(0, attempt - 1))
+        return int(min(delay, self.max_interval_ms))
+
+    def gives_up(self, attempts: int, elapsed_ms: int) -> bool:
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            return True
+        return self.max_duration_ms is not None and elapsed_ms >= self.max_duration_ms

@@ -1,0 +1,319 @@
+"""The storage Protocol: a dozen domain-level operations the engine needs, and their values.
+
+Every write method is atomic (one transaction) and durable when it returns. Implementations
+group-commit: writes that arrive together share one transaction and one fsync, but each keeps
+its own outcome (one failing write does not fail its neighbours).
+
+Vocabulary:
+- *claim*: the invocation becomes `running` under a new `epoch` (fencing token) and the caller
+  gets its record and journal back; whoever receives a `Claim` must run it.
+- *wake*: a suspended invocation whose awaited entry completed is claimed in the same transaction.
+- Times are integer milliseconds since the epoch, passed in by the caller (the store never reads
+  a clock, so tests can control time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from awaken.core.journal import Entry, Outcome
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # queued behind a virtual object's key lock
+    SCHEDULED = "scheduled"  # delayed send, not due yet
+    READY = "ready"  # waiting for an executor
+    RUNNING = "running"  # an attempt is in flight
+    BACKING_OFF = "backing-off"  # failed attempt, retry timer pending
+    SUSPENDED = "suspended"  # waiting on completions, nothing in memory
+    PAUSED = "paused"  # retries exhausted (or paused by hand)
+    COMPLETED = "completed"
+
+
+class TimerKind(StrEnum):
+    SLEEP = "sleep"  # completes a SLEEP entry
+    DEADLINE = "deadline"  # expires an awakeable (408 in the handler, 410 for late completions)
+    RETRY = "retry"  # backing-off -> claimed
+    START = "start"  # scheduled (delayed send) -> claimed or pending behind the key lock
+    PURGE = "purge"  # a completed invocation's retention has passed
+
+
+class AwakeableStatus(StrEnum):
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CLOSED = "closed"  # its invocation ended before it was completed
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRef:
+    invocation_id: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvocation:
+    id: str
+    service: str
+    handler: str
+    key: str | None
+    exclusive: bool  # takes the (service, key) lock: exclusive virtual object handlers
+    input: bytes
+    headers: dict[str, str]
+    now_ms: int
+    retention_ms: int
+    idempotency_key: str | None = None
+    run_at_ms: int | None = None  # a delayed send; None: now
+    caller: EntryRef | None = None  # a CALL entry to complete with this invocation's outcome
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    id: str
+    service: str
+    handler: str
+    key: str | None
+    status: Status
+    input: bytes
+    headers: dict[str, str]
+    created_at_ms: int
+    modified_at_ms: int
+    epoch: int
+    attempts: int  # failed attempts so far (reset never; the retry policy reads it)
+    idempotency_key: str | None = None
+    run_at_ms: int | None = None
+    outcome: Outcome | None = None  # set once completed
+    last_failure: str | None = None
+    caller: EntryRef | None = None
+    completed_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An invocation this process must now run (status `running`, fenced by `epoch`)."""
+
+    record: InvocationRecord
+    journal: list[Entry]
+    state: dict[str, bytes] = field(default_factory=dict)  # the (service, key) state, if keyed
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A completion stored for an invocation that was `running` (so nobody was claimed): the
+    engine hands it to the in-memory attempt, if it has one."""
+
+    invocation_id: str
+    index: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What a write set in motion elsewhere: attempts to start, completions to hand over, and
+    invocations that just completed (to answer waiting callers)."""
+
+    claims: list[Claim] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    completed: list[tuple[str, Outcome]] = field(default_factory=list)
+    next_timer_ms: int | None = None  # earliest timer the write created, for the scheduler
+
+    def merge(self, other: Effects) -> Effects:
+        nxt = [t for t in (self.next_timer_ms, other.next_timer_ms) if t is not None]
+        return Effects(
+            self.claims + other.claims,
+            self.deliveries + other.deliveries,
+            self.completed + other.completed,
+            min(nxt) if nxt else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    record: InvocationRecord
+    created: bool  # False: an invocation with this id existed (idempotency key, workflow key)
+    effects: Effects  # a claim for the new invocation when it can run now
+
+
+@dataclass(frozen=True, slots=True)
+class StateOp:
+    """A state change of the invocation's (service, key): set (value), clear (value None),
+    clear all (name None)."""
+
+    name: str | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAwakeable:
+    id: str
+    index: int  # the AWAKEABLE entry it completes
+    deadline_ms: int | None
+    schema: dict[str, Any] | None  # JSON schema the payload must satisfy
+
+
+@dataclass(frozen=True, slots=True)
+class AwakeableCompletionRequest:
+    """A COMPLETE_AWAKEABLE entry of the writing invocation: the store completes the target
+    awakeable and records the result (success, or failure 400/404/409/410) as that entry's
+    outcome, in the same transaction."""
+
+    index: int
+    awakeable_id: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Suspend:
+    waiting_on: list[int]  # entry indices; if one is already complete, the store resumes instead
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    run_at_ms: int
+    failure: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    failure: str
+
+
+Transition = Suspend | Complete | Retry | Pause | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One atomic step of a running attempt: journal writes, their side effects, and maybe the
+    attempt's end. Rejected with Conflict if `epoch` is no longer the invocation's (fencing)."""
+
+    invocation_id: str
+    epoch: int
+    now_ms: int
+    entries: list[Entry] = field(default_factory=list)  # upserted by index
+    state: list[StateOp] = field(default_factory=list)
+    awakeables: list[NewAwakeable] = field(default_factory=list)
+    sleeps: list[tuple[int, int]] = field(default_factory=list)  # (entry index, wake at ms)
+    children: list[NewInvocation] = field(default_factory=list)
+    awakeable_completions: list[AwakeableCompletionRequest] = field(default_factory=list)
+    transition: Transition = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressResult:
+    effects: Effects
+    entry_outcomes: dict[int, Outcome]  # outcomes of awakeable_completions, by entry index
+    resumed: Claim | None = None  # Suspend found an awaited entry complete: run again from this
+
+
+@dataclass(frozen=True, slots=True)
+class AwakeableInfo:
+    id: str
+    invocation_id: str
+    index: int
+    service: str
+    handler: str
+    key: str | None
+    status: AwakeableStatus
+    created_at_ms: int
+    deadline_ms: int | None
+    schema: dict[str, Any] | None
+
+
+class CompletionStatus(StrEnum):
+    ACCEPTED = "Accepted"
+    PREVIOUSLY_ACCEPTED = "PreviouslyAccepted"
+
+
+@dataclass(frozen=True, slots=True)
+class AwakeableCompletion:
+    status: CompletionStatus
+    effects: Effects
+
+
+# Validates a payload against a stored JSON schema: returns error strings (empty: valid).
+PayloadValidator = Callable[[dict[str, Any], bytes], list[str]]
+
+
+class Store(Protocol):
+    """Durable state of the engine. SQLite and PostgreSQL implement it."""
+
+    async def open(self) -> None:
+        """Connect, and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    async def create_invocation(self, new: NewInvocation) -> CreateResult:
+        """Insert an invocation unless one with this id exists (then return it, created=False).
+
+        A due, non-exclusive invocation is claimed at once. An exclusive one is claimed if its
+        (service, key) lock is free, else queued `pending` in arrival order. A delayed one is
+        `scheduled` with a START timer.
+        """
+
+    async def commit(self, progress: Progress) -> ProgressResult:
+        """Apply one step of a running attempt atomically (see Progress).
+
+        - entries are upserted; AWAKEABLE entries come with their NewAwakeable rows, SLEEP entries
+          with their timers, CALL/SEND entries with their child invocations;
+        - Complete: stores the outcome, releases the key lock (claiming the next queued
+          invocation of that key), closes the invocation's pending awakeables, deletes its timers,
+          completes the caller's CALL entry (waking the caller if suspended), schedules PURGE;
+        - Suspend: `suspended`, unless an awaited entry is already complete: then a new epoch
+          is claimed and returned as `resumed`;
+        - Retry: `backing-off` with a RETRY timer, attempts + 1; Pause: `paused`, attempts + 1.
+        Raises Conflict if the epoch is stale.
+        """
+
+    async def begin_attempt(self, invocation_id: str, now_ms: int) -> Claim | None:
+        """Claim a `ready` invocation (or an orphaned `running` one). None if not claimable."""
+
+    async def complete_awakeable(
+        self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator
+    ) -> AwakeableCompletion:
+        """Complete an awakeable (SPEC §3.3). Raises NotFound (unknown id), Gone (expired or its
+        invocation ended), Conflict (a different completion was recorded), BadRequest (payload
+        fails the awakeable's schema; nothing recorded). A repeated identical completion returns
+        PREVIOUSLY_ACCEPTED and changes nothing."""
+
+    async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
+        """Complete a journal entry from outside (e.g. an in-memory sleep timer firing); wakes the
+        invocation if suspended. No-op if already complete."""
+
+    async def fire_due_timers(self, now_ms: int, limit: int) -> Effects:
+        """Fire up to `limit` timers due at `now_ms` (see TimerKind) in one transaction."""
+
+    async def next_timer_ms(self) -> int | None:
+        """When the earliest timer fires, if any."""
+
+    async def recover(self, now_ms: int) -> list[Claim]:
+        """At start-up (single node): claim every `ready` or orphaned `running` invocation."""
+
+    async def get_invocation(self, invocation_id: str) -> InvocationRecord | None: ...
+
+    async def get_journal(self, invocation_id: str) -> list[Entry]: ...
+
+    async def list_invocations(
+        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
+    ) -> list[InvocationRecord]: ...
+
+    async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
+        """Pending awakeables, oldest first."""
+
+    async def get_state(self, service: str, key: str) -> dict[str, bytes]: ...
+
+
+def now_ms_from(clock: Callable[[], float]) -> int:
+    return int(clock() * 1000)
+
+
+def entries_by_index(entries: Sequence[Entry]) -> dict[int, Entry]:
+    return {e.index: e for e in entries}
