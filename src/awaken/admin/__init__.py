@@ -1,0 +1,1 @@
+"""The admin HTTP API (default port 9070)."""

@@ -1,0 +1,107 @@
+"""Admin API: services, invocations and pending awakeables, as JSON.
+
+This first version is read-only; cancel/kill/pause/resume/purge and state editing come with the
+admin issue (SPEC §6).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from awaken.core.ids import InvocationId
+from awaken.errors import AwakenError
+from awaken.ingress.errors import HttpError, body_for
+from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond_error, respond_json
+from awaken.storage.protocol import InvocationRecord, Status
+
+if TYPE_CHECKING:
+    from awaken.application import AwakenApp
+
+log = logging.getLogger("awaken.admin")
+
+
+def invocation_json(record: InvocationRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": record.id,
+        "target": "/".join(p for p in (record.service, record.key, record.handler) if p is not None),
+        "service": record.service,
+        "handler": record.handler,
+        "key": record.key,
+        "status": record.status.value,
+        "created_at": record.created_at_ms,
+        "modified_at": record.modified_at_ms,
+        "attempts": record.attempts,
+        "idempotency_key": record.idempotency_key,
+        "last_failure": record.last_failure,
+        "completed_at": record.completed_at_ms,
+    }
+    if record.outcome is not None:
+        out["completion_result"] = "success" if record.outcome.ok else "failure"
+        if record.outcome.failure is not None:
+            out["completion_failure"] = asdict(record.outcome.failure)
+    return out
+
+
+class AdminApp:
+    def __init__(self, app: AwakenApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        req = HttpRequest.from_scope(scope, receive, 1024 * 1024)
+        try:
+            await self._route(req, send)
+        except (HttpError, AwakenError) as exc:
+            status, body = body_for(exc)
+            await respond_error(send, status, body)
+        except Exception as exc:
+            log.exception("admin: unexpected error")
+            status, body = body_for(exc)
+            await respond_error(send, status, body)
+
+    async def _route(self, req: HttpRequest, send: Send) -> None:
+        engine = self.app.engine
+        if engine is None:
+            raise HttpError(503, "engine not started")
+        seg = req.segments
+        if req.method != "GET":
+            raise HttpError(405, f"method {req.method} not allowed")
+        if seg == ["health"]:
+            await respond_json(send, 200, {"status": "ok"})
+        elif seg == ["services"]:
+            services = [
+                {"name": s.name, "ty": s.service_kind, "handlers": sorted(s.handlers)}
+                for s in engine.services.values()
+            ]
+            await respond_json(send, 200, {"services": services})
+        elif seg == ["awakeables"]:
+            limit = int(req.query.get("limit", ["100"])[-1])
+            rows = await engine.store.list_awakeables(limit=limit)
+            await respond_json(send, 200, {"awakeables": [
+                {"id": a.id, "invocation_id": a.invocation_id, "service": a.service, "handler": a.handler,
+                 "key": a.key, "created_at": a.created_at_ms, "deadline": a.deadline_ms,
+                 "schema": a.schema} for a in rows
+            ]})  # fmt: skip
+        elif seg == ["invocations"]:
+            raw = req.query.get("status", [None])[-1]
+            try:
+                status = Status(raw) if raw else None
+            except ValueError:
+                raise HttpError(400, f"unknown status {raw!r}") from None
+            limit = int(req.query.get("limit", ["100"])[-1])
+            records = await engine.store.list_invocations(status=status, limit=limit)
+            await respond_json(send, 200, {"invocations": [invocation_json(r) for r in records]})
+        elif len(seg) == 2 and seg[0] == "invocations":
+            record = await engine.get_invocation(str(InvocationId.parse(seg[1])))
+            journal = await engine.store.get_journal(record.id)
+            out = invocation_json(record)
+            out["journal"] = [
+                {"index": e.index, "kind": e.kind.value, "name": e.name, "completed": e.completed}
+                for e in journal
+            ]
+            await respond_json(send, 200, out)
+        else:
+            raise HttpError(404, "not found")

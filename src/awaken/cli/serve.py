@@ -1,0 +1,64 @@
+"""`awaken serve`: the ingress (and admin API) of an app under uvicorn, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+from awaken.admin.app import AdminApp
+from awaken.application import AwakenApp
+
+
+class _Server(uvicorn.Server):
+    # Two servers share one process: signals are handled once, below, for both.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def load_app(target: str) -> Any:
+    """`module:attribute`, with the module resolved from the current directory (as uvicorn)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"expected MODULE:APP, got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    obj = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+async def serve(app: Any, host: str, port: int, admin_port: int | None, log_level: str) -> None:
+    servers = [
+        _Server(uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level,
+                               access_log=False, timeout_keep_alive=75))
+    ]  # fmt: skip
+    if admin_port and isinstance(app, AwakenApp):
+        admin = AdminApp(app)
+        servers.append(
+            _Server(uvicorn.Config(admin, host=host, port=admin_port, lifespan="off",
+                                   log_level=log_level, access_log=False))
+        )  # fmt: skip
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    main = loop.create_task(servers[0].serve())
+    while not servers[0].started and not main.done():
+        await asyncio.sleep(0.01)
+    rest = [loop.create_task(s.serve()) for s in servers[1:]]
+    await asyncio.gather(main, *rest)

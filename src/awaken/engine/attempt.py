@@ -1,0 +1,290 @@
+"""One attempt of one invocation, run in this process: the AttemptDriver the SDK context uses.
+
+The attempt replays the stored journal through the machine, runs the handler, writes journal
+entries lazily (a write happens before a step starts, before the handler blocks, and at the
+end), and parks the invocation (suspends) once it has waited `suspend_after` with nothing else
+to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import traceback
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.core.machine import InvocationMachine
+from awaken.errors import Conflict, NonDeterminismError, RetryableError, StorageError, Suspended
+from awaken.sdk.invocation import InvocationContext, run_handler
+from awaken.sdk.service import HandlerSpec
+from awaken.storage.protocol import (
+    AwakeableCompletionRequest,
+    Claim,
+    Complete,
+    NewAwakeable,
+    NewInvocation,
+    Pause,
+    Progress,
+    ProgressResult,
+    Retry,
+    StateOp,
+    Suspend,
+    Transition,
+)
+
+if TYPE_CHECKING:
+    from awaken.engine.engine import Engine
+
+log = logging.getLogger("awaken.engine")
+
+
+class Attempt:
+    def __init__(self, engine: Engine, claim: Claim, spec: HandlerSpec) -> None:
+        self.engine = engine
+        self.record = claim.record
+        self.spec = spec
+        self.machine = InvocationMachine(claim.journal)
+        self.epoch = claim.record.epoch
+        self._state = dict(claim.state)
+        self._written = len(claim.journal)  # entries below this index exist in the store
+        self._waiters: list[tuple[frozenset[int], asyncio.Future[None]]] = []
+        self._steps: dict[int, asyncio.Task[None]] = {}
+        self._failure: BaseException | None = None
+        self._suspend_timer: asyncio.TimerHandle | None = None
+        self._suspended_on: set[int] = set()
+        self._main: asyncio.Task[None] | None = None
+        self.closing = False
+
+    # -- AttemptDriver -----------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self.engine.now_ms()
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+    async def flush(self) -> None:
+        if not self.machine.dirty:
+            return
+        result = await self._commit(None)
+        self._apply_entry_outcomes(result)
+
+    async def wait_any(self, indices: Sequence[int]) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self.machine.completed(indices):
+            return
+        if self.machine.dirty:
+            await self.flush()
+            if self.machine.completed(indices):
+                return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (frozenset(indices), fut)
+        self._waiters.append(waiter)
+        self._arm_suspension()
+        try:
+            await fut
+        finally:
+            self._waiters.remove(waiter)
+            if not self._waiters:
+                self._disarm_suspension()
+
+    def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(body)
+        self._steps[index] = task
+        self._disarm_suspension()
+        task.add_done_callback(lambda _t: self._step_finished(index))
+
+    def step_done(self, index: int) -> None:
+        self._wake(index)
+
+    def fail_attempt(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+        if self._main is not None and not self._waiters:
+            self._main.cancel()
+
+    # -- completions from outside ------------------------------------------------------------
+    def deliver(self, index: int, outcome: Outcome) -> None:
+        if self.closing:
+            return
+        if self.machine.complete(index, outcome, durable=True):
+            self._wake(index)
+
+    def _wake(self, index: int) -> None:
+        for indices, fut in self._waiters:
+            if index in indices and not fut.done():
+                fut.set_result(None)
+
+    def _step_finished(self, index: int) -> None:
+        self._steps.pop(index, None)
+        self._arm_suspension()
+
+    def _arm_suspension(self) -> None:
+        if self._suspend_timer is not None or self._steps or not self._waiters or self.closing:
+            return
+        delay = self.engine.config.suspend_after
+        if delay <= 0:
+            self._suspend()
+        else:
+            self._suspend_timer = asyncio.get_running_loop().call_later(delay, self._suspend)
+
+    def _disarm_suspension(self) -> None:
+        if self._suspend_timer is not None:
+            self._suspend_timer.cancel()
+            self._suspend_timer = None
+
+    def _suspend(self) -> None:
+        self._suspend_timer = None
+        if self._steps or not self._waiters:
+            return
+        self._suspended_on = {i for indices, _ in self._waiters for i in indices}
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(Suspended())
+
+    # -- the attempt -------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[None]:
+        self._main = asyncio.get_running_loop().create_task(self._run_handler())
+        return self._main
+
+    async def _run_handler(self) -> None:
+        record = self.record
+        ctx = InvocationContext(
+            spec=self.spec,
+            driver=self,
+            invocation_id=record.id,
+            key=record.key,
+            headers=record.headers,
+            body=record.input,
+            idempotency_key=record.idempotency_key,
+            state=self._state,
+        )
+        transition: Transition
+        try:
+            outcome = await run_handler(self.spec, ctx, record.input)
+            transition = Complete(outcome)
+        except Suspended:
+            transition = Suspend(sorted(self._suspended_on))
+        except asyncio.CancelledError:
+            if self._failure is None:  # the engine is stopping: leave the invocation to recovery
+                self._cancel_steps()
+                raise
+            transition = self._retry_transition(self._failure)
+        except (StorageError, Conflict) as exc:
+            # The store failed us or another owner fenced us out: nothing more to write here.
+            log.warning("invocation %s: attempt abandoned: %s", record.id, exc)
+            self._cancel_steps()
+            self.closing = True
+            ctx.finished.set()
+            self.engine.attempt_abandoned(record.id, exc)
+            return
+        except Exception as exc:
+            transition = self._retry_transition(exc)
+        self.closing = True
+        self._cancel_steps()
+        ctx.finished.set()
+        try:
+            result = await self._commit(transition)
+        except (StorageError, Conflict) as exc:
+            log.warning("invocation %s: could not record the attempt's end: %s", record.id, exc)
+            self.engine.attempt_abandoned(record.id, exc)
+            return
+        if result.resumed is not None:
+            self.engine.start(result.resumed)
+
+    def _cancel_steps(self) -> None:
+        for task in list(self._steps.values()):
+            task.cancel()
+        self._steps.clear()
+        self._disarm_suspension()
+
+    def _retry_transition(self, exc: BaseException) -> Transition:
+        attempts = self.record.attempts + 1
+        if isinstance(exc, NonDeterminismError):
+            message = f"NonDeterminismError: {exc}"
+        else:
+            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        policy = self.engine.retry_policy_for(self.spec)
+        log.warning("invocation %s attempt %d failed: %s", self.record.id, attempts, message)
+        if policy.exhausted(attempts):
+            if policy.on_max_attempts == "kill":
+                return Complete(Outcome.fail(500, f"retries exhausted: {message}"))
+            return Pause(message)
+        delay = policy.delay_ms(attempts)
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            delay = int(exc.retry_after.total_seconds() * 1000)
+        return Retry(self.engine.now_ms() + delay, message)
+
+    # -- writing -----------------------------------------------------------------------------
+    async def _commit(self, transition: Transition) -> ProgressResult:
+        entries = self.machine.take_dirty()
+        try:
+            progress = self._progress(entries, transition)
+            result = await self.engine.store.commit(progress)
+        except BaseException:
+            self.machine.restore_dirty(entries)
+            raise
+        if entries:
+            self._written = max(self._written, entries[-1].index + 1)
+        self.engine.apply(result.effects)
+        return result
+
+    def _apply_entry_outcomes(self, result: ProgressResult) -> None:
+        for index, outcome in result.entry_outcomes.items():
+            if self.machine.complete(index, outcome, durable=True):
+                self._wake(index)
+
+    def _progress(self, entries: list[Entry], transition: Transition) -> Progress:
+        state: list[StateOp] = []
+        awakeables: list[NewAwakeable] = []
+        sleeps: list[tuple[int, int]] = []
+        children: list[NewInvocation] = []
+        completions: list[AwakeableCompletionRequest] = []
+        now = self.engine.now_ms()
+        for position, entry in enumerate(entries):
+            if entry.index < self._written:
+                continue  # already stored: only its outcome changes
+            match entry.kind:
+                case EntryKind.SET_STATE:
+                    state.append(StateOp(entry.name, entry.payload or b""))
+                case EntryKind.CLEAR_STATE:
+                    state.append(StateOp(entry.name, None))
+                case EntryKind.CLEAR_ALL_STATE:
+                    state.append(StateOp(None, None))
+                case EntryKind.AWAKEABLE:
+                    d = entry.data
+                    awakeables.append(NewAwakeable(d["id"], entry.index, d.get("deadline"), d.get("schema")))
+                case EntryKind.SLEEP:
+                    sleeps.append((entry.index, int(entry.data["wake_at"])))
+                case EntryKind.CALL | EntryKind.SEND:
+                    child = self.engine.child_invocation(self.record.id, entry, now)
+                    if child is not None:
+                        children.append(child)
+                    elif entry.kind is EntryKind.CALL:
+                        missing = Outcome.fail(404, f"no handler {entry.name!r} is registered")
+                        entries[position] = entry.with_outcome(missing)
+                        self.machine.complete(entry.index, missing, durable=True)
+                case EntryKind.COMPLETE_AWAKEABLE:
+                    d = entry.data
+                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
+                    completions.append(AwakeableCompletionRequest(entry.index, entry.name, outcome))
+                case _:
+                    pass
+        return Progress(
+            invocation_id=self.record.id,
+            epoch=self.epoch,
+            now_ms=now,
+            entries=entries,
+            state=state,
+            awakeables=awakeables,
+            sleeps=sleeps,
+            children=children,
+            awakeable_completions=completions,
+            transition=transition,
+        )

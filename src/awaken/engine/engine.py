@@ -1,0 +1,341 @@
+"""The engine: owns the store, runs attempts, fires timers, wakes invocations, answers waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from awaken.core.ids import idempotent_invocation_id, new_invocation_id, workflow_invocation_id
+from awaken.core.journal import Entry, Outcome
+from awaken.core.retry import RetryPolicy
+from awaken.engine.attempt import Attempt
+from awaken.engine.validation import validate_payload
+from awaken.errors import NotFound
+from awaken.sdk.service import AnyService, HandlerSpec
+from awaken.storage.protocol import (
+    AwakeableCompletion,
+    Claim,
+    CreateResult,
+    Effects,
+    EntryRef,
+    InvocationRecord,
+    NewInvocation,
+    Store,
+)
+
+log = logging.getLogger("awaken.engine")
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine settings.
+
+    suspend_after: seconds an invocation waits in memory before it is parked (0: suspend at
+    every await and resume by replay, the "always replay" mode).
+    """
+
+    suspend_after: float = 1.0
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    retention_ms: int = DAY_MS
+    poll_interval: float = 1.0
+    timer_batch: int = 500
+
+
+class Engine:
+    def __init__(
+        self,
+        services: Iterable[AnyService],
+        store: Store,
+        config: EngineConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.services: dict[str, AnyService] = {}
+        for svc in services:
+            if svc.name in self.services:
+                raise ValueError(f"service {svc.name!r} is registered twice")
+            self.services[svc.name] = svc
+        self._live: dict[str, Attempt] = {}
+        self._queued_claims: dict[str, Claim] = {}
+        self._outcome_waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
+        self._scheduler: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
+        self._next_timer: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+        self._reclaim: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.store.open()
+        self._running = True
+        for claim in await self.store.recover(self.now_ms()):
+            self.start_attempt(claim)
+        self._next_timer = await self.store.next_timer_ms()
+        self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.store.close()
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    @property
+    def live_count(self) -> int:
+        return len(self._live)
+
+    # -- registry ----------------------------------------------------------------------------
+    def handler(self, service: str, handler: str) -> HandlerSpec:
+        svc = self.services.get(service)
+        if svc is None:
+            raise NotFound(
+                f"service '{service}' not found, make sure to register the service before calling it."
+            )
+        spec = svc.handlers.get(handler)
+        if spec is None:
+            raise NotFound(f"handler '{service}/{handler}' not found")
+        return spec
+
+    def retry_policy_for(self, spec: HandlerSpec) -> RetryPolicy:
+        if spec.retry_policy is None:
+            return self.config.retry_policy
+        return spec.retry_policy.to_policy(self.config.retry_policy)
+
+    # -- invoking ----------------------------------------------------------------------------
+    def new_invocation(
+        self,
+        spec: HandlerSpec,
+        key: str | None,
+        body: bytes,
+        headers: dict[str, str],
+        idempotency_key: str | None = None,
+        delay_ms: int | None = None,
+        caller: EntryRef | None = None,
+        invocation_id: str | None = None,
+    ) -> NewInvocation:
+        now = self.now_ms()
+        if invocation_id is None:
+            if spec.kind == "workflow" and key is not None:
+                invocation_id = workflow_invocation_id(spec.service, key)
+            elif idempotency_key is not None:
+                invocation_id = idempotent_invocation_id(spec.service, key, spec.name, idempotency_key)
+            else:
+                invocation_id = new_invocation_id(now, os.urandom(16))
+        retention = self.config.retention_ms
+        if spec.idempotency_retention is not None:
+            retention = int(spec.idempotency_retention.total_seconds() * 1000)
+        return NewInvocation(
+            id=invocation_id,
+            service=spec.service,
+            handler=spec.name,
+            key=key,
+            exclusive=spec.exclusive,
+            input=body,
+            headers=headers,
+            now_ms=now,
+            retention_ms=retention,
+            idempotency_key=idempotency_key,
+            run_at_ms=now + delay_ms if delay_ms else None,
+            caller=caller,
+        )
+
+    async def invoke(self, new: NewInvocation) -> CreateResult:
+        result = await self.store.create_invocation(new)
+        self.apply(result.effects)
+        return result
+
+    def child_invocation(self, caller_id: str, entry: Entry, now_ms: int) -> NewInvocation | None:
+        """The invocation a CALL or SEND entry creates; None if its target is not registered."""
+        d = entry.data
+        try:
+            spec = self.handler(d["service"], d["handler"])
+        except NotFound:
+            log.warning("invocation %s: %s to unknown handler %s", caller_id, entry.kind, entry.name)
+            return None
+        run_at = d.get("run_at")
+        return self.new_invocation(
+            spec,
+            d.get("key"),
+            entry.payload or b"",
+            dict(d.get("headers") or {}),
+            idempotency_key=d.get("idempotency_key"),
+            delay_ms=max(1, run_at - now_ms) if run_at and run_at > now_ms else None,
+            caller=EntryRef(caller_id, entry.index) if entry.kind == "call" else None,
+            invocation_id=d["invocation_id"],
+        )
+
+    async def wait_outcome(self, invocation_id: str) -> Outcome:
+        """Wait for an invocation's outcome (attach). NotFound if there is no such invocation."""
+        fut = self._register_waiter(invocation_id)
+        try:
+            record = await self.store.get_invocation(invocation_id)
+            if record is None:
+                raise NotFound(f"invocation '{invocation_id}' not found")
+            if record.outcome is not None:
+                return record.outcome
+            return await fut
+        finally:
+            self._drop_waiter(invocation_id, fut)
+
+    async def call(self, new: NewInvocation) -> tuple[CreateResult, Outcome]:
+        """Create (or find) an invocation and wait for its outcome."""
+        fut = self._register_waiter(new.id)
+        try:
+            result = await self.invoke(new)
+            if result.record.outcome is not None:
+                return result, result.record.outcome
+            return result, await fut
+        finally:
+            self._drop_waiter(new.id, fut)
+
+    def _register_waiter(self, invocation_id: str) -> asyncio.Future[Outcome]:
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._outcome_waiters.setdefault(invocation_id, []).append(fut)
+        return fut
+
+    def _drop_waiter(self, invocation_id: str, fut: asyncio.Future[Outcome]) -> None:
+        waiters = self._outcome_waiters.get(invocation_id)
+        if waiters is not None:
+            with contextlib.suppress(ValueError):
+                waiters.remove(fut)
+            if not waiters:
+                del self._outcome_waiters[invocation_id]
+
+    async def get_invocation(self, invocation_id: str) -> InvocationRecord:
+        record = await self.store.get_invocation(invocation_id)
+        if record is None:
+            raise NotFound(f"invocation '{invocation_id}' not found")
+        return record
+
+    async def complete_awakeable(self, awakeable_id: str, outcome: Outcome) -> AwakeableCompletion:
+        result = await self.store.complete_awakeable(
+            awakeable_id, outcome, self.now_ms(), validate_payload
+        )
+        self.apply(result.effects)
+        return result
+
+    # -- effects -----------------------------------------------------------------------------
+    def apply(self, effects: Effects) -> None:
+        for claim in effects.claims:
+            self.start_attempt(claim)
+        for delivery in effects.deliveries:
+            attempt = self._live.get(delivery.invocation_id)
+            if attempt is not None:
+                attempt.deliver(delivery.index, delivery.outcome)
+        for invocation_id, outcome in effects.completed:
+            for fut in self._outcome_waiters.get(invocation_id, ()):
+                if not fut.done():
+                    fut.set_result(outcome)
+        nxt = effects.next_timer_ms
+        if nxt is not None and (self._next_timer is None or nxt < self._next_timer):
+            self._next_timer = nxt
+            self._wakeup.set()
+
+    def start(self, claim: Claim) -> None:
+        self.start_attempt(claim)
+
+    def start_attempt(self, claim: Claim) -> None:
+        invocation_id = claim.record.id
+        if invocation_id in self._live:
+            self._queued_claims[invocation_id] = claim  # the previous attempt is finishing
+            return
+        svc = self.services.get(claim.record.service)
+        spec = svc.handlers.get(claim.record.handler) if svc is not None else None
+        if spec is None:
+            log.error("invocation %s targets %s/%s, which is not registered here",
+                      invocation_id, claim.record.service, claim.record.handler)  # fmt: skip
+            return
+        attempt = Attempt(self, claim, spec)
+        self._live[invocation_id] = attempt
+        task = attempt.start()
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._attempt_finished(invocation_id, attempt, t))
+
+    def _attempt_finished(self, invocation_id: str, attempt: Attempt, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._live.get(invocation_id) is attempt:
+            del self._live[invocation_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("invocation %s: attempt crashed", invocation_id, exc_info=task.exception())
+            self._reclaim.add(invocation_id)
+        queued = self._queued_claims.pop(invocation_id, None)
+        if queued is not None and self._running:
+            self.start_attempt(queued)
+
+    def attempt_abandoned(self, invocation_id: str, exc: BaseException) -> None:
+        """The store failed under an attempt: try to claim it again later."""
+        self._reclaim.add(invocation_id)
+
+    # -- timers ------------------------------------------------------------------------------
+    def wake_scheduler(self) -> None:
+        self._wakeup.set()
+
+    async def _schedule_loop(self) -> None:
+        while self._running:
+            now = self.now_ms()
+            try:
+                if self._next_timer is not None and self._next_timer <= now:
+                    effects = await self.store.fire_due_timers(now, self.config.timer_batch)
+                    self._next_timer = effects.next_timer_ms
+                    self.apply(effects)
+                    if self._next_timer is not None and self._next_timer <= self.now_ms():
+                        continue  # more due than one batch
+                await self._retry_abandoned()
+            except Exception:
+                log.exception("scheduler: storage failure; retrying")
+            timeout = self.config.poll_interval
+            if self._next_timer is not None:
+                timeout = min(timeout, max(0.0, (self._next_timer - self.now_ms()) / 1000))
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            if self._next_timer is None or self._next_timer > self.now_ms():
+                # cheap safety net: pick up timers created behind our back
+                self._next_timer = await self._safe_next_timer()
+
+    async def _safe_next_timer(self) -> int | None:
+        try:
+            return await self.store.next_timer_ms()
+        except Exception:
+            return self._next_timer
+
+    async def _retry_abandoned(self) -> None:
+        for invocation_id in list(self._reclaim):
+            if invocation_id in self._live:
+                continue
+            self._reclaim.discard(invocation_id)
+            claim = await self.store.begin_attempt(invocation_id, self.now_ms())
+            if claim is not None:
+                self.start_attempt(claim)
+
+
+def describe_outcome(outcome: Outcome) -> dict[str, Any]:
+    if outcome.failure is not None:
+        return {"code": outcome.failure.code, "message": outcome.failure.message}
+    value = outcome.value
+    try:
+        return {"value": json.loads(value) if value else None}
+    except ValueError:
+        return {"value": value.decode(errors="replace") if value else None}

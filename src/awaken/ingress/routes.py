@@ -1,0 +1,217 @@
+"""The ingress HTTP API of SPEC §2, with Restate's paths, statuses and bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from awaken.core.durations import parse_duration_ms
+from awaken.core.ids import InvocationId, parse_awakeable_id, workflow_invocation_id
+from awaken.core.journal import Outcome
+from awaken.engine.engine import Engine
+from awaken.errors import AwakenError, BadRequest
+from awaken.ingress.errors import HttpError, body_for, error_body
+from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
+from awaken.sdk.serde import is_typed, validation_errors
+from awaken.sdk.service import HandlerSpec
+
+log = logging.getLogger("awaken.ingress")
+
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+_NOT_FORWARDED = {"connection", "host", "idempotency-key", "idempotency-expires", "content-length"}
+# Bodies sent without a JSON content type that we still read as JSON: none at all, and what curl
+# sends by default with -d (so `curl -d '{"a":1}' .../resolve` works as in Restate's docs).
+_LENIENT_TYPES = {"", "application/x-www-form-urlencoded", "text/plain"}
+
+
+def _is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+class Ingress:
+    def __init__(self, engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self.engine = engine
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = HttpRequest.from_scope(scope, receive, self.max_body)
+        try:
+            await self._route(request, send)
+        except (HttpError, AwakenError) as exc:
+            status, body = body_for(exc)
+            await respond_error(send, status, body)
+        except Exception as exc:  # never let a request take the server down
+            log.exception("ingress: unexpected error")
+            status, body = body_for(exc)
+            await respond_error(send, status, body)
+
+    async def _route(self, req: HttpRequest, send: Send) -> None:
+        seg = req.segments
+        if not seg:
+            raise HttpError(400, "bad path: expected /{service}/{handler}")
+        if seg[0] == "restate":
+            await self._restate_route(req, send, seg[1:])
+            return
+        await self._invoke_route(req, send, seg)
+
+    # -- /restate/... ------------------------------------------------------------------------
+    async def _restate_route(self, req: HttpRequest, send: Send, seg: list[str]) -> None:
+        head = seg[0] if seg else ""
+        if head == "health" and len(seg) == 1:
+            self._method(req, "GET")
+            await respond_json(send, 200, {"services": sorted(self.engine.services)})
+        elif head in ("awakeables", "a") and len(seg) == 3 and seg[2] in ("resolve", "reject"):
+            self._method(req, "POST")
+            await self._complete_awakeable(req, send, seg[1], seg[2])
+        elif head == "invocation" and len(seg) == 3 and seg[2] in ("attach", "output"):
+            self._method(req, "GET")
+            invocation_id = str(InvocationId.parse(seg[1]))
+            await self._attach_or_output(send, invocation_id, seg[2] == "attach")
+        elif head in ("attach", "output") and len(seg) == 2:
+            self._method(req, "GET")
+            await self._attach_or_output(send, str(InvocationId.parse(seg[1])), head == "attach")
+        elif head == "workflow" and len(seg) == 4 and seg[3] in ("attach", "output"):
+            self._method(req, "GET")
+            svc = self.engine.services.get(seg[1])
+            if svc is None or svc.service_kind != "workflow":
+                raise HttpError(404, f"workflow '{seg[1]}' not found")
+            await self._attach_or_output(send, workflow_invocation_id(seg[1], seg[2]), seg[3] == "attach")
+        elif head in ("call", "send") and len(seg) >= 3:
+            await self._invoke_route(req, send, [*seg[1:], "send"] if head == "send" else seg[1:])
+        elif head in ("awakeables", "a"):
+            raise HttpError(
+                400,
+                "bad path, expected either /restate/awakeables/:id/resolve or /restate/awakeables/:id/reject",
+            )
+        else:
+            raise HttpError(404, f"not found: /restate/{'/'.join(seg)}")
+
+    @staticmethod
+    def _method(req: HttpRequest, *allowed: str) -> None:
+        if req.method not in allowed:
+            raise HttpError(405, f"method {req.method} not allowed, expected {' or '.join(allowed)}")
+
+    async def _complete_awakeable(self, req: HttpRequest, send: Send, raw_id: str, action: str) -> None:
+        awakeable_id = parse_awakeable_id(raw_id)
+        body = await req.body()
+        if action == "resolve":
+            ctype = req.content_type()
+            if not _is_json_type(ctype) and ctype not in _LENIENT_TYPES:
+                raise HttpError(415, f"unsupported content type {ctype!r}: the payload must be JSON")
+            if body:
+                try:
+                    json.loads(body)
+                except ValueError as exc:
+                    raise HttpError(400, f"the payload is not valid JSON: {exc}") from None
+            outcome = Outcome(body or None)
+        else:
+            outcome = Outcome.fail(500, body.decode("utf-8", errors="replace"))
+        result = await self.engine.complete_awakeable(awakeable_id, outcome)
+        await respond_json(send, 202, {"status": result.status.value})
+
+    async def _attach_or_output(self, send: Send, invocation_id: str, attach: bool) -> None:
+        id_header = [(b"x-restate-id", invocation_id.encode())]
+        if attach:
+            outcome = await self.engine.wait_outcome(invocation_id)
+        else:
+            record = await self.engine.get_invocation(invocation_id)
+            if record.outcome is None:
+                body = error_body(470, "the invocation exists but has not completed yet", "ingress")
+                await respond_error(send, 470, body, headers=id_header)
+                return
+            outcome = record.outcome
+        await self._send_outcome(send, invocation_id, outcome)
+
+    # -- invoking handlers -------------------------------------------------------------------
+    def _resolve_target(self, seg: list[str]) -> tuple[HandlerSpec, str | None, bool]:
+        svc = self.engine.services.get(seg[0])
+        if svc is None:
+            raise HttpError(
+                404, f"service '{seg[0]}' not found, make sure to register the service before calling it."
+            )
+        keyed = svc.service_kind != "service"
+        width = 3 if keyed else 2
+        is_send = len(seg) == width + 1 and seg[-1] == "send"
+        if len(seg) != width + (1 if is_send else 0):
+            shape = "/{object}/{key}/{handler}" if keyed else "/{service}/{handler}"
+            raise HttpError(400, f"bad path: expected {shape}[/send]")
+        key = seg[1] if keyed else None
+        spec = self.engine.handler(seg[0], seg[width - 1])
+        return spec, key, is_send
+
+    async def _invoke_route(self, req: HttpRequest, send: Send, seg: list[str]) -> None:
+        spec, key, is_send = self._resolve_target(seg)
+        self._method(req, "GET", "POST")
+        delay_ms = None
+        if "delay" in req.query:
+            if not is_send:
+                raise HttpError(400, "cannot use the delay query parameter with calls")
+            delay_ms = parse_duration_ms(req.query["delay"][-1])
+        idempotency_key = req.headers.get("idempotency-key")
+        if idempotency_key is not None and spec.kind == "workflow":
+            raise HttpError(400, "cannot use the idempotency key with workflow handlers")
+        body = await req.body()
+        self._validate_input(spec, req, body)
+        headers = {k: v for k, v in req.headers.items() if k not in _NOT_FORWARDED}
+        new = self.engine.new_invocation(spec, key, body, headers, idempotency_key, delay_ms)
+        if is_send:
+            result = await self.engine.invoke(new)
+            answer: dict[str, Any] = {
+                "invocationId": new.id,
+                "status": "Accepted" if result.created else "PreviouslyAccepted",
+            }
+            if new.run_at_ms is not None and result.created:
+                answer["executionTime"] = _iso(new.run_at_ms)
+            await respond_json(send, 202, answer, [(b"x-restate-id", new.id.encode())])
+            return
+        if spec.kind == "workflow":
+            result = await self.engine.invoke(new)
+            if not result.created:
+                status, err = 409, error_body(409, "the workflow method was already invoked", "invocation")
+                await respond_error(send, status, err, "invocation", [(b"x-restate-id", new.id.encode())])
+                return
+            outcome = await self.engine.wait_outcome(new.id)
+        else:
+            _, outcome = await self.engine.call(new)
+        await self._send_outcome(send, new.id, outcome)
+
+    def _validate_input(self, spec: HandlerSpec, req: HttpRequest, body: bytes) -> None:
+        if not spec.takes_input:
+            return
+        if body:
+            ctype = req.content_type()
+            if spec.accept == "application/json" and ctype and not _is_json_type(ctype):
+                raise HttpError(415, f"unsupported content type {ctype!r}: this handler takes JSON")
+        try:
+            value = spec.decode_input(body)
+            if value is None and is_typed(spec.input_type):
+                TypeAdapter(spec.input_type).validate_python(None)
+        except ValidationError as exc:
+            raise BadRequest(
+                "input validation error: the body does not match the handler's input type",
+                details=list(validation_errors(exc)),
+            ) from None
+        except ValueError as exc:
+            raise BadRequest(f"input validation error: {exc}") from None
+
+    async def _send_outcome(self, send: Send, invocation_id: str, outcome: Outcome) -> None:
+        id_header = (b"x-restate-id", invocation_id.encode())
+        if outcome.failure is not None:
+            code = outcome.failure.code
+            status = code if 100 <= code <= 599 else 500
+            body = error_body(code, outcome.failure.message, "invocation")
+            await respond_error(send, status, body, "invocation", [id_header])
+            return
+        value = outcome.value or b""
+        headers = [id_header]
+        if value:
+            headers.append((b"content-type", b"application/json"))
+        await respond(send, 200, value, headers)

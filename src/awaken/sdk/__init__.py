@@ -1,0 +1,1 @@
+"""The handler-facing SDK: services, contexts, serde, combinators (restate-sdk's API)."""

@@ -1,0 +1,34 @@
+"""What a handler's context needs from whoever runs the attempt (the engine in-process, or a
+request/response endpoint): durability, waiting, a clock and randomness."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
+
+from awaken.core.machine import InvocationMachine
+
+
+class AttemptDriver(Protocol):
+    machine: InvocationMachine
+
+    def now_ms(self) -> int: ...
+
+    def random_bytes(self, n: int) -> bytes: ...
+
+    async def flush(self) -> None:
+        """Make every dirty journal entry durable, with its side effects. Outcomes the store
+        decides (completing another awakeable) are applied to the machine before returning."""
+
+    async def wait_any(self, indices: Sequence[int]) -> None:
+        """Return once one of these entries has an outcome in the machine. Raises Suspended
+        when the invocation is parked instead; raises the attempt's failure if a step failed."""
+
+    def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
+        """Run a ctx.run body next to the handler; while it runs the invocation never suspends."""
+
+    def step_done(self, index: int) -> None:
+        """A step's outcome was put in the machine: wake whoever waits on it."""
+
+    def fail_attempt(self, exc: BaseException) -> None:
+        """A step failed in a retryable way: end this attempt (the invocation retries)."""

@@ -1,0 +1,545 @@
+"""The context handed to handlers: every action becomes a journal step of the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import inspect
+import json
+import typing
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from datetime import timedelta
+from random import Random
+from typing import Any, TypeVar
+from uuid import UUID
+
+from awaken.core.ids import (
+    idempotent_invocation_id,
+    new_awakeable_id,
+    new_invocation_id,
+    parse_awakeable_id,
+    workflow_invocation_id,
+)
+from awaken.core.journal import EntryKind, Outcome
+from awaken.core.retry import StepRetryPolicy
+from awaken.errors import BadRequest, TerminalError
+from awaken.sdk.context import (
+    AttemptFinishedEvent,
+    DurablePromise,
+    Request,
+    RestateDurableCallFuture,
+    RestateDurableFuture,
+    RestateDurableSleepFuture,
+    RunOptions,
+    SendHandle,
+    WorkflowContext,
+)
+from awaken.sdk.driver import AttemptDriver
+from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
+from awaken.sdk.service import HandlerSpec, handler_spec_of
+
+T = TypeVar("T")
+
+
+class _Event(AttemptFinishedEvent):
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    def set(self) -> None:
+        self._event.set()
+
+
+class DurableFuture(RestateDurableFuture[T]):
+    """The future of one journal entry."""
+
+    __slots__ = ("ctx", "decode", "index")
+
+    def __init__(self, ctx: InvocationContext, index: int, decode: Callable[[bytes | None], T]) -> None:
+        self.ctx = ctx
+        self.index = index
+        self.decode = decode
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        return self.ctx._await(self).__await__()
+
+    def is_completed(self) -> bool:
+        return self.ctx.machine.outcome(self.index) is not None
+
+
+class SleepFuture(DurableFuture[None], RestateDurableSleepFuture):
+    pass
+
+
+class CallFuture(DurableFuture[T], RestateDurableCallFuture[T]):
+    def __init__(
+        self, ctx: InvocationContext, index: int, decode: Callable[[bytes | None], T], invocation_id: str
+    ) -> None:
+        super().__init__(ctx, index, decode)
+        self._invocation_id = invocation_id
+
+    async def invocation_id(self) -> str:
+        return self._invocation_id
+
+    async def cancel_invocation(self) -> None:
+        self.ctx.cancel_invocation(self._invocation_id)
+
+
+class _SendHandle(SendHandle):
+    def __init__(self, ctx: InvocationContext, invocation_id: str) -> None:
+        self._ctx = ctx
+        self._invocation_id = invocation_id
+
+    async def invocation_id(self) -> str:
+        return self._invocation_id
+
+    async def cancel_invocation(self) -> None:
+        self._ctx.cancel_invocation(self._invocation_id)
+
+
+class _Ready(Awaitable[T]):
+    """An awaitable already holding its value (state reads are journaled at call time)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        return self._value
+        yield  # pragma: no cover
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+@functools.lru_cache(maxsize=1024)
+def _return_hint(fn: Callable[..., Any]) -> Any:
+    try:
+        return typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+
+
+def _step_policy(options: RunOptions[Any]) -> StepRetryPolicy | None:
+    duration = options.max_duration or options.max_retry_duration
+    fields = (
+        options.max_attempts,
+        duration,
+        options.initial_retry_interval,
+        options.max_retry_interval,
+        options.retry_interval_factor,
+    )
+    if all(f is None for f in fields):
+        return None
+    return StepRetryPolicy(
+        max_attempts=options.max_attempts,
+        max_duration_ms=_ms(duration) if duration is not None else None,
+        initial_interval_ms=_ms(options.initial_retry_interval) if options.initial_retry_interval else 50,
+        factor=options.retry_interval_factor or 2.0,
+        max_interval_ms=_ms(options.max_retry_interval) if options.max_retry_interval else 10_000,
+    )
+
+
+class InvocationContext(WorkflowContext):
+    """One implementation for every context kind; the static types narrow what handlers see."""
+
+    def __init__(
+        self,
+        *,
+        spec: HandlerSpec,
+        driver: AttemptDriver,
+        invocation_id: str,
+        key: str | None,
+        headers: dict[str, str],
+        body: bytes,
+        idempotency_key: str | None,
+        state: dict[str, bytes],
+    ) -> None:
+        self.spec = spec
+        self.driver = driver
+        self.machine = driver.machine
+        self.invocation_id = invocation_id
+        self._key = key
+        self._headers = headers
+        self._body = body
+        self._idempotency_key = idempotency_key
+        self._state = state
+        self._random: Random | None = None
+        self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
+        self.finished = _Event()
+
+    # -- awaiting ----------------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Raise the failure of an earlier resolve/reject_awakeable, at the first await after it
+        (the same point on every replay)."""
+        if not self._unsettled:
+            return
+        if any(self.machine.outcome(i) is None for i in self._unsettled):
+            await self.driver.flush()
+        pending, self._unsettled = self._unsettled, []
+        for index in pending:
+            outcome = self.machine.outcome(index)
+            if outcome is not None and outcome.failure is not None:
+                raise TerminalError(outcome.failure.message, outcome.failure.code)
+
+    async def _await(self, fut: DurableFuture[T]) -> T:
+        await self.settle()
+        if self.machine.outcome(fut.index) is None:
+            await self.driver.wait_any((fut.index,))
+        outcome = self.machine.outcome(fut.index)
+        assert outcome is not None
+        if outcome.failure is not None:
+            raise TerminalError(outcome.failure.message, outcome.failure.code)
+        return fut.decode(outcome.value)
+
+    async def wait_completed(self, futures: Sequence[DurableFuture[Any]]) -> list[int]:
+        """Indices of the futures that are complete once at least one is; journaled, so that a
+        replay sees the same set."""
+        await self.settle()
+        indices = [f.index for f in futures]
+        if self.machine.replaying:
+            entry = self.machine.step(EntryKind.WAIT)
+            assert entry.outcome is not None and entry.outcome.value is not None
+            done: list[int] = json.loads(entry.outcome.value)
+            return done
+        if not self.machine.completed(indices):
+            await self.driver.wait_any(indices)
+        done = self.machine.completed(indices)
+        self.machine.step(EntryKind.WAIT, outcome=Outcome(json.dumps(done).encode()))
+        return done
+
+    async def wait_all(self, futures: Sequence[DurableFuture[Any]]) -> None:
+        await self.settle()
+        while True:
+            pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
+            if not pending:
+                return
+            await self.driver.wait_any(pending)
+
+    # -- request, determinism helpers --------------------------------------------------------
+    def request(self) -> Request:
+        return Request(
+            id=self.invocation_id,
+            headers=dict(self._headers),
+            attempt_headers=dict(self._headers),
+            body=self._body,
+            attempt_finished_event=self.finished,
+            idempotency_key=self._idempotency_key,
+        )
+
+    def random(self) -> Random:
+        if self._random is None:
+            seed = int.from_bytes(hashlib.sha256(self.invocation_id.encode()).digest()[:8], "big")
+            self._random = Random(seed)
+        return self._random
+
+    def uuid(self) -> UUID:
+        return UUID(int=self.random().getrandbits(128), version=4)
+
+    def time(self) -> RestateDurableFuture[float]:
+        now = self.driver.now_ms() / 1000
+
+        async def timestamp() -> float:
+            return now
+
+        return self.run_typed("timestamp", timestamp)
+
+    # -- steps -------------------------------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        action: Callable[..., Any],
+        serde: Serde[T] = DefaultSerde(),
+        max_attempts: int | None = None,
+        max_retry_duration: timedelta | None = None,
+        type_hint: type[T] | None = None,
+        args: tuple[Any, ...] | None = None,
+    ) -> RestateDurableFuture[T]:
+        options: RunOptions[T] = RunOptions(
+            serde=serde, type_hint=type_hint, max_attempts=max_attempts, max_duration=max_retry_duration
+        )
+        return self.run_typed(name, action, options, *(args or ()))
+
+    def run_typed(  # type: ignore[override]
+        self,
+        name: str,
+        action: Callable[..., Any],
+        options: RunOptions[T] = RunOptions(),
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RestateDurableFuture[T]:
+        serde: Serde[Any] = resolve_serde(options.serde, options.type_hint or _return_hint(action))
+        entry = self.machine.step(EntryKind.RUN, name)
+        if entry.outcome is None:
+            body = self._run_body(entry.index, name, action, args, kwargs, serde, _step_policy(options))
+            self.driver.spawn_step(entry.index, body)
+        return DurableFuture(self, entry.index, serde.deserialize)
+
+    async def _run_body(
+        self,
+        index: int,
+        name: str,
+        action: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        serde: Serde[Any],
+        policy: StepRetryPolicy | None,
+    ) -> None:
+        if self.machine.has_dirty_before(index):
+            await self.driver.flush()  # everything journaled before a step is durable first
+        started = self.driver.now_ms()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if inspect.iscoroutinefunction(action):
+                    result = await action(*args, **kwargs)
+                else:
+                    loop = asyncio.get_running_loop()
+                    result = await loop.run_in_executor(None, functools.partial(action, *args, **kwargs))
+                    if inspect.isawaitable(result):
+                        result = await result
+                outcome = Outcome(serde.serialize(result))
+            except TerminalError as exc:
+                outcome = Outcome.fail(exc.status_code, exc.message)
+            except Exception as exc:
+                if policy is None:
+                    self.driver.fail_attempt(exc)
+                    return
+                if policy.gives_up(attempt, self.driver.now_ms() - started):
+                    message = f"ctx.run {name!r} failed after {attempt} attempts: {exc}"
+                    outcome = Outcome.fail(500, message)
+                else:
+                    await asyncio.sleep(policy.delay_ms(attempt) / 1000)
+                    continue
+            self.machine.complete(index, outcome, durable=False)
+            self.driver.step_done(index)
+            return
+
+    def sleep(self, delta: timedelta, name: str | None = None) -> RestateDurableSleepFuture:
+        data = None if self.machine.replaying else {"wake_at": self.driver.now_ms() + _ms(delta)}
+        entry = self.machine.step(EntryKind.SLEEP, name or "", data=data)
+        return SleepFuture(self, entry.index, lambda _: None)
+
+    # -- awakeables --------------------------------------------------------------------------
+    def awakeable(
+        self,
+        serde: Serde[T] = DefaultSerde(),
+        type_hint: type[T] | None = None,
+        timeout: timedelta | None = None,
+    ) -> tuple[str, RestateDurableFuture[T]]:
+        chosen = resolve_serde(serde, type_hint)
+        data = None
+        if not self.machine.replaying:
+            data = {
+                "id": new_awakeable_id(self.driver.random_bytes(28)),
+                "deadline": self.driver.now_ms() + _ms(timeout) if timeout is not None else None,
+                "schema": json_schema_for(type_hint),
+            }
+        entry = self.machine.step(EntryKind.AWAKEABLE, data=data)
+        return entry.data["id"], DurableFuture(self, entry.index, chosen.deserialize)
+
+    def _complete_awakeable(self, target: str, outcome: Outcome) -> None:
+        try:
+            canonical = parse_awakeable_id(target)
+        except BadRequest as exc:
+            raise TerminalError(str(exc), 400) from None
+        entry = self.machine.step(EntryKind.COMPLETE_AWAKEABLE, canonical, payload=outcome.value, data=(
+            {"code": outcome.failure.code, "message": outcome.failure.message} if outcome.failure else {}
+        ))  # fmt: skip
+        self._unsettled.append(entry.index)
+
+    def resolve_awakeable(self, name: str, value: Any, serde: Serde[Any] = DefaultSerde()) -> None:
+        self._complete_awakeable(name, Outcome(serde.serialize(value)))
+
+    def reject_awakeable(self, name: str, failure_message: str, failure_code: int = 500) -> None:
+        self._complete_awakeable(name, Outcome.fail(failure_code, failure_message))
+
+    # -- calls -------------------------------------------------------------------------------
+    def _target_id(self, spec_service: str, handler: str, key: str | None, idem: str | None, wf: bool) -> str:
+        if wf and key is not None:
+            return workflow_invocation_id(spec_service, key)
+        if idem is not None:
+            return idempotent_invocation_id(spec_service, key, handler, idem)
+        return new_invocation_id(self.driver.now_ms(), self.driver.random_bytes(16))
+
+    def _invoke(
+        self,
+        kind: EntryKind,
+        service: str,
+        handler: str,
+        key: str | None,
+        arg: bytes,
+        idempotency_key: str | None,
+        headers: dict[str, str] | None,
+        delay: timedelta | None = None,
+        workflow_main: bool = False,
+    ) -> tuple[int, str]:
+        data = None
+        if not self.machine.replaying:
+            data = {
+                "service": service,
+                "handler": handler,
+                "key": key,
+                "invocation_id": self._target_id(service, handler, key, idempotency_key, workflow_main),
+                "idempotency_key": idempotency_key,
+                "headers": headers or {},
+                "run_at": self.driver.now_ms() + _ms(delay) if delay else None,
+            }
+        entry = self.machine.step(kind, f"{service}/{handler}", data=data, payload=arg)
+        return entry.index, str(entry.data["invocation_id"])
+
+    def _call(
+        self, tpe: Any, key: str | None, arg: Any, idem: str | None, headers: dict[str, str] | None
+    ) -> CallFuture[Any]:
+        spec = handler_spec_of(tpe)
+        payload = spec.input_serde.serialize(arg)
+        index, target = self._invoke(
+            EntryKind.CALL, spec.service, spec.name, key, payload, idem, headers,
+            workflow_main=spec.kind == "workflow",
+        )  # fmt: skip
+        return CallFuture(self, index, spec.output_serde.deserialize, target)
+
+    def _send(
+        self,
+        tpe: Any,
+        key: str | None,
+        arg: Any,
+        delay: timedelta | None,
+        idem: str | None,
+        headers: dict[str, str] | None,
+    ) -> SendHandle:
+        spec = handler_spec_of(tpe)
+        payload = spec.input_serde.serialize(arg)
+        _, target = self._invoke(
+            EntryKind.SEND, spec.service, spec.name, key, payload, idem, headers, delay,
+            workflow_main=spec.kind == "workflow",
+        )  # fmt: skip
+        return _SendHandle(self, target)
+
+    def service_call(self, tpe: Any, arg: Any, idempotency_key: str | None = None,
+                     headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+        return self._call(tpe, None, arg, idempotency_key, headers)
+
+    def service_send(self, tpe: Any, arg: Any, send_delay: timedelta | None = None,
+                     idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+        return self._send(tpe, None, arg, send_delay, idempotency_key, headers)
+
+    def object_call(self, tpe: Any, key: str, arg: Any, idempotency_key: str | None = None,
+                    headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+        return self._call(tpe, key, arg, idempotency_key, headers)
+
+    def object_send(self, tpe: Any, key: str, arg: Any, send_delay: timedelta | None = None,
+                    idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+        return self._send(tpe, key, arg, send_delay, idempotency_key, headers)
+
+    def workflow_call(self, tpe: Any, key: str, arg: Any, idempotency_key: str | None = None,
+                      headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+        return self._call(tpe, key, arg, idempotency_key, headers)
+
+    def workflow_send(self, tpe: Any, key: str, arg: Any, send_delay: timedelta | None = None,
+                      idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+        return self._send(tpe, key, arg, send_delay, idempotency_key, headers)
+
+    def generic_call(self, service: str, handler: str, arg: bytes, key: str | None = None,
+                     idempotency_key: str | None = None,
+                     headers: dict[str, str] | None = None) -> RestateDurableCallFuture[bytes]:  # fmt: skip
+        index, target = self._invoke(EntryKind.CALL, service, handler, key, arg, idempotency_key, headers)
+        return CallFuture(self, index, BytesSerde().deserialize, target)
+
+    def generic_send(self, service: str, handler: str, arg: bytes, key: str | None = None,
+                     send_delay: timedelta | None = None, idempotency_key: str | None = None,
+                     headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+        _, target = self._invoke(
+            EntryKind.SEND, service, handler, key, arg, idempotency_key, headers, send_delay
+        )
+        return _SendHandle(self, target)
+
+    def cancel_invocation(self, invocation_id: str) -> None:
+        raise TerminalError("cancel_invocation is not supported by this version of awaken", 501)
+
+    def attach_invocation(
+        self, invocation_id: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+    ) -> RestateDurableFuture[T]:
+        raise TerminalError("attach_invocation is not supported by this version of awaken", 501)
+
+    # -- state -------------------------------------------------------------------------------
+    def key(self) -> str:
+        if self._key is None:
+            raise TerminalError("key() is only available in virtual objects and workflows", 500)
+        return self._key
+
+    def _require_keyed(self, write: bool) -> None:
+        if self._key is None:
+            raise TerminalError("state is only available in virtual objects and workflows", 500)
+        if write and not self.spec.exclusive:
+            raise TerminalError("shared handlers can only read state", 500)
+
+    def get(
+        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+    ) -> Awaitable[T | None]:
+        self._require_keyed(write=False)
+        outcome = None if self.machine.replaying else Outcome(self._state.get(name))
+        entry = self.machine.step(EntryKind.GET_STATE, name, outcome=outcome)
+        assert entry.outcome is not None
+        raw = entry.outcome.value
+        value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
+        return _Ready(value)
+
+    def state_keys(self) -> Awaitable[list[str]]:
+        self._require_keyed(write=False)
+        outcome = None
+        if not self.machine.replaying:
+            outcome = Outcome(json.dumps(sorted(self._state)).encode())
+        entry = self.machine.step(EntryKind.STATE_KEYS, outcome=outcome)
+        assert entry.outcome is not None and entry.outcome.value is not None
+        keys: list[str] = json.loads(entry.outcome.value)
+        return _Ready(keys)
+
+    def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
+        self._require_keyed(write=True)
+        raw = serde.serialize(value)
+        self.machine.step(EntryKind.SET_STATE, name, payload=raw)
+        self._state[name] = raw
+
+    def clear(self, name: str) -> None:
+        self._require_keyed(write=True)
+        self.machine.step(EntryKind.CLEAR_STATE, name)
+        self._state.pop(name, None)
+
+    def clear_all(self) -> None:
+        self._require_keyed(write=True)
+        self.machine.step(EntryKind.CLEAR_ALL_STATE)
+        self._state.clear()
+
+    def promise(
+        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+    ) -> DurablePromise[T]:
+        raise TerminalError("workflow promises are not supported by this version of awaken", 501)
+
+
+async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
+    """Run a handler to its outcome. A TerminalError becomes a failed outcome; any other
+    exception propagates (the attempt is retried); Suspended propagates."""
+    try:
+        if spec.takes_input:
+            try:
+                arg = spec.decode_input(body)
+            except Exception as exc:
+                raise TerminalError(f"unable to parse the handler's input: {exc}", 400) from exc
+            result = await spec.fn(ctx, arg)
+        else:
+            result = await spec.fn(ctx)
+        await ctx.settle()
+        return Outcome(spec.encode_output(result))
+    except TerminalError as exc:
+        return Outcome.fail(exc.status_code, exc.message)

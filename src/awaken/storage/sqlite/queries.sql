@@ -1,0 +1,257 @@
+-- Every SQL statement of the SQLite store, by name. A section starts at a `-- name: NAME` line
+-- and runs to the next one; `awaken.storage.sqlite.sql` loads them into QUERIES at import.
+-- Parameters are named (:name).
+
+-- ---------------------------------------------------------------------------------------------
+-- connection set-up and transaction control
+
+-- name: pragma_wal
+PRAGMA journal_mode = WAL
+
+-- name: pragma_synchronous_full
+PRAGMA synchronous = FULL
+
+-- name: pragma_synchronous_normal
+PRAGMA synchronous = NORMAL
+
+-- name: pragma_busy_timeout
+PRAGMA busy_timeout = 10000
+
+-- name: pragma_foreign_keys_off
+PRAGMA foreign_keys = OFF
+
+-- name: pragma_query_only
+PRAGMA query_only = 1
+
+-- name: begin_immediate
+BEGIN IMMEDIATE
+
+-- name: begin_deferred
+BEGIN DEFERRED
+
+-- name: commit
+COMMIT
+
+-- name: rollback
+ROLLBACK
+
+-- name: savepoint
+SAVEPOINT op
+
+-- name: rollback_to_savepoint
+ROLLBACK TO SAVEPOINT op
+
+-- name: release_savepoint
+RELEASE SAVEPOINT op
+
+-- ---------------------------------------------------------------------------------------------
+-- migrations
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+)
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
+
+-- ---------------------------------------------------------------------------------------------
+-- invocations
+
+-- name: create_invocation
+INSERT INTO invocations (
+    id, service, handler, key, exclusive, status, input, headers, idempotency_key,
+    created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
+    retention_ms, inbox_seq
+) VALUES (
+    :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
+    :now, :now, :run_at, 0, 0, 0, :caller_id, :caller_index,
+    :retention_ms, :inbox_seq
+)
+
+-- name: get_invocation
+SELECT * FROM invocations WHERE id = :id
+
+-- name: list_invocations
+SELECT * FROM invocations
+WHERE (:status IS NULL OR status = :status) AND (:service IS NULL OR service = :service)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+
+-- name: recoverable_invocations
+SELECT id FROM invocations WHERE status IN ('ready', 'running') ORDER BY created_at, id
+
+-- name: claim_invocation
+UPDATE invocations
+SET status = 'running', epoch = epoch + 1, modified_at = :now, waiting_on = NULL, inbox_seq = NULL
+WHERE id = :id
+
+-- name: set_pending
+UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
+
+-- name: touch_invocation
+UPDATE invocations SET modified_at = :now WHERE id = :id
+
+-- name: suspend_invocation
+UPDATE invocations SET status = 'suspended', waiting_on = :waiting_on, modified_at = :now
+WHERE id = :id
+
+-- name: back_off_invocation
+UPDATE invocations
+SET status = 'backing-off', attempts = attempts + 1, last_failure = :failure, run_at = :run_at,
+    modified_at = :now
+WHERE id = :id
+
+-- name: pause_invocation
+UPDATE invocations
+SET status = 'paused', attempts = attempts + 1, last_failure = :failure, modified_at = :now
+WHERE id = :id
+
+-- name: complete_invocation
+UPDATE invocations
+SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code = :failure_code,
+    failure_message = :failure_message, completed_at = :now, modified_at = :now,
+    waiting_on = NULL, inbox_seq = NULL
+WHERE id = :id
+
+-- name: delete_invocation
+DELETE FROM invocations WHERE id = :id
+
+-- ---------------------------------------------------------------------------------------------
+-- virtual object locks and inboxes
+
+-- name: try_lock
+INSERT OR IGNORE INTO locks (service, key, invocation_id) VALUES (:service, :key, :id)
+
+-- name: release_lock
+DELETE FROM locks WHERE service = :service AND key = :key AND invocation_id = :id
+
+-- name: next_inbox_seq
+SELECT COALESCE(MAX(inbox_seq), 0) + 1 FROM invocations
+WHERE service = :service AND key = :key AND status = 'pending'
+
+-- name: next_pending
+SELECT id FROM invocations
+WHERE service = :service AND key = :key AND status = 'pending'
+ORDER BY inbox_seq
+LIMIT 1
+
+-- ---------------------------------------------------------------------------------------------
+-- callers attached to an existing invocation
+
+-- name: add_waiter
+INSERT OR IGNORE INTO waiters (invocation_id, caller_id, caller_index)
+VALUES (:id, :caller_id, :caller_index)
+
+-- name: get_waiters
+SELECT caller_id, caller_index FROM waiters WHERE invocation_id = :id
+ORDER BY caller_id, caller_index
+
+-- name: delete_waiters
+DELETE FROM waiters WHERE invocation_id = :id
+
+-- ---------------------------------------------------------------------------------------------
+-- journal
+
+-- name: get_journal
+SELECT * FROM journal WHERE invocation_id = :id ORDER BY idx
+
+-- name: get_entry
+SELECT * FROM journal WHERE invocation_id = :id AND idx = :idx
+
+-- name: upsert_entry
+-- A stored outcome is never replaced: completions from outside win over a stale in-memory copy.
+INSERT INTO journal (
+    invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code, failure_message
+) VALUES (
+    :id, :idx, :kind, :name, :data, :payload, :has_outcome, :value, :failure_code, :failure_message
+)
+ON CONFLICT (invocation_id, idx) DO UPDATE SET
+    kind = excluded.kind,
+    name = excluded.name,
+    data = excluded.data,
+    payload = excluded.payload,
+    value = CASE WHEN journal.has_outcome THEN journal.value ELSE excluded.value END,
+    failure_code = CASE WHEN journal.has_outcome THEN journal.failure_code ELSE excluded.failure_code END,
+    failure_message = CASE
+        WHEN journal.has_outcome THEN journal.failure_message ELSE excluded.failure_message
+    END,
+    has_outcome = MAX(journal.has_outcome, excluded.has_outcome)
+
+-- name: complete_entry
+UPDATE journal
+SET has_outcome = 1, value = :value, failure_code = :failure_code, failure_message = :failure_message
+WHERE invocation_id = :id AND idx = :idx AND has_outcome = 0
+
+-- name: delete_journal
+DELETE FROM journal WHERE invocation_id = :id
+
+-- ---------------------------------------------------------------------------------------------
+-- state
+
+-- name: get_state
+SELECT name, value FROM state WHERE service = :service AND key = :key ORDER BY name
+
+-- name: set_state
+INSERT INTO state (service, key, name, value) VALUES (:service, :key, :name, :value)
+ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value
+
+-- name: clear_state
+DELETE FROM state WHERE service = :service AND key = :key AND name = :name
+
+-- name: clear_all_state
+DELETE FROM state WHERE service = :service AND key = :key
+
+-- ---------------------------------------------------------------------------------------------
+-- awakeables
+
+-- name: create_awakeable
+INSERT INTO awakeables (
+    id, invocation_id, idx, service, handler, key, status, created_at, deadline, schema_json
+) VALUES (
+    :id, :invocation_id, :idx, :service, :handler, :key, 'pending', :now, :deadline, :schema_json
+)
+
+-- name: get_awakeable
+SELECT * FROM awakeables WHERE id = :id
+
+-- name: get_awakeable_by_entry
+SELECT * FROM awakeables WHERE invocation_id = :invocation_id AND idx = :idx
+
+-- name: set_awakeable_status
+UPDATE awakeables SET status = :status WHERE id = :id
+
+-- name: close_awakeables
+UPDATE awakeables SET status = 'closed' WHERE invocation_id = :id AND status = 'pending'
+
+-- name: list_pending_awakeables
+SELECT * FROM awakeables WHERE status = 'pending' ORDER BY created_at, id LIMIT :limit
+
+-- name: delete_awakeables
+DELETE FROM awakeables WHERE invocation_id = :id
+
+-- ---------------------------------------------------------------------------------------------
+-- timers
+
+-- name: upsert_timer
+INSERT INTO timers (invocation_id, idx, kind, fire_at) VALUES (:id, :idx, :kind, :fire_at)
+ON CONFLICT (invocation_id, idx, kind) DO UPDATE SET fire_at = excluded.fire_at
+
+-- name: delete_timer
+DELETE FROM timers WHERE invocation_id = :id AND idx = :idx AND kind = :kind
+
+-- name: delete_invocation_timers
+DELETE FROM timers WHERE invocation_id = :id
+
+-- name: due_timers
+SELECT invocation_id, idx, kind, fire_at FROM timers
+WHERE fire_at <= :now
+ORDER BY fire_at, invocation_id, idx
+LIMIT :limit
+
+-- name: next_timer
+SELECT MIN(fire_at) FROM timers

@@ -1,0 +1,105 @@
+-- The full current schema of awaken's SQLite store: what applying every file of migrations/ in
+-- order yields (tests/contract checks it). Edit a new migration, then mirror it here.
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);
+
+CREATE TABLE invocations (
+    id TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    key TEXT,
+    exclusive INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    input BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    idempotency_key TEXT,
+    created_at INTEGER NOT NULL,
+    modified_at INTEGER NOT NULL,
+    run_at INTEGER,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    has_outcome INTEGER NOT NULL DEFAULT 0,
+    outcome_value BLOB,
+    failure_code INTEGER,
+    failure_message TEXT,
+    last_failure TEXT,
+    caller_id TEXT,
+    caller_index INTEGER,
+    completed_at INTEGER,
+    retention_ms INTEGER NOT NULL,
+    inbox_seq INTEGER,
+    waiting_on TEXT
+);
+
+CREATE INDEX invocations_by_status ON invocations (status);
+
+CREATE INDEX invocations_inbox ON invocations (service, key, status, inbox_seq);
+
+CREATE TABLE journal (
+    invocation_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    payload BLOB,
+    has_outcome INTEGER NOT NULL DEFAULT 0,
+    value BLOB,
+    failure_code INTEGER,
+    failure_message TEXT,
+    PRIMARY KEY (invocation_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE state (
+    service TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (service, key, name)
+) WITHOUT ROWID;
+
+CREATE TABLE locks (
+    service TEXT NOT NULL,
+    key TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    PRIMARY KEY (service, key)
+) WITHOUT ROWID;
+
+-- Callers attached to an invocation that already had one (same idempotency key / workflow key):
+-- completed alongside invocations.caller_id when the invocation completes.
+CREATE TABLE waiters (
+    invocation_id TEXT NOT NULL,
+    caller_id TEXT NOT NULL,
+    caller_index INTEGER NOT NULL,
+    PRIMARY KEY (invocation_id, caller_id, caller_index)
+) WITHOUT ROWID;
+
+CREATE TABLE awakeables (
+    id TEXT PRIMARY KEY,
+    invocation_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    key TEXT,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    deadline INTEGER,
+    schema_json TEXT
+);
+
+CREATE INDEX awakeables_by_invocation ON awakeables (invocation_id, idx);
+
+CREATE INDEX awakeables_by_status ON awakeables (status, created_at);
+
+-- idx = -1 for invocation-level timers (retry, start, purge).
+CREATE TABLE timers (
+    invocation_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    fire_at INTEGER NOT NULL,
+    PRIMARY KEY (invocation_id, idx, kind)
+) WITHOUT ROWID;
+
+CREATE INDEX timers_by_fire_at ON timers (fire_at);
