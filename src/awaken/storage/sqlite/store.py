@@ -26,7 +26,6 @@ from awaken.storage.protocol import (
     Status,
     Store,
 )
-
 from awaken.storage.sqlite.sql import QUERIES, apply_migrations
 from awaken.storage.sqlite.tx import Tx
 from awaken.storage.sqlite.writer import GroupCommitWriter, wrap_error
@@ -62,6 +61,7 @@ class SqliteStore:
         self.path = path
         self.synchronous: Synchronous = cast(Synchronous, synchronous)
         self._writer: GroupCommitWriter | None = None
+        self._last_writer: GroupCommitWriter | None = None  # keeps stats() after close()
         self._reader: ThreadPoolExecutor | None = None
         self._reader_conn: sqlite3.Connection | None = None
 
@@ -94,7 +94,7 @@ class SqliteStore:
         parent.mkdir(parents=True, exist_ok=True)
         writer = GroupCommitWriter(lambda: self._connect(reader=False), apply_migrations)
         await asyncio.wrap_future(writer.start())
-        self._writer = writer
+        self._writer = self._last_writer = writer
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="awaken-sqlite-reader")
         try:
             self._reader_conn = await self._in_reader(lambda: self._connect(reader=True))
@@ -119,9 +119,10 @@ class SqliteStore:
         """Group-commit counters: batches_committed, ops_committed (average batch size is
         ops_committed / batches_committed), ops_failed, ops_skipped, batches_failed,
         max_batch_size."""
-        if self._writer is None:
+        writer = self._writer or self._last_writer
+        if writer is None:
             return {"batches_committed": 0, "ops_committed": 0}
-        return self._writer.stats()
+        return writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
     async def _write(self, fn: Callable[[Tx], T]) -> T:

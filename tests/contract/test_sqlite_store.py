@@ -1,0 +1,812 @@
+"""Contract tests of the SQLite store against `awaken.storage.protocol` (real files, no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from typing import Any
+
+import pytest
+
+from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.errors import BadRequest, Conflict, Gone, NotFound, StorageError
+from awaken.storage.protocol import (
+    AwakeableCompletionRequest,
+    AwakeableStatus,
+    Claim,
+    Complete,
+    CompletionStatus,
+    EntryRef,
+    NewAwakeable,
+    NewInvocation,
+    Pause,
+    PayloadValidator,
+    Progress,
+    Retry,
+    StateOp,
+    Status,
+    Suspend,
+)
+from awaken.storage.sqlite import SqliteStore
+from awaken.storage.sqlite.sql import QUERIES, load_schema, parse_queries, split_statements
+from awaken.storage.sqlite.writer import GroupCommitWriter
+
+T0 = 1_700_000_000_000  # a fixed "now": the store never reads a clock
+RETENTION = 60_000
+
+
+def new_inv(
+    id: str,
+    *,
+    service: str = "Greeter",
+    handler: str = "greet",
+    key: str | None = None,
+    exclusive: bool = False,
+    now: int = T0,
+    run_at: int | None = None,
+    caller: EntryRef | None = None,
+    idempotency_key: str | None = None,
+    retention: int = RETENTION,
+) -> NewInvocation:
+    return NewInvocation(
+        id=id,
+        service=service,
+        handler=handler,
+        key=key,
+        exclusive=exclusive,
+        input=b'"hi"',
+        headers={"x-test": "1"},
+        now_ms=now,
+        retention_ms=retention,
+        idempotency_key=idempotency_key,
+        run_at_ms=run_at,
+        caller=caller,
+    )
+
+
+def step(claim: Claim, now: int = T0, **kwargs: Any) -> Progress:
+    """A Progress of the claimed attempt (its id and epoch)."""
+    return Progress(claim.record.id, claim.record.epoch, now, **kwargs)
+
+
+def accept_all(schema: dict[str, Any], payload: bytes) -> list[str]:
+    return []
+
+
+async def started(store: SqliteStore, id: str, **kwargs: Any) -> Claim:
+    result = await store.create_invocation(new_inv(id, **kwargs))
+    assert result.created
+    assert len(result.effects.claims) == 1
+    return result.effects.claims[0]
+
+
+async def with_awakeable(
+    store: SqliteStore,
+    id: str = "inv-aw",
+    awakeable_id: str = "sign_1aw",
+    *,
+    deadline: int | None = None,
+    schema: dict[str, Any] | None = None,
+    suspend: bool = True,
+) -> Claim:
+    """An invocation that created awakeable `awakeable_id` at entry 0 (and suspended on it)."""
+    claim = await started(store, id)
+    await store.commit(
+        step(
+            claim,
+            entries=[Entry(0, EntryKind.AWAKEABLE, data={"id": awakeable_id})],
+            awakeables=[NewAwakeable(awakeable_id, 0, deadline, schema)],
+            transition=Suspend([0]) if suspend else None,
+        )
+    )
+    return claim
+
+
+# -- create ------------------------------------------------------------------------------------
+async def test_create_claims_a_plain_invocation(store: SqliteStore) -> None:
+    result = await store.create_invocation(new_inv("inv-1", idempotency_key="idem"))
+    assert result.created
+    [claim] = result.effects.claims
+    assert claim.record.id == "inv-1"
+    assert claim.record.status == Status.RUNNING
+    assert claim.record.epoch == 1
+    assert claim.record.attempts == 0
+    assert claim.record.input == b'"hi"'
+    assert claim.record.headers == {"x-test": "1"}
+    assert claim.record.idempotency_key == "idem"
+    assert claim.record.created_at_ms == T0
+    assert claim.journal == []
+    assert claim.state == {}
+    assert result.record == claim.record
+    assert result.effects.next_timer_ms is None
+    assert await store.get_invocation("inv-1") == claim.record
+    assert await store.get_invocation("nope") is None
+
+
+async def test_create_keyed_claim_carries_the_objects_state(store: SqliteStore) -> None:
+    owner = await started(store, "inv-0", service="Counter", key="k", exclusive=True)
+    await store.commit(step(owner, state=[StateOp("count", b"1"), StateOp("name", b'"x"')]))
+    await store.commit(step(owner, transition=Complete(Outcome(b"1"))))
+    shared = await started(store, "inv-1", service="Counter", key="k", exclusive=False)
+    assert shared.state == {"count": b"1", "name": b'"x"'}
+    assert await store.get_state("Counter", "k") == {"count": b"1", "name": b'"x"'}
+    assert await store.get_state("Counter", "other") == {}
+
+
+async def test_create_duplicate_id_returns_the_existing_invocation(store: SqliteStore) -> None:
+    first = await store.create_invocation(new_inv("inv-1"))
+    again = await store.create_invocation(new_inv("inv-1", now=T0 + 5))
+    assert not again.created
+    assert again.record == first.record
+    assert again.effects.claims == [] and again.effects.deliveries == []
+    assert len(await store.list_invocations()) == 1
+
+
+async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(store: SqliteStore) -> None:
+    first = await store.create_invocation(new_inv("a", service="Obj", key="k", exclusive=True))
+    assert len(first.effects.claims) == 1
+    queued = []
+    for i, id in enumerate(["b", "c", "d"]):
+        result = await store.create_invocation(
+            new_inv(id, service="Obj", key="k", exclusive=True, now=T0 + i)
+        )
+        assert result.created and result.effects.claims == []
+        assert result.record.status == Status.PENDING
+        queued.append(id)
+    # Another key and a shared handler of the same key are not blocked.
+    other = await store.create_invocation(new_inv("x", service="Obj", key="other", exclusive=True))
+    assert len(other.effects.claims) == 1
+    shared = await store.create_invocation(new_inv("y", service="Obj", key="k", exclusive=False))
+    assert len(shared.effects.claims) == 1
+
+    claim = first.effects.claims[0]
+    order = []
+    while True:
+        done = await store.commit(step(claim, transition=Complete(Outcome(b"null"))))
+        assert done.effects.completed == [(claim.record.id, Outcome(b"null"))]
+        if not done.effects.claims:
+            break
+        [claim] = done.effects.claims
+        assert claim.record.status == Status.RUNNING and claim.record.epoch == 1
+        order.append(claim.record.id)
+    assert order == queued
+    pending = await store.list_invocations(status=Status.PENDING)
+    assert pending == []
+
+
+async def test_delayed_invocation_is_scheduled_then_started_by_its_timer(store: SqliteStore) -> None:
+    result = await store.create_invocation(new_inv("later", run_at=T0 + 1000))
+    assert result.created and result.effects.claims == []
+    assert result.record.status == Status.SCHEDULED
+    assert result.record.run_at_ms == T0 + 1000
+    assert result.effects.next_timer_ms == T0 + 1000
+    assert await store.next_timer_ms() == T0 + 1000
+
+    early = await store.fire_due_timers(T0 + 999, 10)
+    assert early.claims == [] and early.next_timer_ms == T0 + 1000
+
+    fired = await store.fire_due_timers(T0 + 1000, 10)
+    [claim] = fired.claims
+    assert claim.record.id == "later" and claim.record.status == Status.RUNNING and claim.record.epoch == 1
+    assert fired.next_timer_ms is None
+    assert await store.next_timer_ms() is None
+
+
+async def test_run_at_in_the_past_starts_now(store: SqliteStore) -> None:
+    result = await store.create_invocation(new_inv("now", run_at=T0))
+    assert len(result.effects.claims) == 1
+
+
+async def test_delayed_exclusive_invocation_queues_if_the_key_is_locked(store: SqliteStore) -> None:
+    holder = await started(store, "holder", service="Obj", key="k", exclusive=True)
+    await store.create_invocation(new_inv("later", service="Obj", key="k", exclusive=True, run_at=T0 + 10))
+    fired = await store.fire_due_timers(T0 + 10, 10)
+    assert fired.claims == []
+    assert (await store.get_invocation("later")).status == Status.PENDING  # type: ignore[union-attr]
+    done = await store.commit(step(holder, T0 + 20, transition=Complete(Outcome())))
+    assert [c.record.id for c in done.effects.claims] == ["later"]
+
+
+# -- commit ------------------------------------------------------------------------------------
+async def test_commit_upserts_entries_by_index(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    run = Entry(0, EntryKind.RUN, "fetch", data={"a": [1, 2]}, payload=b"p")
+    await store.commit(step(claim, entries=[run, Entry(1, EntryKind.SET_STATE, "n", outcome=Outcome())]))
+    journal = await store.get_journal("inv")
+    assert journal == [run, Entry(1, EntryKind.SET_STATE, "n", outcome=Outcome())]
+
+    done = run.with_outcome(Outcome(b'{"ok":true}'))
+    await store.commit(step(claim, entries=[done]))
+    assert (await store.get_journal("inv"))[0] == done
+
+    # An in-memory copy without the outcome never erases a stored one.
+    await store.commit(step(claim, entries=[run]))
+    assert (await store.get_journal("inv"))[0] == done
+
+    failed = Entry(2, EntryKind.RUN, "boom", outcome=Outcome.fail(500, "nope"))
+    empty = Entry(3, EntryKind.RUN, "empty", outcome=Outcome(b""))
+    await store.commit(step(claim, entries=[failed, empty]))
+    journal = await store.get_journal("inv")
+    assert journal[2] == failed
+    assert journal[3].outcome == Outcome(b"")
+    assert journal[1].outcome == Outcome(None)
+
+
+async def test_commit_with_a_stale_epoch_is_rejected(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    newer = await store.begin_attempt("inv", T0 + 1)
+    assert newer is not None and newer.record.epoch == 2
+    with pytest.raises(Conflict):
+        await store.commit(step(claim, entries=[Entry(0, EntryKind.RUN)]))
+    assert await store.get_journal("inv") == []
+    await store.commit(step(newer, entries=[Entry(0, EntryKind.RUN)]))
+    await store.commit(step(newer, transition=Complete(Outcome())))
+    with pytest.raises(Conflict):  # completed: nothing runs it any more
+        await store.commit(step(newer, entries=[Entry(1, EntryKind.RUN)]))
+    with pytest.raises(Conflict):
+        await store.commit(Progress("unknown", 1, T0))
+
+
+async def test_state_ops(store: SqliteStore) -> None:
+    claim = await started(store, "inv", service="Obj", key="k", exclusive=True)
+    await store.commit(step(claim, state=[StateOp("a", b"1"), StateOp("b", b"2"), StateOp("c", b"3")]))
+    await store.commit(step(claim, state=[StateOp("a", b"10"), StateOp("b", None)]))
+    assert await store.get_state("Obj", "k") == {"a": b"10", "c": b"3"}
+    await store.commit(step(claim, state=[StateOp(None, None), StateOp("z", b"0")]))
+    assert await store.get_state("Obj", "k") == {"z": b"0"}
+    plain = await started(store, "plain")
+    with pytest.raises(BadRequest):
+        await store.commit(step(plain, state=[StateOp("a", b"1")]))
+
+
+async def test_complete_stores_the_outcome_and_schedules_purge(store: SqliteStore) -> None:
+    claim = await started(store, "inv", retention=5000)
+    result = await store.commit(step(claim, T0 + 10, transition=Complete(Outcome.fail(409, "taken"))))
+    assert result.effects.completed == [("inv", Outcome.fail(409, "taken"))]
+    assert result.effects.next_timer_ms == T0 + 10 + 5000
+    record = await store.get_invocation("inv")
+    assert record is not None
+    assert record.status == Status.COMPLETED
+    assert record.outcome == Outcome.fail(409, "taken")
+    assert record.completed_at_ms == T0 + 10 and record.modified_at_ms == T0 + 10
+    assert await store.begin_attempt("inv", T0 + 11) is None
+
+
+async def test_complete_closes_awakeables_and_deletes_timers(store: SqliteStore) -> None:
+    claim = await with_awakeable(store, deadline=T0 + 100, suspend=False)
+    await store.commit(step(claim, entries=[Entry(1, EntryKind.SLEEP)], sleeps=[(1, T0 + 50)]))
+    assert await store.next_timer_ms() == T0 + 50
+    await store.commit(step(claim, T0 + 1, transition=Complete(Outcome(b"1"))))
+    assert await store.next_timer_ms() == T0 + 1 + RETENTION  # only PURGE is left
+    assert await store.list_awakeables() == []
+    with pytest.raises(Gone):
+        await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 2, accept_all)
+
+
+async def test_complete_wakes_a_suspended_caller(store: SqliteStore) -> None:
+    parent = await started(store, "parent")
+    child = new_inv("child", service="Child", caller=EntryRef("parent", 0))
+    result = await store.commit(
+        step(parent, entries=[Entry(0, EntryKind.CALL, "Child/run", data={"id": "child"})], children=[child])
+    )
+    [child_claim] = result.effects.claims
+    assert child_claim.record.id == "child"
+    assert child_claim.record.caller == EntryRef("parent", 0)
+    suspended = await store.commit(step(parent, transition=Suspend([0])))
+    assert suspended.resumed is None
+    assert (await store.get_invocation("parent")).status == Status.SUSPENDED  # type: ignore[union-attr]
+
+    done = await store.commit(step(child_claim, T0 + 5, transition=Complete(Outcome(b'"done"'))))
+    assert done.effects.completed == [("child", Outcome(b'"done"'))]
+    [woken] = done.effects.claims
+    assert woken.record.id == "parent"
+    assert woken.record.epoch == parent.record.epoch + 1
+    assert woken.record.status == Status.RUNNING
+    assert woken.journal[0].outcome == Outcome(b'"done"')
+
+
+async def test_complete_delivers_to_a_running_caller(store: SqliteStore) -> None:
+    parent = await started(store, "parent")
+    result = await store.commit(
+        step(
+            parent,
+            entries=[Entry(0, EntryKind.CALL)],
+            children=[new_inv("child", caller=EntryRef("parent", 0))],
+        )
+    )
+    [child] = result.effects.claims
+    done = await store.commit(step(child, transition=Complete(Outcome.fail(500, "bad"))))
+    assert done.effects.claims == []
+    assert done.effects.deliveries[0].invocation_id == "parent"
+    assert done.effects.deliveries[0].index == 0
+    assert done.effects.deliveries[0].outcome == Outcome.fail(500, "bad")
+    assert (await store.get_journal("parent"))[0].outcome == Outcome.fail(500, "bad")
+
+
+async def test_call_of_an_already_completed_invocation_completes_the_entry_at_once(
+    store: SqliteStore,
+) -> None:
+    first = await started(store, "idem-child", idempotency_key="k1")
+    await store.commit(step(first, transition=Complete(Outcome(b"42"))))
+    parent = await started(store, "parent")
+    result = await store.commit(
+        step(
+            parent,
+            entries=[Entry(0, EntryKind.CALL)],
+            children=[new_inv("idem-child", caller=EntryRef("parent", 0), idempotency_key="k1")],
+            transition=Suspend([0]),
+        )
+    )
+    assert result.resumed is not None  # the entry completed in this very commit
+    assert result.resumed.journal[0].outcome == Outcome(b"42")
+    assert result.effects.claims == []
+
+
+async def test_second_caller_of_a_running_invocation_is_completed_with_the_first(
+    store: SqliteStore,
+) -> None:
+    callee = await store.create_invocation(new_inv("callee", caller=None))
+    [callee_claim] = callee.effects.claims
+    parents = [await started(store, p) for p in ("p1", "p2")]
+    for p in parents:
+        dup = await store.commit(
+            step(
+                p,
+                entries=[Entry(0, EntryKind.CALL)],
+                children=[new_inv("callee", caller=EntryRef(p.record.id, 0))],
+                transition=Suspend([0]),
+            )
+        )
+        assert dup.effects.claims == [] and dup.resumed is None
+    done = await store.commit(step(callee_claim, transition=Complete(Outcome(b"7"))))
+    assert sorted(c.record.id for c in done.effects.claims) == ["p1", "p2"]
+    for c in done.effects.claims:
+        assert c.journal[0].outcome == Outcome(b"7")
+
+
+async def test_suspend_resumes_when_an_awaited_entry_is_already_complete(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP), Entry(1, EntryKind.CALL)]))
+    await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 1)
+    result = await store.commit(step(claim, T0 + 2, transition=Suspend([0, 1])))
+    assert result.resumed is not None
+    assert result.resumed.record.epoch == claim.record.epoch + 1
+    assert result.resumed.record.status == Status.RUNNING
+    assert result.resumed.journal[0].outcome == Outcome()
+    with pytest.raises(Conflict):
+        await store.commit(step(claim))
+
+
+async def test_wake_only_on_an_awaited_entry(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.commit(
+        step(claim, entries=[Entry(0, EntryKind.SLEEP), Entry(1, EntryKind.SLEEP)], transition=Suspend([1]))
+    )
+    first = await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 1)
+    assert first.claims == [] and first.deliveries == []
+    second = await store.complete_entry(EntryRef("inv", 1), Outcome(), T0 + 2)
+    assert [c.record.id for c in second.claims] == ["inv"]
+    assert [e.outcome for e in second.claims[0].journal] == [Outcome(), Outcome()]
+
+
+async def test_retry_then_retry_timer_claims_again(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    result = await store.commit(step(claim, T0 + 1, transition=Retry(T0 + 500, "boom")))
+    assert result.effects.next_timer_ms == T0 + 500
+    record = await store.get_invocation("inv")
+    assert record is not None
+    assert record.status == Status.BACKING_OFF
+    assert record.attempts == 1 and record.last_failure == "boom" and record.run_at_ms == T0 + 500
+    assert await store.begin_attempt("inv", T0 + 2) is None
+    assert (await store.fire_due_timers(T0 + 499, 10)).claims == []
+    fired = await store.fire_due_timers(T0 + 500, 10)
+    [again] = fired.claims
+    assert again.record.epoch == 2 and again.record.attempts == 1
+
+
+async def test_pause(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.commit(step(claim, transition=Pause("gave up")))
+    record = await store.get_invocation("inv")
+    assert record is not None
+    assert record.status == Status.PAUSED and record.attempts == 1 and record.last_failure == "gave up"
+    assert await store.begin_attempt("inv", T0) is None
+    assert [r.id for r in await store.list_invocations(status=Status.PAUSED)] == ["inv"]
+
+
+async def test_purge_deletes_the_invocation_but_not_the_objects_state(store: SqliteStore) -> None:
+    claim = await started(store, "inv", service="Obj", key="k", exclusive=True, retention=1000)
+    await with_awakeable(store, "other")  # untouched
+    await store.commit(
+        step(claim, entries=[Entry(0, EntryKind.SET_STATE)], state=[StateOp("s", b"1")], transition=None)
+    )
+    await store.commit(step(claim, T0 + 10, transition=Complete(Outcome())))
+    assert (await store.fire_due_timers(T0 + 1009, 10)).claims == []
+    assert await store.get_invocation("inv") is not None
+    await store.fire_due_timers(T0 + 1010, 10)
+    assert await store.get_invocation("inv") is None
+    assert await store.get_journal("inv") == []
+    assert await store.get_state("Obj", "k") == {"s": b"1"}
+    assert await store.get_invocation("other") is not None
+    # The id can be used again.
+    assert (await store.create_invocation(new_inv("inv", now=T0 + 2000))).created
+
+
+# -- sleeps and complete_entry -------------------------------------------------------------------
+async def test_sleep_timer_wakes_the_sleeper(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    result = await store.commit(
+        step(
+            claim,
+            entries=[Entry(0, EntryKind.SLEEP, data={"until": T0 + 100})],
+            sleeps=[(0, T0 + 100)],
+            transition=Suspend([0]),
+        )
+    )
+    assert result.effects.next_timer_ms == T0 + 100
+    fired = await store.fire_due_timers(T0 + 100, 10)
+    [woken] = fired.claims
+    assert woken.journal[0].outcome == Outcome()
+    assert woken.record.epoch == 2
+
+
+async def test_complete_entry_removes_the_sleep_timer_and_is_idempotent(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP)], sleeps=[(0, T0 + 100)]))
+    effects = await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 100)
+    assert effects.deliveries[0].invocation_id == "inv" and effects.claims == []
+    assert await store.next_timer_ms() is None
+    again = await store.complete_entry(EntryRef("inv", 0), Outcome(b"x"), T0 + 101)
+    assert again.claims == [] and again.deliveries == []
+    assert (await store.get_journal("inv"))[0].outcome == Outcome()
+    missing = await store.complete_entry(EntryRef("nope", 3), Outcome(), T0)
+    assert missing.claims == [] and missing.deliveries == []
+
+
+async def test_completion_of_a_backing_off_invocation_is_stored_for_its_replay(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP)], transition=Retry(T0 + 10, "x")))
+    effects = await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 1)
+    assert effects.claims == [] and effects.deliveries == []
+    [again] = (await store.fire_due_timers(T0 + 10, 10)).claims
+    assert again.journal[0].outcome == Outcome()
+
+
+# -- awakeables --------------------------------------------------------------------------------
+async def test_awakeable_is_listed_while_pending(store: SqliteStore) -> None:
+    schema = {"type": "object", "required": ["ok"]}
+    await with_awakeable(store, "i1", "sign_1a", schema=schema, deadline=T0 + 10)
+    await with_awakeable(store, "i2", "sign_1b")
+    infos = await store.list_awakeables()
+    assert [i.id for i in infos] == ["sign_1a", "sign_1b"]
+    assert infos[0].schema == schema and infos[0].deadline_ms == T0 + 10
+    assert infos[0].status == AwakeableStatus.PENDING and infos[0].invocation_id == "i1"
+    assert infos[0].index == 0 and infos[0].service == "Greeter" and infos[0].handler == "greet"
+    assert infos[1].schema is None
+    assert len(await store.list_awakeables(limit=1)) == 1
+
+
+async def test_awakeable_accepted_wakes_the_suspended_invocation(store: SqliteStore) -> None:
+    await with_awakeable(store)
+    done = await store.complete_awakeable("sign_1aw", Outcome(b'{"a": 1, "b": [1, 2]}'), T0 + 1, accept_all)
+    assert done.status == CompletionStatus.ACCEPTED
+    [woken] = done.effects.claims
+    assert woken.record.id == "inv-aw" and woken.record.epoch == 2
+    assert woken.journal[0].outcome == Outcome(b'{"a": 1, "b": [1, 2]}')
+    assert await store.list_awakeables() == []
+
+    # The same JSON, however spelled, is PreviouslyAccepted and changes nothing.
+    again = await store.complete_awakeable("sign_1aw", Outcome(b'{ "b":[1,2],"a":1 }'), T0 + 2, accept_all)
+    assert again.status == CompletionStatus.PREVIOUSLY_ACCEPTED
+    assert again.effects.claims == [] and again.effects.deliveries == []
+    assert (await store.get_invocation("inv-aw")).epoch == 2  # type: ignore[union-attr]
+
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome(b'{"a": 2, "b": [1, 2]}'), T0 + 3, accept_all)
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome(b'{"a": 1, "b": [2, 1]}'), T0 + 3, accept_all)
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome.fail(500, "no"), T0 + 3, accept_all)
+    assert (await store.get_journal("inv-aw"))[0].outcome == Outcome(b'{"a": 1, "b": [1, 2]}')
+
+
+async def test_awakeable_rejection_matrix(store: SqliteStore) -> None:
+    await with_awakeable(store, suspend=False)
+    done = await store.complete_awakeable("sign_1aw", Outcome.fail(400, "declined"), T0, accept_all)
+    assert done.status == CompletionStatus.ACCEPTED
+    assert done.effects.deliveries[0].outcome == Outcome.fail(400, "declined")  # it was running
+    again = await store.complete_awakeable("sign_1aw", Outcome.fail(400, "declined"), T0, accept_all)
+    assert again.status == CompletionStatus.PREVIOUSLY_ACCEPTED
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome.fail(400, "other reason"), T0, accept_all)
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome(b"null"), T0, accept_all)
+
+
+async def test_awakeable_non_json_payloads_compare_bytes(store: SqliteStore) -> None:
+    await with_awakeable(store)
+    await store.complete_awakeable("sign_1aw", Outcome(b"not json"), T0, accept_all)
+    same = await store.complete_awakeable("sign_1aw", Outcome(b"not json"), T0, accept_all)
+    assert same.status == CompletionStatus.PREVIOUSLY_ACCEPTED
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome(b"not  json"), T0, accept_all)
+
+
+async def test_awakeable_json_types_are_not_coerced(store: SqliteStore) -> None:
+    await with_awakeable(store)
+    await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0, accept_all)
+    assert (await store.complete_awakeable("sign_1aw", Outcome(b"1.0"), T0, accept_all)).status == (
+        CompletionStatus.PREVIOUSLY_ACCEPTED
+    )
+    with pytest.raises(Conflict):
+        await store.complete_awakeable("sign_1aw", Outcome(b"true"), T0, accept_all)
+
+
+async def test_unknown_awakeable_is_not_found(store: SqliteStore) -> None:
+    with pytest.raises(NotFound):
+        await store.complete_awakeable("sign_1missing", Outcome(b"1"), T0, accept_all)
+
+
+async def test_awakeable_payload_is_checked_against_its_schema(
+    store: SqliteStore, validate: PayloadValidator
+) -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    await with_awakeable(store, schema=schema)
+    with pytest.raises(BadRequest) as info:
+        await store.complete_awakeable("sign_1aw", Outcome(b'{"ok": "yes"}'), T0, validate)
+    assert info.value.details
+    # Nothing was recorded.
+    assert (await store.get_journal("inv-aw"))[0].outcome is None
+    assert [i.id for i in await store.list_awakeables()] == ["sign_1aw"]
+    assert (await store.get_invocation("inv-aw")).status == Status.SUSPENDED  # type: ignore[union-attr]
+    # Failures are not checked against the schema; valid payloads are accepted.
+    done = await store.complete_awakeable("sign_1aw", Outcome(b'{"ok": true}'), T0, validate)
+    assert done.status == CompletionStatus.ACCEPTED
+
+
+async def test_awakeable_deadline_expires_it(store: SqliteStore) -> None:
+    await with_awakeable(store, deadline=T0 + 100)
+    assert await store.next_timer_ms() == T0 + 100
+    fired = await store.fire_due_timers(T0 + 100, 10)
+    [woken] = fired.claims
+    outcome = woken.journal[0].outcome
+    assert outcome is not None and outcome.failure is not None and outcome.failure.code == 408
+    assert await store.list_awakeables() == []
+    with pytest.raises(Gone):
+        await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 101, accept_all)
+
+
+async def test_awakeable_past_its_deadline_is_gone_before_the_timer_fires(store: SqliteStore) -> None:
+    await with_awakeable(store, deadline=T0 + 100)
+    with pytest.raises(Gone):
+        await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 100, accept_all)
+    fired = await store.fire_due_timers(T0 + 150, 10)
+    assert fired.claims[0].journal[0].outcome == Outcome.fail(408, "awakeable sign_1aw timed out")
+
+
+async def test_awakeable_completed_before_its_deadline_ignores_the_timer(store: SqliteStore) -> None:
+    await with_awakeable(store, deadline=T0 + 100)
+    await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 99, accept_all)
+    assert await store.next_timer_ms() is None  # the DEADLINE timer went with the completion
+    fired = await store.fire_due_timers(T0 + 1000, 10)
+    assert fired.claims == []
+    assert (await store.get_journal("inv-aw"))[0].outcome == Outcome(b"1")
+
+
+async def test_commit_completes_awakeables_and_records_each_result(store: SqliteStore) -> None:
+    await with_awakeable(store, "target", "sign_1t")
+    await with_awakeable(store, "late", "sign_1late", deadline=T0 + 1)
+    completer = await started(store, "completer")
+    requests = [
+        AwakeableCompletionRequest(0, "sign_1t", Outcome(b'"yes"')),
+        AwakeableCompletionRequest(1, "sign_1t", Outcome(b'"yes"')),
+        AwakeableCompletionRequest(2, "sign_1t", Outcome(b'"no"')),
+        AwakeableCompletionRequest(3, "sign_1missing", Outcome(b"1")),
+        AwakeableCompletionRequest(4, "sign_1late", Outcome(b"1")),
+    ]
+    entries = [Entry(r.index, EntryKind.COMPLETE_AWAKEABLE, data={"id": r.awakeable_id}) for r in requests]
+    result = await store.commit(step(completer, T0 + 5, entries=entries, awakeable_completions=requests))
+    codes = {i: (o.failure.code if o.failure else 0) for i, o in result.entry_outcomes.items()}
+    assert codes == {0: 0, 1: 0, 2: 409, 3: 404, 4: 410}
+    journal = await store.get_journal("completer")
+    assert {e.index: e.outcome for e in journal} == result.entry_outcomes
+    [woken] = result.effects.claims
+    assert woken.record.id == "target" and woken.journal[0].outcome == Outcome(b'"yes"')
+
+
+# -- group commit --------------------------------------------------------------------------------
+async def test_concurrent_writes_share_transactions(store: SqliteStore) -> None:
+    before = store.stats()
+    results = await asyncio.gather(*(store.create_invocation(new_inv(f"inv-{i:03}")) for i in range(200)))
+    assert all(r.created and len(r.effects.claims) == 1 for r in results)
+    stats = store.stats()
+    batches = stats["batches_committed"] - before["batches_committed"]
+    ops = stats["ops_committed"] - before["ops_committed"]
+    assert ops == 200
+    assert batches < ops
+    rows = await store.list_invocations(limit=1000)
+    assert sorted(r.id for r in rows) == [f"inv-{i:03}" for i in range(200)]
+
+
+async def test_a_failing_write_does_not_fail_its_batch(store: SqliteStore) -> None:
+    claims = [await started(store, f"inv-{i}") for i in range(20)]
+    stale = await started(store, "stale")
+    await store.begin_attempt("stale", T0)  # its epoch moves on
+    writes = [store.commit(step(c, entries=[Entry(0, EntryKind.RUN, outcome=Outcome(b"1"))])) for c in claims]
+    writes.insert(10, store.commit(step(stale, entries=[Entry(0, EntryKind.RUN)])))
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert isinstance(results[10], Conflict)
+    assert not any(isinstance(r, BaseException) for i, r in enumerate(results) if i != 10)
+    for c in claims:
+        assert (await store.get_journal(c.record.id))[0].outcome == Outcome(b"1")
+    assert await store.get_journal("stale") == []
+    assert store.stats()["ops_failed"] >= 1
+
+
+async def test_writer_rolls_back_one_op_and_wraps_sqlite_errors(db_path: str) -> None:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY)")
+        return conn
+
+    writer = GroupCommitWriter(connect, lambda conn: None)
+    await asyncio.wrap_future(writer.start())
+    try:
+
+        def insert(v: int) -> Any:
+            return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (v,)).rowcount
+
+        def insert_then_fail(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (100)")
+            conn.execute("INSERT INTO t VALUES (100)")  # IntegrityError
+
+        futures = [writer.submit(insert(1)), writer.submit(insert_then_fail), writer.submit(insert(2))]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], StorageError)
+        assert isinstance(results[1].__cause__, sqlite3.IntegrityError)
+
+        cancelled = writer.submit(insert(3))
+        cancelled.cancel()
+        assert await writer.submit(
+            lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
+        ) in (
+            [1, 2],
+            [1, 2, 3],
+        )
+    finally:
+        writer.stop()
+        await asyncio.to_thread(writer.join)
+    with pytest.raises(StorageError):
+        writer.submit(insert(4))
+
+
+async def test_a_failed_commit_fails_the_whole_batch_and_the_writer_goes_on(db_path: str) -> None:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS child (id INTEGER PRIMARY KEY, "
+            "p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        return conn
+
+    writer = GroupCommitWriter(connect, lambda conn: None)
+    await asyncio.wrap_future(writer.start())
+    try:
+        # A deferred foreign key violation makes COMMIT itself fail.
+        bad = writer.submit(lambda conn: conn.execute("INSERT INTO child VALUES (1, 99)").rowcount)
+        with pytest.raises(StorageError):
+            await bad
+        assert writer.stats()["batches_failed"] == 1
+        ok = await writer.submit(lambda conn: conn.execute("INSERT INTO parent VALUES (1)").rowcount)
+        assert ok == 1
+        rows = await writer.submit(lambda conn: conn.execute("SELECT count(*) FROM child").fetchone()[0])
+        assert rows == 0
+    finally:
+        writer.stop()
+        await asyncio.to_thread(writer.join)
+
+
+# -- durability, recovery, migrations ------------------------------------------------------------
+async def test_reopen_keeps_everything_and_recover_claims_orphans(db_path: str) -> None:
+    store = SqliteStore(db_path, synchronous="normal")
+    await store.open()
+    running = await started(store, "running", service="Obj", key="k", exclusive=True)
+    await store.commit(step(running, entries=[Entry(0, EntryKind.RUN, "r", outcome=Outcome(b"5"))]))
+    await store.commit(step(running, state=[StateOp("s", b"1")]))
+    await store.create_invocation(new_inv("queued", service="Obj", key="k", exclusive=True))
+    sleeper = await started(store, "sleeper")
+    await store.commit(step(sleeper, entries=[Entry(0, EntryKind.SLEEP)], sleeps=[(0, T0 + 9)]))
+    await store.commit(step(sleeper, transition=Suspend([0])))
+    await with_awakeable(store, "aw", "sign_1x", schema={"type": "string"})
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(StorageError):
+        await store.get_invocation("running")
+
+    again = SqliteStore(db_path)
+    await again.open()
+    try:
+        assert (await again.get_invocation("queued")).status == Status.PENDING  # type: ignore[union-attr]
+        assert (await again.get_journal("running"))[0].outcome == Outcome(b"5")
+        assert await again.next_timer_ms() == T0 + 9
+        assert [a.schema for a in await again.list_awakeables()] == [{"type": "string"}]
+        claims = await again.recover(T0 + 1000)
+        assert [c.record.id for c in claims] == ["running"]
+        [claim] = claims
+        assert claim.record.epoch == 2 and claim.state == {"s": b"1"}
+        assert claim.journal[0].outcome == Outcome(b"5")
+        with pytest.raises(Conflict):  # the attempt from before the restart is fenced off
+            await again.commit(step(running))
+        done = await again.commit(step(claim, transition=Complete(Outcome())))
+        assert [c.record.id for c in done.effects.claims] == ["queued"]
+    finally:
+        await again.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_begin_attempt(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    again = await store.begin_attempt("inv", T0 + 1)
+    assert again is not None and again.record.epoch == claim.record.epoch + 1
+    await store.commit(step(again, transition=Suspend([0])))
+    assert await store.begin_attempt("inv", T0 + 2) is None
+    assert await store.begin_attempt("missing", T0) is None
+
+
+async def test_list_invocations_filters(store: SqliteStore) -> None:
+    await started(store, "a", service="S1")
+    await started(store, "b", service="S2", now=T0 + 1)
+    c = await started(store, "c", service="S1", now=T0 + 2)
+    await store.commit(step(c, transition=Complete(Outcome())))
+    assert [r.id for r in await store.list_invocations()] == ["c", "b", "a"]
+    assert [r.id for r in await store.list_invocations(service="S1")] == ["c", "a"]
+    assert [r.id for r in await store.list_invocations(status=Status.RUNNING)] == ["b", "a"]
+    assert [r.id for r in await store.list_invocations(status=Status.RUNNING, service="S1")] == ["a"]
+    assert len(await store.list_invocations(limit=2)) == 2
+
+
+async def test_store_options() -> None:
+    with pytest.raises(ValueError):
+        SqliteStore("x.db", synchronous="off")
+    with pytest.raises(ValueError):
+        SqliteStore(":memory:")
+    with pytest.raises(StorageError):
+        await SqliteStore("never-opened.db").get_invocation("x")
+
+
+def _objects(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).fetchall()
+    return [(t, n, tbl, re.sub(r"\s+", " ", sql or "").strip()) for t, n, tbl, sql in rows]
+
+
+async def test_migrations_yield_schema_sql(db_path: str, tmp_path: Any) -> None:
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(db_path) as migrated, sqlite3.connect(str(tmp_path / "schema.db")) as fresh:
+        fresh.executescript(load_schema())
+        assert _objects(migrated) == _objects(fresh)
+        assert any(name == "invocations" for _, name, _, _ in _objects(fresh))
+
+
+def test_queries_parse() -> None:
+    assert QUERIES["get_invocation"].startswith("SELECT")
+    assert not any(q.rstrip().endswith(";") for q in QUERIES.values())
+    assert parse_queries("-- name: a\nSELECT 1;\n\n-- name: b\n-- comment\nSELECT 2\n") == {
+        "a": "SELECT 1",
+        "b": "-- comment\nSELECT 2",
+    }
+    with pytest.raises(ValueError):
+        parse_queries("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")
+    assert split_statements("-- c\nCREATE TABLE a (x);\nCREATE TABLE b (\n y\n);\n-- end\n") == [
+        "-- c\nCREATE TABLE a (x);",
+        "CREATE TABLE b (\n y\n);",
+    ]
