@@ -1,0 +1,144 @@
+"""Retry policies: backoff arithmetic and when to stop."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from awaken.core.retry import RetryPolicy, StepRetryPolicy
+
+
+def test_retry_policy_defaults_are_restates() -> None:
+    p = RetryPolicy()
+    assert p.initial_interval_ms == 500
+    assert p.factor == 2.0
+    assert p.max_interval_ms == 60_000
+    assert p.max_attempts == 70
+    assert p.on_max_attempts == "pause"
+
+
+def test_retry_policy_delays_double_then_cap() -> None:
+    p = RetryPolicy()
+    assert [p.delay_ms(a) for a in range(1, 11)] == [
+        500,
+        1000,
+        2000,
+        4000,
+        8000,
+        16_000,
+        32_000,
+        60_000,
+        60_000,
+        60_000,
+    ]
+    assert p.delay_ms(69) == 60_000
+
+
+def test_retry_policy_attempt_zero_uses_the_initial_interval() -> None:
+    assert RetryPolicy().delay_ms(0) == 500
+
+
+def test_retry_policy_custom_values() -> None:
+    p = RetryPolicy(initial_interval_ms=100, factor=3.0, max_interval_ms=1000)
+    assert [p.delay_ms(a) for a in range(1, 6)] == [100, 300, 900, 1000, 1000]
+    constant = RetryPolicy(initial_interval_ms=250, factor=1.0)
+    assert {constant.delay_ms(a) for a in range(1, 100)} == {250}
+
+
+@given(
+    st.integers(min_value=1, max_value=10_000),
+    st.floats(min_value=1.0, max_value=10.0),
+    st.integers(min_value=1, max_value=3_600_000),
+    st.integers(min_value=1, max_value=200),
+)
+def test_delays_never_shrink_and_never_exceed_the_cap(
+    initial: int, factor: float, cap: int, attempts: int
+) -> None:
+    p = RetryPolicy(initial_interval_ms=initial, factor=factor, max_interval_ms=cap)
+    delays = [p.delay_ms(a) for a in range(1, attempts + 1)]
+    assert delays == sorted(delays)
+    assert all(0 <= d <= cap for d in delays)
+    assert delays[0] == min(initial, cap)
+
+
+def test_exhausted() -> None:
+    p = RetryPolicy()
+    assert not p.exhausted(0)
+    assert not p.exhausted(1)
+    assert not p.exhausted(69)
+    assert p.exhausted(70)
+    assert p.exhausted(71)
+    assert RetryPolicy(max_attempts=1).exhausted(1)
+    assert not RetryPolicy(max_attempts=3).exhausted(2)
+
+
+def test_unlimited_attempts_are_never_exhausted() -> None:
+    p = RetryPolicy(max_attempts=None)
+    assert not any(p.exhausted(a) for a in (0, 1, 70, 10**6))
+
+
+def test_policies_are_frozen_values() -> None:
+    p = RetryPolicy()
+    with pytest.raises(AttributeError):
+        p.max_attempts = 3  # type: ignore[misc]
+    assert p == RetryPolicy()
+    assert hash(p) == hash(RetryPolicy())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="bug: factor ** (attempt - 1) overflows a float from attempt 1026 on (factor 2), so an "
+    "unlimited policy crashes instead of staying at max_interval_ms (retry.py delay_ms)",
+)
+@pytest.mark.parametrize("policy", [RetryPolicy(max_attempts=None), StepRetryPolicy(max_duration_ms=10**9)])
+def test_delay_stays_capped_after_very_many_attempts(policy: RetryPolicy | StepRetryPolicy) -> None:
+    assert policy.delay_ms(2000) == policy.max_interval_ms
+
+
+# -- ctx.run's own policy ----------------------------------------------------------------------
+
+
+def test_step_policy_defaults() -> None:
+    p = StepRetryPolicy()
+    assert p.max_attempts is None
+    assert p.max_duration_ms is None
+    assert [p.delay_ms(a) for a in range(1, 10)] == [50, 100, 200, 400, 800, 1600, 3200, 6400, 10_000]
+    assert p.delay_ms(50) == 10_000
+
+
+def test_step_policy_without_limits_never_gives_up() -> None:
+    p = StepRetryPolicy()
+    assert not p.gives_up(10**6, 10**12)
+
+
+def test_step_policy_gives_up_by_attempts() -> None:
+    p = StepRetryPolicy(max_attempts=3)
+    assert not p.gives_up(1, 0)
+    assert not p.gives_up(2, 10**9)
+    assert p.gives_up(3, 0)
+    assert p.gives_up(4, 0)
+
+
+def test_step_policy_gives_up_by_duration() -> None:
+    p = StepRetryPolicy(max_duration_ms=5_000)
+    assert not p.gives_up(10**6, 0)
+    assert not p.gives_up(1, 4_999)
+    assert p.gives_up(1, 5_000)
+    assert p.gives_up(1, 60_000)
+
+
+@given(
+    st.none() | st.integers(min_value=1, max_value=50),
+    st.none() | st.integers(min_value=0, max_value=100_000),
+    st.integers(min_value=1, max_value=100),
+    st.integers(min_value=0, max_value=200_000),
+)
+def test_step_policy_gives_up_when_either_limit_is_reached(
+    max_attempts: int | None, max_duration_ms: int | None, attempts: int, elapsed_ms: int
+) -> None:
+    p = StepRetryPolicy(max_attempts=max_attempts, max_duration_ms=max_duration_ms)
+    by_attempts = max_attempts is not None and attempts >= max_attempts
+    by_duration = max_duration_ms is not None and elapsed_ms >= max_duration_ms
+    assert p.gives_up(attempts, elapsed_ms) == (by_attempts or by_duration)
