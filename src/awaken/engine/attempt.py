@@ -196,7 +196,7 @@ class Attempt:
             self.engine.attempt_abandoned(record.id, exc)
             return
         if result.resumed is not None:
-            self.engine.start(result.resumed)
+            self.engine.start_attempt(result.resumed)
 
     def _cancel_steps(self) -> None:
         for task in list(self._steps.values()):

@@ -253,9 +253,6 @@ class Engine:
             self._next_timer = nxt
             self._wakeup.set()
 
-    def start(self, claim: Claim) -> None:
-        self.start_attempt(claim)
-
     def start_attempt(self, claim: Claim) -> None:
         invocation_id = claim.record.id
         if invocation_id in self._live:

@@ -1,0 +1,204 @@
+"""Services used by the integration tests. Side effects are counted in `EFFECTS` so that tests
+can prove a step ran exactly as often as it should; awakeable ids are handed out on queues."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+import awaken as restate
+
+EFFECTS: Counter[str] = Counter()
+OUTBOX: defaultdict[str, asyncio.Queue[str]] = defaultdict(asyncio.Queue)
+FLAKY: Counter[str] = Counter()
+TOGGLES: dict[str, bool] = {}
+
+
+def reset() -> None:
+    EFFECTS.clear()
+    OUTBOX.clear()
+    FLAKY.clear()
+    TOGGLES.clear()
+
+
+async def hand_out(channel: str, awakeable_id: str) -> None:
+    EFFECTS[f"hand_out:{channel}"] += 1
+    OUTBOX[channel].put_nowait(awakeable_id)
+
+
+class Approval(BaseModel):
+    approved: bool
+    reviewer: str
+
+
+svc = restate.Service("svc")
+
+
+@svc.handler()
+async def greet(ctx: restate.Context, name: str) -> str:
+    async def effect() -> str:
+        EFFECTS[f"greet:{name}"] += 1
+        return f"hello {name}"
+
+    return await ctx.run_typed("greet", effect)
+
+
+@svc.handler()
+async def no_input(ctx: restate.Context) -> dict[str, int]:
+    return {"answer": 42}
+
+
+@svc.handler()
+async def approve(ctx: restate.Context, channel: str) -> dict[str, Any]:
+    awk_id, fut = ctx.awakeable()
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    value = await fut
+    EFFECTS[f"after:{channel}"] += 0  # replay must not count; only steps count
+    return {"got": value}
+
+
+@svc.handler()
+async def approve_typed(ctx: restate.Context, channel: str) -> dict[str, Any]:
+    awk_id, fut = ctx.awakeable(type_hint=Approval, timeout=timedelta(seconds=30))
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    approval = await fut
+    return {"approved": approval.approved, "reviewer": approval.reviewer}
+
+
+@svc.handler()
+async def approve_or_timeout(ctx: restate.Context, channel: str) -> list[Any]:
+    awk_id, fut = ctx.awakeable()
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    match await restate.select(result=fut, timeout=ctx.sleep(timedelta(seconds=10))):
+        case ["result", value]:
+            return ["result", value]
+        case [name, _]:
+            return [name, None]
+    return []
+
+
+@svc.handler()
+async def two_awakeables(ctx: restate.Context, channel: str) -> list[Any]:
+    a_id, a = ctx.awakeable()
+    b_id, b = ctx.awakeable()
+    await ctx.run_typed("hand out a", hand_out, restate.RunOptions(), channel, a_id)
+    await ctx.run_typed("hand out b", hand_out, restate.RunOptions(), channel, b_id)
+    await restate.gather(a, b)
+    return [await a, await b]
+
+
+@svc.handler()
+async def resolver(ctx: restate.Context, req: dict[str, Any]) -> str:
+    if req.get("reject"):
+        ctx.reject_awakeable(req["id"], req["reject"], 418)
+    else:
+        ctx.resolve_awakeable(req["id"], req["value"])
+    await ctx.sleep(timedelta(milliseconds=1))
+    return "done"
+
+
+@svc.handler()
+async def sleeper(ctx: restate.Context, seconds: float) -> str:
+    await ctx.sleep(timedelta(seconds=seconds))
+    EFFECTS["slept"] += 1
+    return "awake"
+
+
+@svc.handler()
+async def flaky(ctx: restate.Context, key: str) -> int:
+    async def step_one() -> str:
+        EFFECTS[f"flaky-step-one:{key}"] += 1
+        return "one"
+
+    await ctx.run_typed("one", step_one)
+    FLAKY[key] += 1
+    if FLAKY[key] < 3:
+        raise RuntimeError(f"transient failure {FLAKY[key]}")
+    return FLAKY[key]
+
+
+@svc.handler()
+async def step_gives_up(ctx: restate.Context) -> str:
+    def always_fails() -> str:
+        EFFECTS["gives_up"] += 1
+        raise ValueError("nope")
+
+    try:
+        await ctx.run_typed(
+            "fails", always_fails, restate.RunOptions(max_attempts=3, initial_retry_interval=timedelta(0))
+        )
+    except restate.TerminalError as exc:
+        return f"caught: {exc.message}"
+    return "unreachable"
+
+
+@svc.handler()
+async def terminal(ctx: restate.Context) -> str:
+    raise restate.TerminalError("teapot", 418)
+
+
+@svc.handler()
+async def non_deterministic(ctx: restate.Context, key: str) -> str:
+    flipped = TOGGLES.get(key, False)
+    TOGGLES[key] = not flipped
+    if flipped:
+        await ctx.sleep(timedelta(milliseconds=1))
+    else:
+        await ctx.run_typed("step", lambda: "x")
+    raise RuntimeError("force a retry")  # the replay of the retry takes the other branch
+
+
+@svc.handler()
+async def determinism(ctx: restate.Context) -> dict[str, Any]:
+    t = await ctx.time()
+    return {"r": ctx.random().random(), "u": str(ctx.uuid()), "t": t}
+
+
+@svc.handler()
+async def caller(ctx: restate.Context, name: str) -> str:
+    result: str = await ctx.service_call(greet, name)
+    ctx.service_send(greet, name + "-sent")
+    return "called: " + result
+
+
+counter = restate.VirtualObject("counter")
+
+
+@counter.handler()
+async def add(ctx: restate.ObjectContext, amount: int) -> int:
+    value = (await ctx.get("value", type_hint=int) or 0) + amount
+    ctx.set("value", value)
+    EFFECTS[f"add:{ctx.key()}"] += 1
+    return value
+
+
+@counter.handler(kind="shared")
+async def get(ctx: restate.ObjectSharedContext) -> int:
+    return await ctx.get("value", type_hint=int) or 0
+
+
+@counter.handler()
+async def hold(ctx: restate.ObjectContext) -> int:
+    """Waits on an awakeable while holding the key's lock."""
+    awk_id, fut = ctx.awakeable(type_hint=int)
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), f"hold:{ctx.key()}", awk_id)
+    amount = await fut
+    value = (await ctx.get("value", type_hint=int) or 0) + amount
+    ctx.set("value", value)
+    return value
+
+
+@counter.handler()
+async def reset_state(ctx: restate.ObjectContext) -> list[str]:
+    ctx.set("other", "x")
+    keys = await ctx.state_keys()
+    ctx.clear("other")
+    ctx.clear_all()
+    return keys
+
+
+app = restate.app(services=[svc, counter])
