@@ -45,7 +45,7 @@ def send_for_approval(kind: str, subject: str, amount_cents: int, awakeable_id: 
     print(
         f"approval needed for {kind} {subject}: curl -X POST "
         f"localhost:8080/restate/awakeables/{awakeable_id}/resolve "
-        "-H 'content-type: application/json' -d '{\"approved\": true, \"reviewer\": \"you\"}'",
+        '-H \'content-type: application/json\' -d \'{"approved": true, "reviewer": "you"}\'',
         flush=True,
     )
 
@@ -58,9 +58,14 @@ async def charge(ctx: restate.Context, charge: Charge) -> dict[str, object]:
     approval_id, verdict = ctx.awakeable(type_hint=Verdict, timeout=timedelta(days=1))
     # Inside ctx.run: a retry of this handler does not ask for approval twice.
     await ctx.run_typed(
-        "ask for approval", send_for_approval, restate.RunOptions(), "charge", charge.order_id,
-        charge.amount_cents, approval_id,
-    )  # fmt: skip
+        "ask for approval",
+        send_for_approval,
+        restate.RunOptions(),
+        "charge",
+        charge.order_id,
+        charge.amount_cents,
+        approval_id,
+    )
     decision = await verdict
     if not decision.approved:
         raise restate.TerminalError(f"payment declined by {decision.reviewer}", 402)
@@ -82,9 +87,14 @@ async def deposit(ctx: restate.ObjectContext, amount_cents: int) -> int:
 async def withdraw(ctx: restate.ObjectContext, amount_cents: int) -> int:
     approval_id, verdict = ctx.awakeable(type_hint=Verdict)
     await ctx.run_typed(
-        "ask for approval", send_for_approval, restate.RunOptions(), "withdrawal", ctx.key(),
-        amount_cents, approval_id,
-    )  # fmt: skip
+        "ask for approval",
+        send_for_approval,
+        restate.RunOptions(),
+        "withdrawal",
+        ctx.key(),
+        amount_cents,
+        approval_id,
+    )
     decision = await verdict  # the account stays locked while we wait
     if not decision.approved:
         raise restate.TerminalError(f"withdrawal declined by {decision.reviewer}", 402)

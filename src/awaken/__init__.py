@@ -13,6 +13,7 @@ from awaken.errors import (
     TerminalError,
     is_internal_exception,
 )
+from awaken.errors import InvocationControl as SdkInternalBaseException
 from awaken.sdk.combinators import as_completed, gather, select, wait_completed
 from awaken.sdk.context import (
     Context,
@@ -30,8 +31,6 @@ from awaken.sdk.context import (
 )
 from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, PydanticJsonSerde, Serde
 from awaken.sdk.service import InvocationRetryPolicy, Service, VirtualObject, Workflow
-
-from awaken.errors import InvocationControl as SdkInternalBaseException  # noqa: E402
 
 __all__ = [
     "AwakenApp",

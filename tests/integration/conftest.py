@@ -9,7 +9,9 @@ from awaken.engine.engine import EngineConfig
 from awaken.testing import TestEnvironment, harness
 from tests.integration import apps
 
-FAST_RETRIES = EngineConfig(retry_policy=RetryPolicy(initial_interval_ms=10, max_interval_ms=50, max_attempts=6))
+FAST_RETRIES = EngineConfig(
+    retry_policy=RetryPolicy(initial_interval_ms=10, max_interval_ms=50, max_attempts=6)
+)
 
 
 @pytest.fixture(params=[False, True], ids=["in-memory", "always-replay"])

@@ -12,9 +12,10 @@ async def test_resolve_resumes_handler_with_payload(env: TestEnvironment) -> Non
     awk = await next_awakeable("c1")
     assert awk.startswith("sign_1") and len(awk) == 44
     r = await env.client.post(
-        f"/restate/awakeables/{awk}/resolve", content=b'{"hello": "world"}',
+        f"/restate/awakeables/{awk}/resolve",
+        content=b'{"hello": "world"}',
         headers={"content-type": "application/json"},
-    )  # fmt: skip
+    )
     assert r.status_code == 202 and r.json() == {"status": "Accepted"}
     result = await call
     assert result.status_code == 200 and result.json() == {"got": {"hello": "world"}}
@@ -25,9 +26,10 @@ async def test_curl_default_content_type_and_alias(env: TestEnvironment) -> None
     call = asyncio.create_task(env.client.post("/svc/approve", json="c2"))
     awk = await next_awakeable("c2")
     r = await env.client.post(
-        f"/restate/a/{awk}/resolve", content=b"42",
+        f"/restate/a/{awk}/resolve",
+        content=b"42",
         headers={"content-type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+    )
     assert r.status_code == 202
     assert (await call).json() == {"got": 42}
 
@@ -50,8 +52,9 @@ async def test_completion_matrix(env: TestEnvironment) -> None:
     url = f"/restate/awakeables/{awk}"
     first = await env.client.post(f"{url}/resolve", json={"a": 1})
     assert first.status_code == 202 and first.json()["status"] == "Accepted"
-    again = await env.client.post(f"{url}/resolve", content=b'{ "a" : 1 }',
-                                  headers={"content-type": "application/json"})  # fmt: skip
+    again = await env.client.post(
+        f"{url}/resolve", content=b'{ "a" : 1 }', headers={"content-type": "application/json"}
+    )
     assert again.status_code == 202 and again.json()["status"] == "PreviouslyAccepted"
     other = await env.client.post(f"{url}/resolve", json={"a": 2})
     assert other.status_code == 409
@@ -72,12 +75,14 @@ async def test_forged_and_malformed_ids(env: TestEnvironment) -> None:
     assert (await env.client.post(f"/restate/awakeables/{forged}/resolve", json=1)).status_code == 404
     assert (await env.client.post("/restate/awakeables/sign_1nope/resolve", json=1)).status_code == 400
     assert (await env.client.post("/restate/awakeables/xyz/resolve", json=1)).status_code == 400
-    bad = await env.client.post(f"/restate/awakeables/{a}/resolve", content=b"{not json",
-                                headers={"content-type": "application/json"})  # fmt: skip
+    bad = await env.client.post(
+        f"/restate/awakeables/{a}/resolve", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert bad.status_code == 400
     assert (await env.client.get(f"/restate/awakeables/{a}/resolve")).status_code == 405
-    xml = await env.client.post(f"/restate/awakeables/{a}/resolve", content=b"<a/>",
-                                headers={"content-type": "application/xml"})  # fmt: skip
+    xml = await env.client.post(
+        f"/restate/awakeables/{a}/resolve", content=b"<a/>", headers={"content-type": "application/xml"}
+    )
     assert xml.status_code == 415
     await env.client.post(f"/restate/awakeables/{b}/resolve", json="B")
     await env.client.post(f"/restate/awakeables/{a}/resolve", json="A")

@@ -167,11 +167,6 @@ def test_workflow_ids_of_distinct_runs_differ(a: tuple, b: tuple) -> None:
     assert workflow_invocation_id(*a) != workflow_invocation_id(*b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the parts are joined with ',' unescaped, so a key or idempotency key holding a comma "
-    "collides with another target (ids.py InvocationId.deterministic)",
-)
 def test_idempotent_ids_do_not_collide_across_comma_boundaries() -> None:
     # Object key "alice,add" + handler "add" + idempotency key "1" versus key "alice" + handler "add" +
     # idempotency key "add,1": both hash "ik,Counter,alice,add,add,1".

@@ -80,11 +80,25 @@ class AdminApp:
         elif seg == ["awakeables"]:
             limit = int(req.query.get("limit", ["100"])[-1])
             rows = await engine.store.list_awakeables(limit=limit)
-            await respond_json(send, 200, {"awakeables": [
-                {"id": a.id, "invocation_id": a.invocation_id, "service": a.service, "handler": a.handler,
-                 "key": a.key, "created_at": a.created_at_ms, "deadline": a.deadline_ms,
-                 "schema": a.schema} for a in rows
-            ]})  # fmt: skip
+            await respond_json(
+                send,
+                200,
+                {
+                    "awakeables": [
+                        {
+                            "id": a.id,
+                            "invocation_id": a.invocation_id,
+                            "service": a.service,
+                            "handler": a.handler,
+                            "key": a.key,
+                            "created_at": a.created_at_ms,
+                            "deadline": a.deadline_ms,
+                            "schema": a.schema,
+                        }
+                        for a in rows
+                    ]
+                },
+            )
         elif seg == ["invocations"]:
             raw = req.query.get("status", [None])[-1]
             try:

@@ -24,10 +24,18 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="ingress port")
 @click.option("--admin-port", default=9070, show_default=True, type=int, help="admin API port (0: off)")
 @click.option("--db", default=None, help="database URL [default: sqlite:///awaken.db]")
-@click.option("--suspend-after", type=float, default=None, help="seconds a waiting invocation stays in memory")
-@click.option("--always-replay", is_flag=True, default=False, help="suspend at every await (determinism check)")
-@click.option("--synchronous", type=click.Choice(["full", "normal"]), default=None,
-              help="SQLite durability: full survives power loss, normal only process crashes")  # fmt: skip
+@click.option(
+    "--suspend-after", type=float, default=None, help="seconds a waiting invocation stays in memory"
+)
+@click.option(
+    "--always-replay", is_flag=True, default=False, help="suspend at every await (determinism check)"
+)
+@click.option(
+    "--synchronous",
+    type=click.Choice(["full", "normal"]),
+    default=None,
+    help="SQLite durability: full survives power loss, normal only process crashes",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def serve(
     target: str,
@@ -41,15 +49,20 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve MODULE:APP (an app made with awaken.app) on the ingress port."""
-    from awaken.cli.serve import load_app, serve as run_servers
+    from awaken.cli.serve import load_app
+    from awaken.cli.serve import serve as run_servers
 
     try:
         app = load_app(target)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"cannot load {target}: {exc}") from exc
     if isinstance(app, AwakenApp):
-        app.configure(db=db, suspend_after=suspend_after, synchronous=synchronous,
-                      always_replay=True if always_replay else None)  # fmt: skip
+        app.configure(
+            db=db,
+            suspend_after=suspend_after,
+            synchronous=synchronous,
+            always_replay=True if always_replay else None,
+        )
     try:
         import uvloop
 

@@ -40,15 +40,27 @@ def load_app(target: str) -> Any:
 
 async def serve(app: Any, host: str, port: int, admin_port: int | None, log_level: str) -> None:
     servers = [
-        _Server(uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level,
-                               access_log=False, timeout_keep_alive=75))
-    ]  # fmt: skip
+        _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                lifespan="on",
+                log_level=log_level,
+                access_log=False,
+                timeout_keep_alive=75,
+            )
+        )
+    ]
     if admin_port and isinstance(app, AwakenApp):
         admin = AdminApp(app)
         servers.append(
-            _Server(uvicorn.Config(admin, host=host, port=admin_port, lifespan="off",
-                                   log_level=log_level, access_log=False))
-        )  # fmt: skip
+            _Server(
+                uvicorn.Config(
+                    admin, host=host, port=admin_port, lifespan="off", log_level=log_level, access_log=False
+                )
+            )
+        )
     loop = asyncio.get_running_loop()
 
     def stop() -> None:

@@ -36,9 +36,11 @@ class Client:
     """Synchronous client. `Client("http://127.0.0.1:8080", admin_url="http://127.0.0.1:9070")`."""
 
     def __init__(
-        self, url: str = "http://127.0.0.1:8080", admin_url: str = "http://127.0.0.1:9070",
+        self,
+        url: str = "http://127.0.0.1:8080",
+        admin_url: str = "http://127.0.0.1:9070",
         timeout: float | None = 60.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._http = httpx.Client(base_url=url, timeout=timeout)
         self._admin = httpx.Client(base_url=admin_url, timeout=timeout)
 
@@ -52,16 +54,29 @@ class Client:
         self._http.close()
         self._admin.close()
 
-    def call(self, service: str, handler: str, arg: Any = None, key: str | None = None,
-             idempotency_key: str | None = None) -> Any:  # fmt: skip
+    def call(
+        self,
+        service: str,
+        handler: str,
+        arg: Any = None,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
         body = b"" if arg is None else json.dumps(arg).encode()
         return _decode(self._http.post(_path(service, handler, key), content=body, headers=headers))
 
-    def send(self, service: str, handler: str, arg: Any = None, key: str | None = None,
-             delay: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def send(
+        self,
+        service: str,
+        handler: str,
+        arg: Any = None,
+        key: str | None = None,
+        delay: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
@@ -80,17 +95,19 @@ class Client:
     def resolve_awakeable(self, awakeable_id: str, payload: Any = None) -> dict[str, Any]:
         body = json.dumps(payload).encode()
         response = self._http.post(
-            f"/restate/awakeables/{awakeable_id}/resolve", content=body,
+            f"/restate/awakeables/{awakeable_id}/resolve",
+            content=body,
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
         result: dict[str, Any] = _decode(response)
         return result
 
     def reject_awakeable(self, awakeable_id: str, reason: str) -> dict[str, Any]:
         response = self._http.post(
-            f"/restate/awakeables/{awakeable_id}/reject", content=reason.encode(),
+            f"/restate/awakeables/{awakeable_id}/reject",
+            content=reason.encode(),
             headers={"content-type": "text/plain"},
-        )  # fmt: skip
+        )
         result: dict[str, Any] = _decode(response)
         return result
 
@@ -105,9 +122,12 @@ class AsyncClient:
     """Asynchronous client with the same methods as Client."""
 
     def __init__(
-        self, url: str = "http://127.0.0.1:8080", admin_url: str = "http://127.0.0.1:9070",
-        timeout: float | None = 60.0, transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        url: str = "http://127.0.0.1:8080",
+        admin_url: str = "http://127.0.0.1:9070",
+        timeout: float | None = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._http = httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
         self._admin = httpx.AsyncClient(base_url=admin_url, timeout=timeout)
 
@@ -121,16 +141,29 @@ class AsyncClient:
         await self._http.aclose()
         await self._admin.aclose()
 
-    async def call(self, service: str, handler: str, arg: Any = None, key: str | None = None,
-                   idempotency_key: str | None = None) -> Any:  # fmt: skip
+    async def call(
+        self,
+        service: str,
+        handler: str,
+        arg: Any = None,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
         body = b"" if arg is None else json.dumps(arg).encode()
         return _decode(await self._http.post(_path(service, handler, key), content=body, headers=headers))
 
-    async def send(self, service: str, handler: str, arg: Any = None, key: str | None = None,
-                   delay: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    async def send(
+        self,
+        service: str,
+        handler: str,
+        arg: Any = None,
+        key: str | None = None,
+        delay: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
@@ -150,16 +183,18 @@ class AsyncClient:
 
     async def resolve_awakeable(self, awakeable_id: str, payload: Any = None) -> dict[str, Any]:
         response = await self._http.post(
-            f"/restate/awakeables/{awakeable_id}/resolve", content=json.dumps(payload).encode(),
+            f"/restate/awakeables/{awakeable_id}/resolve",
+            content=json.dumps(payload).encode(),
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
         result: dict[str, Any] = _decode(response)
         return result
 
     async def reject_awakeable(self, awakeable_id: str, reason: str) -> dict[str, Any]:
         response = await self._http.post(
-            f"/restate/awakeables/{awakeable_id}/reject", content=reason.encode(),
+            f"/restate/awakeables/{awakeable_id}/reject",
+            content=reason.encode(),
             headers={"content-type": "text/plain"},
-        )  # fmt: skip
+        )
         result: dict[str, Any] = _decode(response)
         return result

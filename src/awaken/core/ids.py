@@ -78,7 +78,12 @@ class InvocationId:
     @classmethod
     def deterministic(cls, *parts: str) -> InvocationId:
         """The same target and key always give the same id (idempotency keys, workflow runs)."""
-        digest = hashlib.sha256(",".join(parts).encode()).digest()
+        # Length-prefixed parts: ("a,b", "c") and ("a", "b,c") must not collide.
+        encoded = b"".join(
+            len(p.encode("utf-8", "surrogatepass")).to_bytes(4, "big") + p.encode("utf-8", "surrogatepass")
+            for p in parts
+        )
+        digest = hashlib.sha256(encoded).digest()
         return cls(int.from_bytes(digest[16:24], "big"), digest[:16])
 
 
@@ -119,6 +124,7 @@ def parse_awakeable_id(text: str) -> str:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
         raise BadRequest(f"bad awakeable id {text!r}: not base64url") from None
-    if len(raw) != AWAKEABLE_RANDOM_BYTES or not all(c.isalnum() or c in "-_" for c in body):
+    canonical = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    if len(raw) != AWAKEABLE_RANDOM_BYTES or canonical != body:
         raise BadRequest(f"bad awakeable id {text!r}: expected {AWAKEABLE_RANDOM_BYTES} bytes of base64url")
     return prefix + body

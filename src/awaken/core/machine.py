@@ -94,7 +94,7 @@ class InvocationMachine:
         calls); `durable=False` for outcomes produced here (a ctx.run result) that still need
         writing.
         """
-        if index >= len(self._entries):
+        if not 0 <= index < len(self._entries):
             return False
         current = self._entries[index]
         if current.outcome is not None:

@@ -18,8 +18,7 @@ class RetryPolicy:
 
     def delay_ms(self, attempt: int) -> int:
         """Delay before attempt number `attempt + 1`, where `attempt` >= 1 attempts have failed."""
-        delay = self.initial_interval_ms * (self.factor ** max(0, attempt - 1))
-        return int(min(delay, self.max_interval_ms))
+        return _capped(self.initial_interval_ms, self.factor, attempt, self.max_interval_ms)
 
     def exhausted(self, attempts: int) -> bool:
         return self.max_attempts is not None and attempts >= self.max_attempts
@@ -36,10 +35,19 @@ class StepRetryPolicy:
     max_interval_ms: int = 10_000
 
     def delay_ms(self, attempt: int) -> int:
-        delay = self.initial_interval_ms * (self.factor ** max(0, attempt - 1))
-        return int(min(delay, self.max_interval_ms))
+        return _capped(self.initial_interval_ms, self.factor, attempt, self.max_interval_ms)
 
     def gives_up(self, attempts: int, elapsed_ms: int) -> bool:
         if self.max_attempts is not None and attempts >= self.max_attempts:
             return True
         return self.max_duration_ms is not None and elapsed_ms >= self.max_duration_ms
+
+
+def _capped(initial_ms: int, factor: float, attempt: int, cap_ms: int) -> int:
+    """initial * factor^(attempt-1), capped, without overflowing for huge attempt numbers."""
+    delay = float(initial_ms)
+    for _ in range(max(0, attempt - 1)):
+        delay *= factor
+        if delay >= cap_ms:
+            return cap_ms
+    return int(min(delay, cap_ms))

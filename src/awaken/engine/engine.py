@@ -230,9 +230,7 @@ class Engine:
         return record
 
     async def complete_awakeable(self, awakeable_id: str, outcome: Outcome) -> AwakeableCompletion:
-        result = await self.store.complete_awakeable(
-            awakeable_id, outcome, self.now_ms(), validate_payload
-        )
+        result = await self.store.complete_awakeable(awakeable_id, outcome, self.now_ms(), validate_payload)
         self.apply(result.effects)
         return result
 
@@ -261,8 +259,12 @@ class Engine:
         svc = self.services.get(claim.record.service)
         spec = svc.handlers.get(claim.record.handler) if svc is not None else None
         if spec is None:
-            log.error("invocation %s targets %s/%s, which is not registered here",
-                      invocation_id, claim.record.service, claim.record.handler)  # fmt: skip
+            log.error(
+                "invocation %s targets %s/%s, which is not registered here",
+                invocation_id,
+                claim.record.service,
+                claim.record.handler,
+            )
             return
         attempt = Attempt(self, claim, spec)
         self._live[invocation_id] = attempt

@@ -44,7 +44,9 @@ async def wait_completed(
         return [], []
     ctx = _context_of(items)
     done = set(await ctx.wait_completed([f for f in items if isinstance(f, DurableFuture)]))
-    completed = [f for f in items if isinstance(f, DurableFuture) and f.index in done]
+    completed: list[RestateDurableFuture[Any]] = [
+        f for f in items if isinstance(f, DurableFuture) and f.index in done
+    ]
     pending = [f for f in items if not (isinstance(f, DurableFuture) and f.index in done)]
     return completed, pending
 

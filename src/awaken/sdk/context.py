@@ -35,7 +35,7 @@ class RunOptions(Generic[T]):
     TerminalError that the handler can catch.
     """
 
-    serde: Serde[T] = DefaultSerde()
+    serde: Serde[T] = DefaultSerde()  # noqa: RUF009 (stateless, shared on purpose)
     type_hint: type[T] | None = None
     max_attempts: int | None = None
     max_duration: timedelta | None = None

@@ -8,7 +8,7 @@ import hashlib
 import inspect
 import json
 import typing
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import timedelta
 from random import Random
 from typing import Any, TypeVar
@@ -61,7 +61,7 @@ class DurableFuture(RestateDurableFuture[T]):
 
     __slots__ = ("ctx", "decode", "index")
 
-    def __init__(self, ctx: InvocationContext, index: int, decode: Callable[[bytes | None], T]) -> None:
+    def __init__(self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any]) -> None:
         self.ctx = ctx
         self.index = index
         self.decode = decode
@@ -79,7 +79,7 @@ class SleepFuture(DurableFuture[None], RestateDurableSleepFuture):
 
 class CallFuture(DurableFuture[T], RestateDurableCallFuture[T]):
     def __init__(
-        self, ctx: InvocationContext, index: int, decode: Callable[[bytes | None], T], invocation_id: str
+        self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any], invocation_id: str
     ) -> None:
         super().__init__(ctx, index, decode)
         self._invocation_id = invocation_id
@@ -198,7 +198,8 @@ class InvocationContext(WorkflowContext):
         assert outcome is not None
         if outcome.failure is not None:
             raise TerminalError(outcome.failure.message, outcome.failure.code)
-        return fut.decode(outcome.value)
+        value: T = fut.decode(outcome.value or b"")
+        return value
 
     async def wait_completed(self, futures: Sequence[DurableFuture[Any]]) -> list[int]:
         """Indices of the futures that are complete once at least one is; journaled, so that a
@@ -268,7 +269,7 @@ class InvocationContext(WorkflowContext):
         )
         return self.run_typed(name, action, options, *(args or ()))
 
-    def run_typed(  # type: ignore[override]
+    def run_typed(
         self,
         name: str,
         action: Callable[..., Any],
@@ -353,9 +354,14 @@ class InvocationContext(WorkflowContext):
             canonical = parse_awakeable_id(target)
         except BadRequest as exc:
             raise TerminalError(str(exc), 400) from None
-        entry = self.machine.step(EntryKind.COMPLETE_AWAKEABLE, canonical, payload=outcome.value, data=(
-            {"code": outcome.failure.code, "message": outcome.failure.message} if outcome.failure else {}
-        ))  # fmt: skip
+        entry = self.machine.step(
+            EntryKind.COMPLETE_AWAKEABLE,
+            canonical,
+            payload=outcome.value,
+            data=(
+                {"code": outcome.failure.code, "message": outcome.failure.message} if outcome.failure else {}
+            ),
+        )
         self._unsettled.append(entry.index)
 
     def resolve_awakeable(self, name: str, value: Any, serde: Serde[Any] = DefaultSerde()) -> None:
@@ -404,9 +410,15 @@ class InvocationContext(WorkflowContext):
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
         index, target = self._invoke(
-            EntryKind.CALL, spec.service, spec.name, key, payload, idem, headers,
+            EntryKind.CALL,
+            spec.service,
+            spec.name,
+            key,
+            payload,
+            idem,
+            headers,
             workflow_main=spec.kind == "workflow",
-        )  # fmt: skip
+        )
         return CallFuture(self, index, spec.output_serde.deserialize, target)
 
     def _send(
@@ -421,44 +433,97 @@ class InvocationContext(WorkflowContext):
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
         _, target = self._invoke(
-            EntryKind.SEND, spec.service, spec.name, key, payload, idem, headers, delay,
+            EntryKind.SEND,
+            spec.service,
+            spec.name,
+            key,
+            payload,
+            idem,
+            headers,
+            delay,
             workflow_main=spec.kind == "workflow",
-        )  # fmt: skip
+        )
         return _SendHandle(self, target)
 
-    def service_call(self, tpe: Any, arg: Any, idempotency_key: str | None = None,
-                     headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+    def service_call(
+        self, tpe: Any, arg: Any, idempotency_key: str | None = None, headers: dict[str, str] | None = None
+    ) -> RestateDurableCallFuture[Any]:
         return self._call(tpe, None, arg, idempotency_key, headers)
 
-    def service_send(self, tpe: Any, arg: Any, send_delay: timedelta | None = None,
-                     idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+    def service_send(
+        self,
+        tpe: Any,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
         return self._send(tpe, None, arg, send_delay, idempotency_key, headers)
 
-    def object_call(self, tpe: Any, key: str, arg: Any, idempotency_key: str | None = None,
-                    headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+    def object_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
         return self._call(tpe, key, arg, idempotency_key, headers)
 
-    def object_send(self, tpe: Any, key: str, arg: Any, send_delay: timedelta | None = None,
-                    idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+    def object_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
         return self._send(tpe, key, arg, send_delay, idempotency_key, headers)
 
-    def workflow_call(self, tpe: Any, key: str, arg: Any, idempotency_key: str | None = None,
-                      headers: dict[str, str] | None = None) -> RestateDurableCallFuture[Any]:  # fmt: skip
+    def workflow_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
         return self._call(tpe, key, arg, idempotency_key, headers)
 
-    def workflow_send(self, tpe: Any, key: str, arg: Any, send_delay: timedelta | None = None,
-                      idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+    def workflow_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
         return self._send(tpe, key, arg, send_delay, idempotency_key, headers)
 
-    def generic_call(self, service: str, handler: str, arg: bytes, key: str | None = None,
-                     idempotency_key: str | None = None,
-                     headers: dict[str, str] | None = None) -> RestateDurableCallFuture[bytes]:  # fmt: skip
+    def generic_call(
+        self,
+        service: str,
+        handler: str,
+        arg: bytes,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[bytes]:
         index, target = self._invoke(EntryKind.CALL, service, handler, key, arg, idempotency_key, headers)
         return CallFuture(self, index, BytesSerde().deserialize, target)
 
-    def generic_send(self, service: str, handler: str, arg: bytes, key: str | None = None,
-                     send_delay: timedelta | None = None, idempotency_key: str | None = None,
-                     headers: dict[str, str] | None = None) -> SendHandle:  # fmt: skip
+    def generic_send(
+        self,
+        service: str,
+        handler: str,
+        arg: bytes,
+        key: str | None = None,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
         _, target = self._invoke(
             EntryKind.SEND, service, handler, key, arg, idempotency_key, headers, send_delay
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import json
+import typing
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -97,7 +98,8 @@ class DefaultSerde(Serde[I]):
             return json.dumps(obj).encode()
         except TypeError:
             # a model or dataclass returned from an untyped function
-            return _adapter(type(obj)).dump_json(obj)
+            adapter: TypeAdapter[Any] = _adapter(typing.cast(Any, type(obj)))
+            return adapter.dump_json(obj)
 
 
 class PydanticJsonSerde(Serde[I]):
