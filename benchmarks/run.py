@@ -1,0 +1,222 @@
+"""awaken benchmarks: one command, JSON out.
+
+    python -m benchmarks.run [--quick]
+
+Starts the real `awaken serve` (SQLite file, synchronous=full, one process) on loopback ports
+and drives it from this process with aiohttp:
+
+- step_c1 / step_c64: a 1-step handler (one ctx.run), N calls at concurrency 1 and 64;
+- awakeables: 1,000 invocations wait on awakeables; all are resolved over HTTP (concurrency 64);
+  `resolve_per_s` counts 202 answers, `completions_per_s` runs until every handler has finished;
+- suspended_memory: RSS of the server idle, and after 10,000 invocations are suspended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    def __init__(self, workdir: Path, suspend_after: float | None = None) -> None:
+        self.port, self.admin_port = _free_port(), _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+        args = [
+            sys.executable, "-m", "awaken.cli.main", "serve", "benchmarks.bench_app:app",
+            "--port", str(self.port), "--admin-port", str(self.admin_port),
+            "--db", f"sqlite:///{workdir / 'bench.db'}",
+        ]  # fmt: skip
+        if suspend_after is not None:
+            args += ["--suspend-after", str(suspend_after)]
+        self.log = open(workdir / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"{self.url}/restate/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+async def _pool(n: int, concurrency: int, job: Any) -> list[float]:
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            await job(i)
+            latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "calls": len(ordered),
+        "per_s": round(len(ordered) / elapsed, 1),
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 3),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+    }
+
+
+async def bench_steps(session: aiohttp.ClientSession, url: str, n: int, concurrency: int) -> dict[str, Any]:
+    async def call(i: int) -> None:
+        async with session.post(f"{url}/bench/step", data=str(i), headers=_JSON) as r:
+            body = await r.read()
+            if r.status != 200 or int(body) != i:
+                raise RuntimeError(f"bad answer {r.status} {body!r}")
+
+    await _pool(min(200, n), concurrency, call)  # warm-up
+    t0 = time.perf_counter()
+    latencies = await _pool(n, concurrency, call)
+    return _summary(latencies, time.perf_counter() - t0)
+
+
+_JSON = {"content-type": "application/json"}
+
+
+async def _send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -> list[str]:
+    async def send(i: int) -> None:
+        async with session.post(f"{server.url}/bench/wait/send", data=str(i), headers=_JSON) as r:
+            if r.status != 202:
+                raise RuntimeError(f"send failed: {r.status}")
+
+    await _pool(n, 64, send)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        async with session.get(f"{server.admin}/awakeables", params={"limit": str(n * 2)}) as r:
+            rows = (await r.json())["awakeables"]
+        if len(rows) >= n:
+            return [row["id"] for row in rows]
+        await asyncio.sleep(0.1)
+    raise RuntimeError("awakeables were not all created")
+
+
+async def _count(session: aiohttp.ClientSession, server: Server, status: str, limit: int) -> int:
+    async with session.get(
+        f"{server.admin}/invocations", params={"status": status, "limit": str(limit)}
+    ) as r:
+        return len((await r.json())["invocations"])
+
+
+async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
+    ids = await _send_waiters(session, server, n)
+    done_before = await _count(session, server, "completed", 10 * n)
+
+    async def resolve(i: int) -> None:
+        async with session.post(
+            f"{server.url}/restate/awakeables/{ids[i]}/resolve", data=str(i), headers=_JSON
+        ) as r:
+            if r.status != 202:
+                raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
+
+    t0 = time.perf_counter()
+    latencies = await _pool(n, 64, resolve)
+    resolved = time.perf_counter() - t0
+    while await _count(session, server, "completed", 10 * n) < done_before + n:
+        await asyncio.sleep(0.005)
+    finished = time.perf_counter() - t0
+    return {
+        "awakeables": n,
+        "resolve_per_s": round(n / resolved, 1),
+        "resolve_p50_ms": round(sorted(latencies)[n // 2] * 1000, 3),
+        "completions_per_s": round(n / finished, 1),
+    }
+
+
+async def bench_memory(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
+    idle = _rss_mb(server.proc.pid)
+    await _send_waiters(session, server, n)
+    deadline = time.monotonic() + 120
+    while await _count(session, server, "suspended", 2 * n) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError("invocations did not all suspend")
+        await asyncio.sleep(0.2)
+    loaded = _rss_mb(server.proc.pid)
+    return {
+        "suspended": n,
+        "rss_idle_mb": round(idle, 1),
+        "rss_suspended_mb": round(loaded, 1),
+        "rss_delta_mb": round(loaded - idle, 1),
+    }
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    n_calls = 300 if quick else 2000
+    n_awk = 200 if quick else 1000
+    n_mem = 1000 if quick else 10_000
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "storage": "sqlite, WAL, synchronous=full, one process",
+    }
+    connector = aiohttp.TCPConnector(limit=128)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
+            server = Server(Path(tmp))
+            try:
+                await server.ready(session)
+                results["step_c1"] = await bench_steps(session, server.url, n_calls, 1)
+                results["step_c64"] = await bench_steps(session, server.url, n_calls, 64)
+                results["awakeables"] = await bench_awakeables(session, server, n_awk)
+            finally:
+                server.stop()
+        with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
+            server = Server(Path(tmp), suspend_after=0.2)
+            try:
+                await server.ready(session)
+                results["suspended_memory"] = await bench_memory(session, server, n_mem)
+            finally:
+                server.stop()
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small runs (a smoke test)")
+    print(json.dumps(asyncio.run(main(parser.parse_args().quick)), indent=2))
