@@ -76,7 +76,10 @@ class Attempt:
             raise self._failure
         if self.machine.completed(indices):
             return
-        if self.machine.dirty:
+        if self.machine.dirty and not all(i in self._steps for i in indices):
+            # About to wait for something from outside (an awakeable, a timer, a call): what
+            # is journaled must be durable first. Waiting only on our own running steps needs
+            # no write: their results are written with whatever comes next.
             await self.flush()
             if self.machine.completed(indices):
                 return

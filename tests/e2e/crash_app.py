@@ -1,0 +1,136 @@
+"""Services of the crash tests, served by `awaken serve crash_app:app` (cwd: tests/e2e).
+
+Every side effect appends a line `tag value` to the file named after the effect in the directory
+given by E2E_EFFECTS_DIR, and fsyncs it, so the tests can count executions across a kill -9.
+A step's value is fresh (random) on every execution: the tests compare the result an invocation
+returns with the values its steps recorded, which proves that no recorded result changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+import awaken as restate
+
+BLOCK_LIMIT = 30.0  # seconds a blocking step waits for its release before it gives up
+
+
+def effects_dir() -> Path:
+    return Path(os.environ["E2E_EFFECTS_DIR"])
+
+
+def record(effect: str, tag: str, value: str = "") -> str:
+    """Append `tag value` to the effect's file, durably; return the value."""
+    fd = os.open(effects_dir() / effect, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, f"{tag} {value}".rstrip().encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return value
+
+
+def fresh() -> str:
+    return uuid.uuid4().hex
+
+
+flow = restate.Service("flow")
+
+
+@flow.handler()
+async def approve(ctx: restate.Context, tag: str) -> dict[str, Any]:
+    """step A; an awakeable handed out inside ctx.run; wait for it; step B."""
+    a = await ctx.run_typed("step a", lambda: record("step_a", tag, fresh()))
+    awakeable_id, approval = ctx.awakeable()
+    await ctx.run_typed("hand out", record, restate.RunOptions(), "hand_out", tag, awakeable_id)
+    got = await approval
+    b = await ctx.run_typed("step b", lambda: record("step_b", tag, fresh()))
+    return {"tag": tag, "a": a, "got": got, "b": b}
+
+
+def blocking_step(tag: str) -> str:
+    """Runs in the executor's thread: marks its start, then blocks until the test releases it."""
+    record("slow_started", tag)
+    release = effects_dir() / f"release.{tag}"
+    deadline = time.monotonic() + BLOCK_LIMIT
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"step of {tag} was never released")
+        time.sleep(0.01)
+    return record("slow_done", tag, fresh())
+
+
+@flow.handler()
+async def slow_step(ctx: restate.Context, tag: str) -> dict[str, str]:
+    """A step completed before the crash, a step that blocks (the crash happens while it runs), and
+    a step after it."""
+    before = await ctx.run_typed("before", lambda: record("before", tag, fresh()))
+    slow = await ctx.run_typed("slow", blocking_step, restate.RunOptions(), tag)
+    after = await ctx.run_typed("after", lambda: record("after", tag, fresh()))
+    return {"before": before, "slow": slow, "after": after}
+
+
+class Nap(BaseModel):
+    tag: str
+    seconds: float
+
+
+@flow.handler()
+async def nap(ctx: restate.Context, req: Nap) -> dict[str, Any]:
+    """A durable timer between two steps; returns when each step ran (epoch ms)."""
+    before = await ctx.run_typed("before nap", lambda: record("nap_before", req.tag, str(time.time())))
+    await ctx.sleep(timedelta(seconds=req.seconds))
+    after = await ctx.run_typed("after nap", lambda: record("nap_after", req.tag, str(time.time())))
+    return {"tag": req.tag, "before": float(before), "after": float(after)}
+
+
+@flow.handler()
+async def work(ctx: restate.Context, tag: str) -> str:
+    """One step; used to count how often accepted invocations ran."""
+
+    async def step() -> str:
+        await asyncio.sleep(0)
+        return record("work", tag, fresh())
+
+    return await ctx.run_typed("work", step)
+
+
+lock = restate.VirtualObject("lock")
+
+
+@lock.handler()
+async def hold(ctx: restate.ObjectContext, tag: str) -> list[str]:
+    """Holds the key's lock while it waits on an awakeable; appends `tag:payload` to the log."""
+    awakeable_id, approval = ctx.awakeable(type_hint=str)
+    await ctx.run_typed(
+        "hand out", record, restate.RunOptions(), "lock_hand_out", f"{ctx.key()}/{tag}", awakeable_id
+    )
+    got = await approval
+    log = [*(await ctx.get("log", type_hint=list[str]) or []), f"{tag}:{got}"]
+    ctx.set("log", log)
+    return log
+
+
+@lock.handler()
+async def append(ctx: restate.ObjectContext, tag: str) -> list[str]:
+    """Exclusive: queues behind `hold` on the same key."""
+    await ctx.run_typed("append", lambda: record("lock_append", f"{ctx.key()}/{tag}"))
+    log = [*(await ctx.get("log", type_hint=list[str]) or []), tag]
+    ctx.set("log", log)
+    return log
+
+
+@lock.handler(kind="shared")
+async def read(ctx: restate.ObjectSharedContext) -> list[str]:
+    return await ctx.get("log", type_hint=list[str]) or []
+
+
+app = restate.app(services=[flow, lock])

@@ -1,0 +1,256 @@
+"""SPEC §4.7 by counting: `kill -9` of the real `awaken serve` at awkward moments loses nothing that
+was acknowledged. Accepted invocations run to completion after a restart on the same database,
+stored completions are delivered, timers fire, queued calls keep their order, and no step runs more
+often than §4.2 allows (a step whose result was recorded never runs again; only the step that was
+running, unrecorded, at the crash may run once more) nor changes its recorded result.
+
+Every test runs against the engine's defaults and in always-replay mode (see conftest.MODES).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.conftest import Effects, Server, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def invocations_in(server: Server, status: str) -> set[str]:
+    rows = server.admin(f"/invocations?status={status}&limit=1000")["invocations"]
+    return {row["id"] for row in rows}
+
+
+def all_in(server: Server, status: str, ids: list[str]) -> Callable[[], bool]:
+    return lambda: set(ids) <= invocations_in(server, status)
+
+
+def handed_out(effects: Effects, effect: str, tags: list[str]) -> dict[str, str]:
+    """tag -> awakeable id, once every tag's awakeable has been handed out."""
+    out: dict[str, str] = {}
+    for tag in tags:
+        values = effects.values(effect, tag)
+        if not values:
+            return {}
+        out[tag] = values[0]
+    return out
+
+
+def test_kill_while_suspended_on_awakeables(server: Server, effects: Effects) -> None:
+    """20 invocations suspended on awakeables survive kill -9: after the restart the awakeables
+    are still pending, resolving them over HTTP resumes each invocation, and every step ran once."""
+    tags = [f"t{i}" for i in range(20)]
+    invocations = {tag: server.send("/flow/approve", tag) for tag in tags}
+    awakeables = eventually(lambda: handed_out(effects, "hand_out", tags), what="all hand-outs")
+    pending = eventually(
+        lambda: (p := server.pending_awakeables()) and set(awakeables.values()) <= set(p) and p,
+        what="awakeables listed as pending by the admin API",
+    )
+    assert {pending[awakeables[tag]] for tag in tags} == set(invocations.values())
+    eventually(all_in(server, "suspended", list(invocations.values())), what="all invocations suspended")
+
+    server.restart()
+
+    # Nothing ran again at start-up: the invocations wait where they were.
+    assert set(awakeables.values()) <= set(server.pending_awakeables())
+    assert set(invocations.values()) <= invocations_in(server, "suspended")
+    for tag, awakeable_id in awakeables.items():
+        answer = server.resolve(awakeable_id, {"approved_for": tag})
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"status": "Accepted"}
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-restate-id"] == invocation_id
+        assert response.json() == {
+            "tag": tag,
+            "a": effects.values("step_a", tag)[0],  # the result recorded before the crash
+            "got": {"approved_for": tag},
+            "b": effects.values("step_b", tag)[0],
+        }
+    assert effects.counts("step_a") == dict.fromkeys(tags, 1)
+    assert effects.counts("hand_out") == dict.fromkeys(tags, 1)
+    assert effects.counts("step_b") == dict.fromkeys(tags, 1)
+    assert not set(awakeables.values()) & set(server.pending_awakeables())
+
+
+def test_kill_while_waiting_in_memory(make_server: Callable[..., Server], effects: Effects) -> None:
+    """Invocations still waiting in memory (status running, not yet suspended) at the kill are
+    recovered by replay: the recorded steps do not run again."""
+    server = make_server(
+        "crash_app:app", env={"E2E_EFFECTS_DIR": str(effects.directory)}, extra_args=["--suspend-after", "60"]
+    ).start()
+    tags = [f"m{i}" for i in range(5)]
+    invocations = {tag: server.send("/flow/approve", tag) for tag in tags}
+    awakeables = eventually(lambda: handed_out(effects, "hand_out", tags), what="all hand-outs")
+    eventually(
+        lambda: all(server.step_recorded(i, "hand out") for i in invocations.values()),
+        what="the hand-out steps recorded",
+    )
+    assert set(server.statuses(list(invocations.values())).values()) == {"running"}
+
+    server.restart()
+
+    for tag, awakeable_id in awakeables.items():
+        assert server.resolve(awakeable_id, tag).status_code == 202
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        assert response.json()["got"] == tag
+        assert response.json()["a"] == effects.values("step_a", tag)[0]
+    assert effects.counts("step_a") == dict.fromkeys(tags, 1)
+    assert effects.counts("hand_out") == dict.fromkeys(tags, 1)
+    assert effects.counts("step_b") == dict.fromkeys(tags, 1)
+
+
+def test_completion_stored_before_kill_is_delivered(server: Server, effects: Effects) -> None:
+    """A completion acknowledged with 202 just before kill -9 is delivered after the restart."""
+    tags = [f"c{i}" for i in range(5)]
+    invocations = {tag: server.send("/flow/approve", tag) for tag in tags}
+    awakeables = eventually(lambda: handed_out(effects, "hand_out", tags), what="all hand-outs")
+    eventually(
+        lambda: all(server.step_recorded(i, "hand out") for i in invocations.values()),
+        what="the hand-out steps recorded",
+    )
+    for tag in tags:
+        answer = server.resolve(awakeables[tag], {"payload_of": tag})
+        assert answer.status_code == 202, answer.text
+    server.kill()  # right after the last 202
+
+    server.start()
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["got"] == {"payload_of": tag}
+        assert result["a"] == effects.values("step_a", tag)[0]
+        # step B may have run before the kill without its result being recorded: then it ran once
+        # more, and the result is the recorded (last) one.
+        assert result["b"] == effects.values("step_b", tag)[-1]
+    assert effects.counts("step_a") == dict.fromkeys(tags, 1)
+    assert effects.counts("hand_out") == dict.fromkeys(tags, 1)
+    assert set(effects.counts("step_b")) == set(tags)
+    assert max(effects.counts("step_b").values()) <= 2
+
+
+def test_kill_while_a_step_runs(server: Server, effects: Effects) -> None:
+    """kill -9 while a ctx.run function runs: after the restart that step (never recorded) runs
+    again, once; the step completed before it is not re-executed; the invocation completes."""
+    tags = ["s0", "s1", "s2"]
+    invocations = {tag: server.send("/flow/slow_step", tag) for tag in tags}
+    eventually(lambda: set(effects.counts("slow_started")) == set(tags), what="the slow steps started")
+    for invocation_id in invocations.values():
+        # SPEC §4.2: everything journaled before a step is durable before the step starts.
+        assert server.step_recorded(invocation_id, "before")
+        assert not server.step_recorded(invocation_id, "slow")
+
+    server.restart()
+
+    eventually(
+        lambda: effects.counts("slow_started") == dict.fromkeys(tags, 2),
+        what="the unrecorded steps running again",
+    )
+    for tag in tags:
+        effects.release(tag)
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "before": effects.values("before", tag)[0],
+            "slow": effects.values("slow_done", tag)[0],
+            "after": effects.values("after", tag)[0],
+        }
+    assert effects.counts("before") == dict.fromkeys(tags, 1)
+    assert effects.counts("slow_started") == dict.fromkeys(tags, 2)
+    assert effects.counts("slow_done") == dict.fromkeys(tags, 1)
+    assert effects.counts("after") == dict.fromkeys(tags, 1)
+
+
+def test_durable_timer_fires_after_kill(server: Server, effects: Effects) -> None:
+    """A ctx.sleep and a delayed send pending at kill -9 fire after the restart, not early, once."""
+    seconds = 3.0
+    sent_at = time.time()
+    napper = server.send("/flow/nap", {"tag": "n", "seconds": seconds})
+    delayed = server.client.post(f"{server.url}/flow/work/send?delay=3s", json="delayed")
+    assert delayed.status_code == 202, delayed.text
+    assert "executionTime" in delayed.json()
+    delayed_id = delayed.json()["invocationId"]
+    eventually(all_in(server, "suspended", [napper]), what="the napper suspended")
+    assert delayed_id in invocations_in(server, "scheduled")
+    assert time.time() < sent_at + seconds, "too slow to kill the server before the timer is due"
+
+    server.restart()
+
+    response = server.attach(napper)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["before"] == float(effects.values("nap_before", "n")[0])
+    assert result["after"] - result["before"] >= seconds
+    assert effects.count("nap_before", "n") == 1
+    assert effects.count("nap_after", "n") == 1
+
+    response = server.attach(delayed_id)
+    assert response.status_code == 200, response.text
+    assert response.json() == effects.values("work", "delayed")[0]
+    assert effects.count("work", "delayed") == 1
+    record = server.invocation(delayed_id)
+    assert record["completed_at"] - record["created_at"] >= 3000
+
+
+def test_accepted_sends_survive_kill(server: Server, effects: Effects) -> None:
+    """Invocations acknowledged with 202 just before kill -9 all run to completion after restart;
+    an idempotency key still names the same invocation."""
+    tags = [f"e{i}" for i in range(20)]
+    invocations = {tag: server.send("/flow/work", tag) for tag in tags}
+    keyed = server.client.post(f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"})
+    assert keyed.status_code == 202, keyed.text
+    invocations["keyed"] = keyed.json()["invocationId"]
+    server.kill()  # right after the last 202
+
+    server.start()
+    again = server.client.post(f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"})
+    assert again.status_code == 202, again.text
+    assert again.json() == {"invocationId": invocations["keyed"], "status": "PreviouslyAccepted"}
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        # At least once; and the recorded result is that of the last execution (one killed
+        # mid-step may have run before the kill, unrecorded).
+        assert response.json() == effects.values("work", tag)[-1]
+    counts = effects.counts("work")
+    assert set(counts) == set(invocations)
+    assert max(counts.values()) <= 2
+
+
+def test_object_queue_survives_kill(server: Server, effects: Effects) -> None:
+    """An exclusive handler waiting on an awakeable keeps its key locked across kill -9; the calls
+    queued behind it survive and run after the resolution, once each, in arrival order."""
+    holder = server.send("/lock/k/hold", "h")
+    awakeable_id = eventually(lambda: effects.values("lock_hand_out", "k/h"), what="hand-out")[0]
+    queued = {tag: server.send("/lock/k/append", tag) for tag in ["a1", "a2", "a3", "a4", "a5"]}
+    # Another key is not locked.
+    free = server.attach(server.send("/lock/free/append", "x"))
+    assert free.status_code == 200
+    assert free.json() == ["x"]
+    eventually(all_in(server, "pending", list(queued.values())), what="the calls queued")
+
+    server.restart()
+
+    assert set(queued.values()) <= invocations_in(server, "pending")
+    assert server.post("/lock/k/read").json() == []
+    assert effects.counts("lock_append") == {"free/x": 1}
+    assert server.resolve(awakeable_id, "yes").status_code == 202
+
+    assert server.attach(holder).json() == ["h:yes"]
+    expected = ["h:yes"]
+    for tag, invocation_id in queued.items():
+        expected.append(tag)
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        assert response.json() == expected
+    assert server.post("/lock/k/read").json() == expected
+    assert effects.counts("lock_hand_out") == {"k/h": 1}
+    assert effects.counts("lock_append") == {"free/x": 1, **{f"k/{tag}": 1 for tag in queued}}
