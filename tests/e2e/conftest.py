@@ -214,7 +214,12 @@ class Server:
         return self.client.post(f"{self.url}/restate/awakeables/{awakeable_id}/resolve", json=payload)
 
     def attach(self, invocation_id: str, timeout: float = 15.0) -> httpx.Response:
-        return self.client.get(f"{self.url}/restate/invocation/{invocation_id}/attach", timeout=timeout)
+        """GET /restate/invocation/{id}/attach: the invocation's answer, once it has one."""
+        try:
+            return self.client.get(f"{self.url}/restate/invocation/{invocation_id}/attach", timeout=timeout)
+        except httpx.TimeoutException:
+            record = self.invocation(invocation_id)
+            pytest.fail(f"invocation {invocation_id} did not complete within {timeout} s: {record}")
 
     # -- admin -------------------------------------------------------------------------------
     def admin(self, path: str) -> Any:

@@ -78,6 +78,46 @@ async def slow_step(ctx: restate.Context, tag: str) -> dict[str, str]:
     return {"before": before, "slow": slow, "after": after}
 
 
+async def blocking_async_step(tag: str) -> str:
+    """The same as blocking_step, on the event loop (a SIGTERM can cancel it)."""
+    record("slow_started", tag)
+    release = effects_dir() / f"release.{tag}"
+    deadline = time.monotonic() + BLOCK_LIMIT
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"step of {tag} was never released")
+        await asyncio.sleep(0.01)
+    return record("slow_done", tag, fresh())
+
+
+@flow.handler()
+async def slow_async_step(ctx: restate.Context, tag: str) -> dict[str, str]:
+    before = await ctx.run_typed("before", lambda: record("before", tag, fresh()))
+    slow = await ctx.run_typed("slow", blocking_async_step, restate.RunOptions(), tag)
+    after = await ctx.run_typed("after", lambda: record("after", tag, fresh()))
+    return {"before": before, "slow": slow, "after": after}
+
+
+CHAIN_STEPS = 6
+
+
+@flow.handler()
+async def chain(ctx: restate.Context, tag: str) -> list[str]:
+    """Steps of a few milliseconds each, with a durable timer in the middle: kills at random
+    moments land inside steps, between them, and during the sleep."""
+
+    async def step(i: int) -> str:
+        await asyncio.sleep(0.005)
+        return record(f"chain{i}", tag, fresh())
+
+    results = []
+    for i in range(CHAIN_STEPS):
+        results.append(await ctx.run_typed(f"step {i}", step, restate.RunOptions(), i))
+        if i == CHAIN_STEPS // 2:
+            await ctx.sleep(timedelta(milliseconds=50))
+    return results
+
+
 class Nap(BaseModel):
     tag: str
     seconds: float

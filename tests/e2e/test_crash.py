@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.conftest import Effects, Server, eventually
+from tests.e2e.crash_app import CHAIN_STEPS
 
 pytestmark = pytest.mark.e2e
 
@@ -136,11 +137,15 @@ def test_completion_stored_before_kill_is_delivered(server: Server, effects: Eff
     assert max(effects.counts("step_b").values()) <= 2
 
 
+# ctx.run functions that block until released: a plain function (run in a thread) and a coroutine.
+SLOW_HANDLERS = {"sync0": "slow_step", "sync1": "slow_step", "async0": "slow_async_step"}
+
+
 def test_kill_while_a_step_runs(server: Server, effects: Effects) -> None:
     """kill -9 while a ctx.run function runs: after the restart that step (never recorded) runs
     again, once; the step completed before it is not re-executed; the invocation completes."""
-    tags = ["s0", "s1", "s2"]
-    invocations = {tag: server.send("/flow/slow_step", tag) for tag in tags}
+    tags = list(SLOW_HANDLERS)
+    invocations = {tag: server.send(f"/flow/{handler}", tag) for tag, handler in SLOW_HANDLERS.items()}
     eventually(lambda: set(effects.counts("slow_started")) == set(tags), what="the slow steps started")
     for invocation_id in invocations.values():
         # SPEC §4.2: everything journaled before a step is durable before the step starts.
@@ -167,6 +172,65 @@ def test_kill_while_a_step_runs(server: Server, effects: Effects) -> None:
     assert effects.counts("slow_started") == dict.fromkeys(tags, 2)
     assert effects.counts("slow_done") == dict.fromkeys(tags, 1)
     assert effects.counts("after") == dict.fromkeys(tags, 1)
+
+
+def test_graceful_stop_then_restart(server: Server, effects: Effects) -> None:
+    """SIGTERM while one invocation waits on an awakeable and another runs a (coroutine) step: the
+    server exits promptly with status 0, and after a restart both complete; only the interrupted
+    step runs again."""
+    waiting = server.send("/flow/approve", "w")
+    running = server.send("/flow/slow_async_step", "r")
+    awakeable_id = eventually(lambda: effects.values("hand_out", "w"), what="the hand-out")[0]
+    eventually(lambda: server.step_recorded(waiting, "hand out"), what="the hand-out recorded")
+    eventually(lambda: effects.count("slow_started", "r") == 1, what="the slow step started")
+
+    started = time.monotonic()
+    assert server.stop(timeout=10.0) == 0
+    assert time.monotonic() - started < 10.0
+
+    server.start()
+    assert server.resolve(awakeable_id, "ok").status_code == 202
+    eventually(lambda: effects.count("slow_started", "r") == 2, what="the interrupted step again")
+    effects.release("r")
+    response = server.attach(waiting)
+    assert response.status_code == 200, response.text
+    assert response.json()["got"] == "ok"
+    response = server.attach(running)
+    assert response.status_code == 200, response.text
+    assert response.json()["slow"] == effects.values("slow_done", "r")[0]
+    assert effects.counts("step_a") == {"w": 1}
+    assert effects.counts("hand_out") == {"w": 1}
+    assert effects.counts("step_b") == {"w": 1}
+    assert effects.counts("before") == {"r": 1}
+    assert effects.counts("slow_done") == {"r": 1}
+    assert effects.counts("after") == {"r": 1}
+
+
+def test_kill_at_moments_chosen_by_progress(server: Server, effects: Effects) -> None:
+    """Invocations of 6 short steps around a timer, with kill -9 three times at whatever moment
+    the progress reaches a mark (inside steps, between steps, during the sleep): all complete,
+    each returns the results its steps recorded, and each kill cost at most one execution per
+    invocation (the step that was in flight, SPEC §4.2)."""
+    tags = [f"r{i}" for i in range(10)]
+    invocations = {tag: server.send("/flow/chain", tag) for tag in tags}
+
+    def executed() -> int:
+        return sum(sum(effects.counts(f"chain{i}").values()) for i in range(CHAIN_STEPS))
+
+    marks = [len(tags) * CHAIN_STEPS * k // 4 for k in (1, 2, 3)]
+    for mark in marks:
+        eventually(lambda mark=mark: executed() >= mark, interval=0.002, what=f"{mark} steps executed")
+        server.restart()
+
+    for tag, invocation_id in invocations.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        # The answer holds each step's recorded result: that of its last execution.
+        assert response.json() == [effects.values(f"chain{i}", tag)[-1] for i in range(CHAIN_STEPS)]
+        extra = sum(effects.count(f"chain{i}", tag) for i in range(CHAIN_STEPS)) - CHAIN_STEPS
+        assert 0 <= extra <= len(marks), f"{tag}: {extra} steps executed again after {len(marks)} kills"
+    for i in range(CHAIN_STEPS):
+        assert set(effects.counts(f"chain{i}")) == set(tags)
 
 
 def test_durable_timer_fires_after_kill(server: Server, effects: Effects) -> None:
@@ -205,13 +269,17 @@ def test_accepted_sends_survive_kill(server: Server, effects: Effects) -> None:
     an idempotency key still names the same invocation."""
     tags = [f"e{i}" for i in range(20)]
     invocations = {tag: server.send("/flow/work", tag) for tag in tags}
-    keyed = server.client.post(f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"})
+    keyed = server.client.post(
+        f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"}
+    )
     assert keyed.status_code == 202, keyed.text
     invocations["keyed"] = keyed.json()["invocationId"]
     server.kill()  # right after the last 202
 
     server.start()
-    again = server.client.post(f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"})
+    again = server.client.post(
+        f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"}
+    )
     assert again.status_code == 202, again.text
     assert again.json() == {"invocationId": invocations["keyed"], "status": "PreviouslyAccepted"}
     for tag, invocation_id in invocations.items():

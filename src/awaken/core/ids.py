@@ -17,6 +17,7 @@ from awaken.errors import BadRequest
 
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _B62_INDEX = {c: i for i, c in enumerate(_B62)}
+_B62_PAIRS = [a + b for a in _B62 for b in _B62]  # two digits per division: half the big-int work
 _PK_WIDTH = 11
 _UUID_WIDTH = 22
 INVOCATION_ID_LENGTH = 38
@@ -26,9 +27,9 @@ AWAKEABLE_RANDOM_BYTES = 28
 def _b62(value: int, width: int) -> str:
     out = []
     while value:
-        value, rem = divmod(value, 62)
-        out.append(_B62[rem])
-    return "".join(reversed(out)).rjust(width, "0")
+        value, rem = divmod(value, 3844)
+        out.append(_B62_PAIRS[rem])
+    return "".join(reversed(out)).rjust(width, "0")[-width:]
 
 
 def _unb62(text: str) -> int:
@@ -73,7 +74,7 @@ class InvocationId:
     def from_random(cls, now_ms: int, random16: bytes) -> InvocationId:
         """A ULID-like id: 48 bits of milliseconds, then randomness."""
         uuid = now_ms.to_bytes(6, "big") + random16[:10]
-        return cls(int.from_bytes(random16[10:16], "big") << 16, uuid)
+        return cls(int.from_bytes(random16[10:16] + random16[:2], "big"), uuid)
 
     @classmethod
     def deterministic(cls, *parts: str) -> InvocationId:

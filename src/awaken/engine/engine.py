@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -74,7 +75,10 @@ class Engine:
         self._next_timer: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
-        self._reclaim: set[str] = set()
+        self._reclaim: dict[str, tuple[float, float]] = {}  # id -> (not before, next backoff)
+        # Invocation ids need uniqueness, not secrecy (awakeable ids use os.urandom): a PRNG
+        # seeded from the OS spares a system call per invocation.
+        self._random = random.Random(os.urandom(32))
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,7 +146,7 @@ class Engine:
             elif idempotency_key is not None:
                 invocation_id = idempotent_invocation_id(spec.service, key, spec.name, idempotency_key)
             else:
-                invocation_id = new_invocation_id(now, os.urandom(16))
+                invocation_id = new_invocation_id(now, self._random.randbytes(16))
         retention = self.config.retention_ms
         if spec.idempotency_retention is not None:
             retention = int(spec.idempotency_retention.total_seconds() * 1000)
@@ -278,14 +282,16 @@ class Engine:
             del self._live[invocation_id]
         if not task.cancelled() and task.exception() is not None:
             log.error("invocation %s: attempt crashed", invocation_id, exc_info=task.exception())
-            self._reclaim.add(invocation_id)
+            self.attempt_abandoned(invocation_id, task.exception() or RuntimeError("crashed"))
         queued = self._queued_claims.pop(invocation_id, None)
         if queued is not None and self._running:
             self.start_attempt(queued)
 
     def attempt_abandoned(self, invocation_id: str, exc: BaseException) -> None:
-        """The store failed under an attempt: try to claim it again later."""
-        self._reclaim.add(invocation_id)
+        """The store failed under an attempt: claim it again later, backing off (1 s, 2 s, ...
+        at most 30 s apart) while the store keeps failing."""
+        _, backoff = self._reclaim.get(invocation_id, (0.0, 1.0))
+        self._reclaim[invocation_id] = (time.monotonic() + backoff, min(backoff * 2, 30.0))
 
     # -- timers ------------------------------------------------------------------------------
     def wake_scheduler(self) -> None:
@@ -321,13 +327,15 @@ class Engine:
             return self._next_timer
 
     async def _retry_abandoned(self) -> None:
-        for invocation_id in list(self._reclaim):
-            if invocation_id in self._live:
+        now = time.monotonic()
+        for invocation_id, (not_before, _) in list(self._reclaim.items()):
+            if invocation_id in self._live or not_before > now:
                 continue
-            self._reclaim.discard(invocation_id)
             claim = await self.store.begin_attempt(invocation_id, self.now_ms())
             if claim is not None:
                 self.start_attempt(claim)
+            if self._reclaim.get(invocation_id, (0.0, 0.0))[0] <= now:
+                self._reclaim.pop(invocation_id, None)
 
 
 def describe_outcome(outcome: Outcome) -> dict[str, Any]:

@@ -73,6 +73,19 @@ INSERT INTO invocations (
     :retention_ms, :inbox_seq
 )
 
+-- name: insert_running_invocation
+-- The common path of create: a due invocation that needs no key lock starts right away.
+INSERT INTO invocations (
+    id, service, handler, key, exclusive, status, input, headers, idempotency_key,
+    created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
+    retention_ms, inbox_seq
+) VALUES (
+    :id, :service, :handler, :key, :exclusive, 'running', :input, :headers, :idempotency_key,
+    :now, :now, NULL, 1, 0, 0, :caller_id, :caller_index,
+    :retention_ms, NULL
+)
+ON CONFLICT (id) DO NOTHING
+
 -- name: get_invocation
 SELECT * FROM invocations WHERE id = :id
 
@@ -150,6 +163,9 @@ VALUES (:id, :caller_id, :caller_index)
 -- name: get_waiters
 SELECT caller_id, caller_index FROM waiters WHERE invocation_id = :id
 ORDER BY caller_id, caller_index
+
+-- name: take_waiters
+DELETE FROM waiters WHERE invocation_id = :id RETURNING caller_id, caller_index
 
 -- name: delete_waiters
 DELETE FROM waiters WHERE invocation_id = :id

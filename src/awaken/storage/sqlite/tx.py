@@ -173,12 +173,54 @@ class Tx:
         self._exec("add_waiter", params)
         return Effects()
 
+    def _create_running(self, new: NewInvocation) -> CreateResult | None:
+        """Insert an invocation that can run now, claimed at epoch 1, without reading it back.
+        None if the id exists already (the caller then takes the general path)."""
+        caller = new.caller
+        params = {
+            "id": new.id,
+            "service": new.service,
+            "handler": new.handler,
+            "key": new.key,
+            "exclusive": int(new.exclusive),
+            "input": new.input,
+            "headers": dump_json(new.headers),
+            "idempotency_key": new.idempotency_key,
+            "now": new.now_ms,
+            "caller_id": None if caller is None else caller.invocation_id,
+            "caller_index": None if caller is None else caller.index,
+            "retention_ms": new.retention_ms,
+        }
+        if self._exec("insert_running_invocation", params).rowcount == 0:
+            return None
+        record = InvocationRecord(
+            id=new.id,
+            service=new.service,
+            handler=new.handler,
+            key=new.key,
+            status=Status.RUNNING,
+            input=new.input,
+            headers=dict(new.headers),
+            created_at_ms=new.now_ms,
+            modified_at_ms=new.now_ms,
+            epoch=1,
+            attempts=0,
+            idempotency_key=new.idempotency_key,
+            caller=caller,
+        )
+        state = self.state(new.service, new.key) if new.key is not None else {}
+        return CreateResult(record, True, Effects(claims=[Claim(record, [], state)]))
+
     def _create(self, new: NewInvocation) -> CreateResult:
+        delayed = new.run_at_ms is not None and new.run_at_ms > new.now_ms
+        if not delayed and not (new.exclusive and new.key is not None):
+            fast = self._create_running(new)
+            if fast is not None:
+                return fast
         existing = self.invocation_row(new.id)
         if existing is not None:
             effects = self._attach_caller(existing, new.caller, new.now_ms)
             return CreateResult(record_from_row(existing), False, effects)
-        delayed = new.run_at_ms is not None and new.run_at_ms > new.now_ms
         self._exec(
             "create_invocation",
             {
@@ -230,8 +272,9 @@ class Tx:
         callers: list[tuple[str, int]] = []
         if row["caller_id"] is not None:
             callers.append((str(row["caller_id"]), int(row["caller_index"])))
-        callers.extend((str(r[0]), int(r[1])) for r in self._exec("get_waiters", {"id": invocation_id}))
-        self._exec("delete_waiters", {"id": invocation_id})
+        callers.extend(
+            (str(r[0]), int(r[1])) for r in self._exec("take_waiters", {"id": invocation_id}).fetchall()
+        )
         for caller_id, caller_index in callers:
             effects = effects.merge(self._wake(caller_id, caller_index, outcome, now))
         return effects

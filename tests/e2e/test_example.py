@@ -1,0 +1,130 @@
+"""The story of examples/payments.py, as its docstring (and the README) tells it, against the real
+`awaken serve examples.payments:app` run from the repository root."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import REPO_ROOT, Server, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+class Payments:
+    def __init__(self, server: Server, outbox: Path) -> None:
+        self.server = server
+        self.outbox = outbox
+        self.pool = ThreadPoolExecutor(max_workers=4)
+
+    def tasks(self) -> list[dict[str, Any]]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines() if line]
+
+    def tasks_for(self, kind: str, subject: str) -> list[dict[str, Any]]:
+        return [t for t in self.tasks() if t["kind"] == kind and t["subject"] == subject]
+
+    def approval_id(self, kind: str, subject: str) -> str:
+        """The awakeable id of the approval task for `subject`, once it is in the outbox."""
+        tasks = eventually(lambda: self.tasks_for(kind, subject), what=f"approval task of {subject}")
+        return str(tasks[0]["awakeable_id"])
+
+    def call(self, path: str, body: Any) -> Future[httpx.Response]:
+        """A blocking call (what `curl -X POST` does), in the background."""
+        url = f"{self.server.url}{path}"
+        return self.pool.submit(httpx.post, url, json=body, timeout=15.0)
+
+
+@pytest.fixture
+def payments(make_server: Callable[..., Server], tmp_path: Path) -> Iterator[Payments]:
+    outbox = tmp_path / "approvals.jsonl"
+    server = make_server("examples.payments:app", cwd=REPO_ROOT, env={"PAYMENTS_OUTBOX": str(outbox)})
+    app = Payments(server.start(), outbox)
+    yield app
+    app.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_charge_approved(payments: Payments) -> None:
+    charge = payments.call("/payments/charge", {"order_id": "o-1", "amount_cents": 4200})
+    approval_id = payments.approval_id("charge", "o-1")
+    assert payments.tasks_for("charge", "o-1") == [
+        {"kind": "charge", "subject": "o-1", "amount_cents": 4200, "awakeable_id": approval_id}
+    ]
+    listed = payments.server.pending_awakeables()
+    assert approval_id in listed
+
+    answer = payments.server.resolve(approval_id, {"approved": True, "reviewer": "ada"})
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"status": "Accepted"}
+    response = charge.result(timeout=15)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"order_id": "o-1", "receipt": "rcpt-o-1", "approved_by": "ada"}
+    assert response.headers["x-restate-id"] == listed[approval_id]
+    assert len(payments.tasks()) == 1
+
+
+def test_charge_declined_or_rejected(payments: Payments) -> None:
+    declined = payments.call("/payments/charge", {"order_id": "o-2", "amount_cents": 100})
+    rejected = payments.call("/payments/charge", {"order_id": "o-3", "amount_cents": 200})
+
+    # A verdict that does not fit the awakeable's type is refused, and changes nothing.
+    bad = payments.server.resolve(payments.approval_id("charge", "o-2"), {"approved": "perhaps"})
+    assert bad.status_code == 400, bad.text
+    answer = payments.server.resolve(
+        payments.approval_id("charge", "o-2"), {"approved": False, "reviewer": "bob"}
+    )
+    assert answer.status_code == 202, answer.text
+    response = declined.result(timeout=15)
+    assert response.status_code == 402, response.text
+    assert response.json() == {"code": 402, "message": "payment declined by bob", "source": "invocation"}
+
+    # curl -X POST .../reject -d 'card looks stolen' (curl's default content type)
+    answer = payments.server.client.post(
+        f"{payments.server.url}/restate/awakeables/{payments.approval_id('charge', 'o-3')}/reject",
+        content=b"card looks stolen",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 202, answer.text
+    response = rejected.result(timeout=15)
+    assert response.status_code == 500, response.text
+    assert response.json() == {"code": 500, "message": "card looks stolen", "source": "invocation"}
+
+
+def test_charge_survives_kill(payments: Payments) -> None:
+    server = payments.server
+    invocation_id = server.send("/payments/charge", {"order_id": "o-4", "amount_cents": 999})
+    approval_id = payments.approval_id("charge", "o-4")
+    eventually(lambda: server.step_recorded(invocation_id, "ask for approval"), what="the task recorded")
+
+    server.restart()
+
+    assert approval_id in server.pending_awakeables()
+    assert server.resolve(approval_id, {"approved": True, "reviewer": "eve"}).status_code == 202
+    response = server.attach(invocation_id)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"order_id": "o-4", "receipt": "rcpt-o-4", "approved_by": "eve"}
+    assert len(payments.tasks_for("charge", "o-4")) == 1  # the approval was asked for once
+
+
+def test_withdrawal_keeps_its_account_locked(payments: Payments) -> None:
+    server = payments.server
+    assert server.post("/accounts/alice/deposit", 100).json() == 100
+    withdrawal = server.send("/accounts/alice/withdraw", 30)
+    approval_id = payments.approval_id("withdrawal", "alice")
+    deposit = server.send("/accounts/alice/deposit", 5)  # queues behind the withdrawal
+    # Other accounts go on; shared handlers read alice's balance while she is locked.
+    assert server.post("/accounts/bob/deposit", 7).json() == 7
+    assert server.post("/accounts/alice/balance").json() == 100
+    assert server.invocation(deposit)["status"] == "pending"
+
+    assert server.resolve(approval_id, {"approved": True, "reviewer": "ada"}).status_code == 202
+    assert server.attach(withdrawal).json() == 70
+    assert server.attach(deposit).json() == 75
+    assert server.post("/accounts/alice/balance").json() == 75
