@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from awaken.application import AwakenApp, app
+from awaken.client import AsyncClient, Client
 from awaken.errors import (
     AwakenError,
     RetryableError,
@@ -33,9 +34,11 @@ from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, PydanticJsonSe
 from awaken.sdk.service import InvocationRetryPolicy, Service, VirtualObject, Workflow
 
 __all__ = [
+    "AsyncClient",
     "AwakenApp",
     "AwakenError",
     "BytesSerde",
+    "Client",
     "Context",
     "DefaultSerde",
     "DurablePromise",
