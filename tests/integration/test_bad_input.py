@@ -24,6 +24,8 @@ from tests.integration import apps
 from tests.integration.conftest import FAST_RETRIES
 from tests.integration.helpers import eventually, next_awakeable
 
+pytestmark = pytest.mark.timeout(60)  # the whole file runs in seconds; a hang must not stall the run
+
 JSON = {"content-type": "application/json"}
 COUNTER_KEYS = ("k", "k1", "k2", "fuzz", "a/b", "\ufffd")
 UNKNOWN_INV = str(InvocationId.from_random(1_700_000_000_000, bytes(range(16))))
@@ -63,7 +65,7 @@ async def snapshot(env: TestEnvironment) -> dict[str, Any]:
 
 def assert_error(r: httpx.Response, status: int, source: str = "ingress") -> dict[str, Any]:
     """Restate's error answer (≥ 1.7.5): JSON body {code, message, source} and the source header."""
-    context = f"{r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}"
+    context = f"{r.request.method} {str(r.request.url)[:200]} -> {r.status_code} {r.text[:300]}"
     assert r.status_code == status, context
     assert r.headers.get("x-restate-error-source") == source, context
     assert r.headers.get("content-type", "").startswith("application/json"), context
@@ -78,10 +80,15 @@ def assert_error(r: httpx.Response, status: int, source: str = "ingress") -> dic
 async def rejected(env: TestEnvironment, method: str, url: str, status: int, **kwargs: Any) -> dict[str, Any]:
     """Send a bad request; check its error answer and that stored data did not change."""
     before = await snapshot(env)
-    r = await env.client.request(method, url, **kwargs)
+    r = await asyncio.wait_for(env.client.request(method, url, **kwargs), 10)
     body = assert_error(r, status)
     assert await snapshot(env) == before, f"{method} {url} changed stored data"
     return body
+
+
+async def attach(env: TestEnvironment, invocation_id: str) -> httpx.Response:
+    """The invocation's answer, waited for with a bound (a hang fails the test, not the run)."""
+    return await asyncio.wait_for(env.client.get(f"/restate/invocation/{invocation_id}/attach"), 10)
 
 
 async def send_and_settle(env: TestEnvironment, url: str, payload: Any) -> str:
@@ -449,13 +456,15 @@ async def test_unknown_invocation_ids_are_404(env: TestEnvironment) -> None:
 
 async def test_output_of_a_running_invocation_is_470(env: TestEnvironment) -> None:
     inv = await send_and_settle(env, "/svc/approve/send", "o1")
+    before = await snapshot(env)
     for path in (f"/restate/invocation/{inv}/output", f"/restate/output/{inv}"):
         r = await env.client.get(path)
-        assert_error(r, 470)
+        assert assert_error(r, 470)["code"] == 470
         assert r.headers["x-restate-id"] == inv
+    assert await snapshot(env) == before
     awk = await next_awakeable("o1")
     assert (await env.client.post(f"/restate/awakeables/{awk}/resolve", json="done")).status_code == 202
-    done = await env.client.get(f"/restate/invocation/{inv}/attach")
+    done = await attach(env, inv)
     assert done.status_code == 200 and done.json() == {"got": "done"}
     r = await env.client.get(f"/restate/invocation/{inv}/output")
     assert r.status_code == 200 and r.json() == {"got": "done"} and r.headers["x-restate-id"] == inv
@@ -464,7 +473,7 @@ async def test_output_of_a_running_invocation_is_470(env: TestEnvironment) -> No
 async def test_output_of_a_failed_invocation_has_the_invocation_source(env: TestEnvironment) -> None:
     r = await env.client.post("/svc/terminal/send")
     inv = r.json()["invocationId"]
-    attached = await env.client.get(f"/restate/invocation/{inv}/attach")
+    attached = await attach(env, inv)
     assert assert_error(attached, 418, "invocation")["message"] == "teapot"
     assert_error(await env.client.get(f"/restate/invocation/{inv}/output"), 418, "invocation")
 
@@ -506,7 +515,7 @@ async def test_unknown_awakeable_ids_are_404(env: TestEnvironment) -> None:
     # the legacy prefix on a real id's bytes names another (unknown) awakeable
     await rejected(env, "POST", f"/restate/awakeables/prom_1{real[6:]}/resolve", 404, json=1)
     assert (await env.client.post(f"/restate/awakeables/{real}/resolve", json="ok")).status_code == 202
-    assert (await env.client.get(f"/restate/invocation/{inv}/attach")).json() == {"got": "ok"}
+    assert (await attach(env, inv)).json() == {"got": "ok"}
 
 
 async def test_bad_awakeable_paths(env: TestEnvironment) -> None:
@@ -539,7 +548,7 @@ async def test_invalid_json_payload_leaves_the_awakeable_resolvable(env: TestEnv
     assert [a.id for a in pending] == [awk]
     ok = await env.client.post(url, json={"valid": True})
     assert ok.status_code == 202 and ok.json() == {"status": "Accepted"}
-    assert (await env.client.get(f"/restate/invocation/{inv}/attach")).json() == {"got": {"valid": True}}
+    assert (await attach(env, inv)).json() == {"got": {"valid": True}}
 
 
 async def test_reject_with_non_utf8_body_is_lossy(env: TestEnvironment) -> None:
@@ -551,7 +560,7 @@ async def test_reject_with_non_utf8_body_is_lossy(env: TestEnvironment) -> None:
         headers={"content-type": "text/plain"},
     )
     assert r.status_code == 202 and r.json() == {"status": "Accepted"}
-    result = await env.client.get(f"/restate/invocation/{inv}/attach")
+    result = await attach(env, inv)
     body = assert_error(result, 500, "invocation")
     assert body["message"] == "bad \ufffd\ufffd bytes"
 
@@ -635,10 +644,8 @@ def garbage_request(rng: random.Random) -> tuple[str, str, bytes, dict[str, str]
     headers = {}
     if ctype is not None:
         headers["content-type"] = ctype
-    if rng.random() < 0.2:
-        headers["idempotency-key"] = (
-            f"fuzz-{rng.randrange(10**9)}"  # unique: never attaches to a delayed send
-        )
+    if rng.random() < 0.2:  # unique keys: a call never attaches to a delayed send
+        headers["idempotency-key"] = f"fuzz-{rng.randrange(10**9)}"
     return method, path, body, headers
 
 
@@ -649,7 +656,8 @@ async def test_garbage_requests_never_crash_nor_create_invocations(env: TestEnvi
     for _ in range(200):
         method, path, body, headers = garbage_request(rng)
         before = {rec.id for rec in await store.list_invocations(limit=100_000)}
-        r = await env.client.request(method, "http://awaken" + path, content=body, headers=headers)
+        request = env.client.request(method, "http://awaken" + path, content=body, headers=headers)
+        r = await asyncio.wait_for(request, 10)
         context = f"{method} {path} {headers} {body!r} -> {r.status_code} {r.text[:200]}"
         assert r.status_code < 500, context
         if r.status_code >= 400 and method != "HEAD":
@@ -671,14 +679,19 @@ async def test_garbage_requests_never_crash_nor_create_invocations(env: TestEnvi
 
 async def test_concurrent_bad_requests_leave_the_server_healthy(env: TestEnvironment) -> None:
     before = await snapshot(env)
-    requests = [env.client.post(f"/svc/greet/send?delay={d}", json="x") for d in ("zz", "-1", "1q")] + [
-        env.client.post("/svc/greet", content=b"{", headers=JSON),
-        env.client.put("/svc/greet", json="x"),
-        env.client.post(f"/restate/awakeables/{UNKNOWN_SIGN}/resolve", json=1),
-        env.client.get(f"/restate/invocation/{UNKNOWN_INV}/output"),
-    ] * 10
-    answers = await asyncio.gather(*requests)
-    assert sorted({r.status_code for r in answers}) == [400, 404, 405]
+
+    def bad_requests() -> list[Any]:
+        return [
+            *(env.client.post(f"/svc/greet/send?delay={d}", json="x") for d in ("zz", "-1", "1q")),
+            env.client.post("/svc/greet", content=b"{", headers=JSON),
+            env.client.put("/svc/greet", json="x"),
+            env.client.post(f"/restate/awakeables/{UNKNOWN_SIGN}/resolve", json=1),
+            env.client.get(f"/restate/invocation/{UNKNOWN_INV}/output"),
+        ]
+
+    answers = await asyncio.wait_for(asyncio.gather(*(c for _ in range(10) for c in bad_requests())), 10)
+    assert len(answers) == 70
+    assert sorted(r.status_code for r in answers) == [400] * 40 + [404] * 20 + [405] * 10
     assert await snapshot(env) == before
     assert (await env.client.get("/restate/health")).status_code == 200
 
@@ -732,7 +745,7 @@ async def test_bug_nan_is_not_a_json_awakeable_payload(env: TestEnvironment) -> 
             await rejected(env, "POST", url, 400, content=raw, headers=JSON)
     finally:
         await env.client.post(url, json="end")  # let the invocation finish either way
-        await env.client.get(f"/restate/invocation/{inv}/attach")
+        await attach(env, inv)
 
 
 @pytest.mark.xfail(
