@@ -699,20 +699,10 @@ async def test_concurrent_bad_requests_leave_the_server_healthy(env: TestEnviron
 # -- known bugs ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a bare-integer ?delay= of more than 4300 digits raises ValueError in int() "
-    "(Python's int-string limit) in parse_duration_ms, answered 500 instead of 400",
-)
 async def test_bug_huge_bare_number_delay_is_400(env: TestEnvironment) -> None:
     await rejected(env, "POST", "/svc/greet/send", 400, params={"delay": "9" * 5000}, json="x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: deeply nested JSON makes json.loads raise RecursionError (not a ValueError) in "
-    "_complete_awakeable: 500 instead of 400",
-)
 async def test_bug_deeply_nested_awakeable_payload_is_400(env: TestEnvironment) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     await rejected(
@@ -720,22 +710,12 @@ async def test_bug_deeply_nested_awakeable_payload_is_400(env: TestEnvironment) 
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: deeply nested JSON input to an untyped handler makes json.loads raise RecursionError "
-    "in DefaultSerde.deserialize, which _validate_input does not catch: 500 instead of 400",
-)
 async def test_bug_deeply_nested_input_of_untyped_handler_is_400(loose_env: TestEnvironment) -> None:
     assert (await loose_env.client.post("/loose/echo", json=[[1]])).json() == [[1]]
     deep = b"[" * 100_000 + b"]" * 100_000
     await rejected(loose_env, "POST", "/loose/echo", 400, content=deep, headers=JSON)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: NaN/Infinity are accepted as a JSON awakeable payload (json.loads is lenient) "
-    "and reach the handler; the value later serializes as null",
-)
 async def test_bug_nan_is_not_a_json_awakeable_payload(env: TestEnvironment) -> None:
     inv = await send_and_settle(env, "/svc/approve/send", "nan")
     awk = await next_awakeable("nan")
@@ -748,31 +728,16 @@ async def test_bug_nan_is_not_a_json_awakeable_payload(env: TestEnvironment) -> 
         await attach(env, inv)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: path segments are percent-decoded with errors='replace': keys %FF and %FE both "
-    "become U+FFFD and share one object's state (Restate answers 400 on invalid UTF-8)",
-)
 async def test_bug_invalid_utf8_key_is_400(env: TestEnvironment) -> None:
     await rejected(env, "POST", "/counter/%FF/add", 400, json=1)
     await rejected(env, "POST", "/counter/%FE/add", 400, json=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: /restate/call/{service}/{handler}/send is treated as a send (202, invocation "
-    "created); Restate answers 400 (the new API has no /send suffix)",
-)
 async def test_bug_restate_call_path_with_send_suffix_is_400(env: TestEnvironment) -> None:
     await rejected(env, "POST", "/restate/call/svc/greet/send", 400, json="x")
     await rejected(env, "POST", "/restate/call/counter/k/add/send", 400, json=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: /restate/call|send with too few segments falls through to 404 'not found' instead "
-    "of 400 bad path (SPEC §2; Restate: BadRestateApiPath)",
-)
 async def test_bug_restate_call_path_too_short_is_400(env: TestEnvironment) -> None:
     for path in ("/restate/call/svc", "/restate/send/svc", "/restate/call", "/restate/send/counter"):
         await rejected(env, "POST", path, 400, json="x")

@@ -51,6 +51,8 @@ def parse_duration_ms(text: str) -> int:
     if not raw:
         raise BadRequest("bad duration '': empty")
     if raw.isascii() and raw.isdigit():
+        if len(raw) > 15:
+            raise BadRequest(f"bad duration {text!r}: out of range")
         return _bounded(int(raw), text)
     if not raw.isascii():
         raise BadRequest(f"bad duration {text!r}: expected e.g. 10s, 500ms, 1h 30m or PT10S")

@@ -13,6 +13,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from awaken.core.jsonvalue import loads_strict
+
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Draft202012Validator | None:
@@ -27,7 +29,7 @@ def _validator(schema_json: str) -> Draft202012Validator | None:
 def validate_payload(schema: dict[str, Any], payload: bytes) -> list[str]:
     """Error messages for `payload` against `schema` (empty list: valid)."""
     try:
-        value = json.loads(payload) if payload else None
+        value = loads_strict(payload) if payload else None
     except ValueError as exc:
         return [f"payload is not valid JSON: {exc}"]
     validator = _validator(json.dumps(schema, sort_keys=True))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from awaken.ingress.errors import HttpError, Source, error_body
 
@@ -31,7 +31,10 @@ class HttpRequest:
     def from_scope(cls, scope: Scope, receive: Receive, max_body: int) -> HttpRequest:
         raw = scope.get("raw_path") or scope["path"].encode()
         path = raw.split(b"?", 1)[0].decode("latin-1")
-        segments = [unquote(s) for s in path.split("/")[1:]]
+        try:
+            segments = [unquote_to_bytes(s).decode("utf-8") for s in path.split("/")[1:]]
+        except UnicodeDecodeError:
+            raise HttpError(400, "bad path: a percent-encoded segment is not UTF-8") from None
         if segments and segments[-1] == "":
             segments.pop()
         headers: dict[str, str] = {}

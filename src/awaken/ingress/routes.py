@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from awaken.core.durations import parse_duration_ms
 from awaken.core.ids import InvocationId, parse_awakeable_id, workflow_invocation_id
 from awaken.core.journal import Outcome
+from awaken.core.jsonvalue import loads_strict
 from awaken.engine.engine import Engine
 from awaken.errors import AwakenError, BadRequest
 from awaken.ingress.errors import HttpError, body_for, error_body
@@ -42,8 +42,8 @@ class Ingress:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = HttpRequest.from_scope(scope, receive, self.max_body)
         try:
+            request = HttpRequest.from_scope(scope, receive, self.max_body)
             await self._route(request, send)
         except (HttpError, AwakenError) as exc:
             status, body = body_for(exc)
@@ -84,8 +84,10 @@ class Ingress:
             if svc is None or svc.service_kind != "workflow":
                 raise HttpError(404, f"workflow '{seg[1]}' not found")
             await self._attach_or_output(send, workflow_invocation_id(seg[1], seg[2]), seg[3] == "attach")
-        elif head in ("call", "send") and len(seg) >= 3:
-            await self._invoke_route(req, send, [*seg[1:], "send"] if head == "send" else seg[1:])
+        elif head in ("call", "send"):
+            if len(seg) < 2:
+                raise HttpError(400, f"bad path: expected /restate/{head}/{{service}}[/{{key}}]/{{handler}}")
+            await self._invoke_route(req, send, seg[1:], send_path=head == "send")
         elif head in ("awakeables", "a"):
             raise HttpError(
                 400,
@@ -108,7 +110,7 @@ class Ingress:
                 raise HttpError(415, f"unsupported content type {ctype!r}: the payload must be JSON")
             if body:
                 try:
-                    json.loads(body)
+                    loads_strict(body)
                 except ValueError as exc:
                     raise HttpError(400, f"the payload is not valid JSON: {exc}") from None
             outcome = Outcome(body or None)
@@ -131,7 +133,11 @@ class Ingress:
         await self._send_outcome(send, invocation_id, outcome)
 
     # -- invoking handlers -------------------------------------------------------------------
-    def _resolve_target(self, seg: list[str]) -> tuple[HandlerSpec, str | None, bool]:
+    def _resolve_target(
+        self, seg: list[str], send_path: bool | None = None
+    ) -> tuple[HandlerSpec, str | None, bool]:
+        """(handler, key, is send) of an invocation path. `send_path` is given for the
+        /restate/call|send paths, which have no /send suffix."""
         svc = self.engine.services.get(seg[0])
         if svc is None:
             raise HttpError(
@@ -139,16 +145,19 @@ class Ingress:
             )
         keyed = svc.service_kind != "service"
         width = 3 if keyed else 2
-        is_send = len(seg) == width + 1 and seg[-1] == "send"
-        if len(seg) != width + (1 if is_send else 0):
+        suffixed = send_path is None and len(seg) == width + 1 and seg[-1] == "send"
+        is_send = suffixed if send_path is None else send_path
+        if len(seg) != width + (1 if suffixed else 0):
             shape = "/{object}/{key}/{handler}" if keyed else "/{service}/{handler}"
             raise HttpError(400, f"bad path: expected {shape}[/send]")
         key = seg[1] if keyed else None
         spec = self.engine.handler(seg[0], seg[width - 1])
         return spec, key, is_send
 
-    async def _invoke_route(self, req: HttpRequest, send: Send, seg: list[str]) -> None:
-        spec, key, is_send = self._resolve_target(seg)
+    async def _invoke_route(
+        self, req: HttpRequest, send: Send, seg: list[str], send_path: bool | None = None
+    ) -> None:
+        spec, key, is_send = self._resolve_target(seg, send_path)
         self._method(req, "GET", "POST")
         delay_ms = None
         if "delay" in req.query:
@@ -191,6 +200,8 @@ class Ingress:
             if spec.accept == "application/json" and ctype and not _is_json_type(ctype):
                 raise HttpError(415, f"unsupported content type {ctype!r}: this handler takes JSON")
         try:
+            if body and _is_json_type(req.content_type() or "application/json"):
+                loads_strict(body)  # no NaN, no stack-blowing nesting, before any serde
             value = spec.decode_input(body)
             if value is None and is_typed(spec.input_type):
                 TypeAdapter(spec.input_type).validate_python(None)
