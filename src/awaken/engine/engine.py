@@ -98,9 +98,12 @@ class Engine:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # Attempts end at their next await; one that swallows cancellation must not keep
+            # the engine from stopping (its invocation stays `running`, recovered at start).
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            for task in stuck:
+                log.warning("an attempt did not stop within 10 s: %s", task.get_name())
         await self.store.close()
 
     def now_ms(self) -> int:

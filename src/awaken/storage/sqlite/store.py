@@ -107,7 +107,12 @@ class SqliteStore:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.stop()
-            await asyncio.to_thread(writer.join)
+            # Poll rather than join in an executor thread: the default executor may be busy
+            # with users' blocking steps, and closing must not wait behind them.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while writer.is_alive() and loop.time() < deadline:
+                await asyncio.sleep(0.002)
         reader, self._reader = self._reader, None
         if reader is not None:
             conn, self._reader_conn = self._reader_conn, None

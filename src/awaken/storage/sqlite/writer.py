@@ -103,6 +103,9 @@ class GroupCommitWriter:
                 self._accepting = False
                 self._queue.put(_STOP)
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout)
