@@ -130,24 +130,25 @@ async def _send_waiters(session: aiohttp.ClientSession, server: Server, n: int) 
     await _pool(n, 64, send)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        async with session.get(f"{server.admin}/awakeables", params={"limit": str(n * 2)}) as r:
-            rows = (await r.json())["awakeables"]
-        if len(rows) >= n:
-            return [row["id"] for row in rows]
-        await asyncio.sleep(0.1)
+        async with session.get(f"{server.admin}/invocations/counts") as r:
+            counts = await r.json()
+        if counts.get("running", 0) + counts.get("suspended", 0) >= n:
+            async with session.get(f"{server.admin}/awakeables", params={"limit": str(n * 2)}) as r:
+                rows = (await r.json())["awakeables"]
+            if len(rows) >= n:
+                return [row["id"] for row in rows]
+        await asyncio.sleep(0.2)
     raise RuntimeError("awakeables were not all created")
 
 
-async def _count(session: aiohttp.ClientSession, server: Server, status: str, limit: int) -> int:
-    async with session.get(
-        f"{server.admin}/invocations", params={"status": status, "limit": str(limit)}
-    ) as r:
-        return len((await r.json())["invocations"])
+async def _count(session: aiohttp.ClientSession, server: Server, status: str) -> int:
+    async with session.get(f"{server.admin}/invocations/counts") as r:
+        return int((await r.json()).get(status, 0))
 
 
 async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
     ids = await _send_waiters(session, server, n)
-    done_before = await _count(session, server, "completed", 10 * n)
+    done_before = await _count(session, server, "completed")
 
     async def resolve(i: int) -> None:
         async with session.post(
@@ -159,8 +160,8 @@ async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: in
     t0 = time.perf_counter()
     latencies = await _pool(n, 64, resolve)
     resolved = time.perf_counter() - t0
-    while await _count(session, server, "completed", 10 * n) < done_before + n:
-        await asyncio.sleep(0.005)
+    while await _count(session, server, "completed") < done_before + n:
+        await asyncio.sleep(0.002)
     finished = time.perf_counter() - t0
     return {
         "awakeables": n,
@@ -174,7 +175,7 @@ async def bench_memory(session: aiohttp.ClientSession, server: Server, n: int) -
     idle = _rss_mb(server.proc.pid)
     await _send_waiters(session, server, n)
     deadline = time.monotonic() + 120
-    while await _count(session, server, "suspended", 2 * n) < n:
+    while await _count(session, server, "suspended") < n:
         if time.monotonic() > deadline:
             raise RuntimeError("invocations did not all suspend")
         await asyncio.sleep(0.2)

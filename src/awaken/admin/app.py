@@ -99,6 +99,9 @@ class AdminApp:
                     ]
                 },
             )
+        elif seg == ["invocations", "counts"]:
+            counts = await engine.store.count_invocations()
+            await respond_json(send, 200, {status.value: n for status, n in sorted(counts.items())})
         elif seg == ["invocations"]:
             raw = req.query.get("status", [None])[-1]
             try:

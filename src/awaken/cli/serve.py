@@ -49,6 +49,8 @@ async def serve(app: Any, host: str, port: int, admin_port: int | None, log_leve
                 log_level=log_level,
                 access_log=False,
                 timeout_keep_alive=75,
+                proxy_headers=False,  # a loopback or sidecar ingress; spares a middleware per request
+                server_header=False,
             )
         )
     ]

@@ -43,17 +43,28 @@ T = TypeVar("T")
 
 
 class _Event(AttemptFinishedEvent):
+    """Set when the attempt ends. The asyncio.Event is made only if someone waits on it."""
+
+    __slots__ = ("_done", "_event")
+
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._done = False
+        self._event: asyncio.Event | None = None
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._done
 
     async def wait(self) -> None:
+        if self._done:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
         await self._event.wait()
 
     def set(self) -> None:
-        self._event.set()
+        self._done = True
+        if self._event is not None:
+            self._event.set()
 
 
 class DurableFuture(RestateDurableFuture[T]):

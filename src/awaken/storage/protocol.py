@@ -305,6 +305,9 @@ class Store(Protocol):
         self, *, status: Status | None = None, service: str | None = None, limit: int = 100
     ) -> list[InvocationRecord]: ...
 
+    async def count_invocations(self) -> dict[Status, int]:
+        """How many invocations are in each status."""
+
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""
 

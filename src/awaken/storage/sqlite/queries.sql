@@ -95,6 +95,9 @@ WHERE (:status IS NULL OR status = :status) AND (:service IS NULL OR service = :
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
+-- name: count_invocations_by_status
+SELECT status, COUNT(*) FROM invocations GROUP BY status
+
 -- name: recoverable_invocations
 SELECT id FROM invocations WHERE status IN ('ready', 'running') ORDER BY created_at, id
 

@@ -194,6 +194,9 @@ class SqliteStore:
         """Newest first."""
         return await self._read(lambda tx: tx.list_invocations(status, service, limit))
 
+    async def count_invocations(self) -> dict[Status, int]:
+        return await self._read(lambda tx: tx.count_invocations())
+
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""
         return await self._read(lambda tx: tx.list_awakeables(limit))

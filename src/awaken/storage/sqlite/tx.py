@@ -104,6 +104,9 @@ class Tx:
         params = {"status": None if status is None else status.value, "service": service, "limit": limit}
         return [record_from_row(r) for r in self._exec("list_invocations", params)]
 
+    def count_invocations(self) -> dict[Status, int]:
+        return {Status(r[0]): int(r[1]) for r in self._exec("count_invocations_by_status")}
+
     def list_awakeables(self, limit: int) -> list[AwakeableInfo]:
         return [awakeable_from_row(r) for r in self._exec("list_pending_awakeables", {"limit": limit})]
 
