@@ -202,3 +202,18 @@ async def reset_state(ctx: restate.ObjectContext) -> list[str]:
 
 
 app = restate.app(services=[svc, counter])
+
+
+@svc.handler()
+async def swallows_non_determinism(ctx: restate.Context, key: str) -> str:
+    """Catches everything, even the replay error: the attempt must still fail and retry."""
+    flipped = TOGGLES.get(key, False)
+    TOGGLES[key] = not flipped
+    try:
+        if flipped:
+            await ctx.sleep(timedelta(milliseconds=1))
+        else:
+            await ctx.run_typed("step", lambda: "x")
+    except Exception:
+        return "swallowed"
+    raise RuntimeError("force a retry")

@@ -116,3 +116,18 @@ async def test_health(env: TestEnvironment) -> None:
 async def test_concurrent_calls(env: TestEnvironment) -> None:
     results = await asyncio.gather(*(env.client.post("/svc/greet", json=f"p{i}") for i in range(50)))
     assert [json.loads(r.content) for r in results] == [f"hello p{i}" for i in range(50)]
+
+
+async def test_swallowed_non_determinism_still_fails_the_attempt(env: TestEnvironment) -> None:
+    from tests.integration.helpers import eventually
+
+    r = await env.client.post("/svc/swallows_non_determinism/send", json="sw")
+    inv = r.json()["invocationId"]
+
+    async def record() -> tuple[str, str]:
+        rec = await env.engine.store.get_invocation(inv)
+        assert rec is not None
+        return rec.status.value, rec.last_failure or ""
+
+    status, failure = await eventually(record, lambda s: "NonDeterminismError" in s[1])
+    assert status != "completed"  # "swallowed" was never recorded as the outcome

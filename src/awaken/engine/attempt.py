@@ -109,8 +109,9 @@ class Attempt:
         for _, fut in self._waiters:
             if not fut.done():
                 fut.set_exception(exc)
-        if self._main is not None and not self._waiters:
-            self._main.cancel()
+        main = self._main
+        if main is not None and not self._waiters and asyncio.current_task() is not main:
+            main.cancel()  # the handler is busy elsewhere: stop it at its next await
 
     # -- completions from outside ------------------------------------------------------------
     def deliver(self, index: int, outcome: Outcome) -> None:
@@ -171,7 +172,10 @@ class Attempt:
         transition: Transition
         try:
             outcome = await run_handler(self.spec, ctx, record.input)
-            transition = Complete(outcome)
+            # A step that failed (or a replay that diverged) fails the attempt, even if the
+            # handler caught the error and went on.
+            failed = self._failure
+            transition = Complete(outcome) if failed is None else self._retry_transition(failed)
         except Suspended:
             transition = Suspend(sorted(self._suspended_on))
         except asyncio.CancelledError:

@@ -21,9 +21,9 @@ from awaken.core.ids import (
     parse_awakeable_id,
     workflow_invocation_id,
 )
-from awaken.core.journal import EntryKind, Outcome
+from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.core.retry import StepRetryPolicy
-from awaken.errors import BadRequest, TerminalError
+from awaken.errors import BadRequest, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
     AttemptFinishedEvent,
     DurablePromise,
@@ -187,6 +187,15 @@ class InvocationContext(WorkflowContext):
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
         self.finished = _Event()
 
+    def _step(self, kind: EntryKind, name: str = "", **fields: Any) -> Entry:
+        """Journal one action. A non-deterministic replay fails the attempt even if the handler
+        catches the error."""
+        try:
+            return self.machine.step(kind, name, **fields)
+        except NonDeterminismError as exc:
+            self.driver.fail_attempt(exc)
+            raise
+
     # -- awaiting ----------------------------------------------------------------------------
     async def settle(self) -> None:
         """Raise the failure of an earlier resolve/reject_awakeable, at the first await after it
@@ -218,14 +227,14 @@ class InvocationContext(WorkflowContext):
         await self.settle()
         indices = [f.index for f in futures]
         if self.machine.replaying:
-            entry = self.machine.step(EntryKind.WAIT)
+            entry = self._step(EntryKind.WAIT)
             assert entry.outcome is not None and entry.outcome.value is not None
             done: list[int] = json.loads(entry.outcome.value)
             return done
         if not self.machine.completed(indices):
             await self.driver.wait_any(indices)
         done = self.machine.completed(indices)
-        self.machine.step(EntryKind.WAIT, outcome=Outcome(json.dumps(done).encode()))
+        self._step(EntryKind.WAIT, outcome=Outcome(json.dumps(done).encode()))
         return done
 
     async def wait_all(self, futures: Sequence[DurableFuture[Any]]) -> None:
@@ -290,7 +299,7 @@ class InvocationContext(WorkflowContext):
         **kwargs: Any,
     ) -> RestateDurableFuture[T]:
         serde: Serde[Any] = resolve_serde(options.serde, options.type_hint or _return_hint(action))
-        entry = self.machine.step(EntryKind.RUN, name)
+        entry = self._step(EntryKind.RUN, name)
         if entry.outcome is None:
             body = self._run_body(entry.index, name, action, args, kwargs, serde, _step_policy(options))
             self.driver.spawn_step(entry.index, body)
@@ -339,7 +348,7 @@ class InvocationContext(WorkflowContext):
 
     def sleep(self, delta: timedelta, name: str | None = None) -> RestateDurableSleepFuture:
         data = None if self.machine.replaying else {"wake_at": self.driver.now_ms() + _ms(delta)}
-        entry = self.machine.step(EntryKind.SLEEP, name or "", data=data)
+        entry = self._step(EntryKind.SLEEP, name or "", data=data)
         return SleepFuture(self, entry.index, lambda _: None)
 
     # -- awakeables --------------------------------------------------------------------------
@@ -357,7 +366,7 @@ class InvocationContext(WorkflowContext):
                 "deadline": self.driver.now_ms() + _ms(timeout) if timeout is not None else None,
                 "schema": json_schema_for(type_hint),
             }
-        entry = self.machine.step(EntryKind.AWAKEABLE, data=data)
+        entry = self._step(EntryKind.AWAKEABLE, data=data)
         return entry.data["id"], DurableFuture(self, entry.index, chosen.deserialize)
 
     def _complete_awakeable(self, target: str, outcome: Outcome) -> None:
@@ -365,7 +374,7 @@ class InvocationContext(WorkflowContext):
             canonical = parse_awakeable_id(target)
         except BadRequest as exc:
             raise TerminalError(str(exc), 400) from None
-        entry = self.machine.step(
+        entry = self._step(
             EntryKind.COMPLETE_AWAKEABLE,
             canonical,
             payload=outcome.value,
@@ -412,7 +421,7 @@ class InvocationContext(WorkflowContext):
                 "headers": headers or {},
                 "run_at": self.driver.now_ms() + _ms(delay) if delay else None,
             }
-        entry = self.machine.step(kind, f"{service}/{handler}", data=data, payload=arg)
+        entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])
 
     def _call(
@@ -565,7 +574,7 @@ class InvocationContext(WorkflowContext):
     ) -> Awaitable[T | None]:
         self._require_keyed(write=False)
         outcome = None if self.machine.replaying else Outcome(self._state.get(name))
-        entry = self.machine.step(EntryKind.GET_STATE, name, outcome=outcome)
+        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome)
         assert entry.outcome is not None
         raw = entry.outcome.value
         value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
@@ -576,7 +585,7 @@ class InvocationContext(WorkflowContext):
         outcome = None
         if not self.machine.replaying:
             outcome = Outcome(json.dumps(sorted(self._state)).encode())
-        entry = self.machine.step(EntryKind.STATE_KEYS, outcome=outcome)
+        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome)
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
         return _Ready(keys)
@@ -584,17 +593,17 @@ class InvocationContext(WorkflowContext):
     def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
         self._require_keyed(write=True)
         raw = serde.serialize(value)
-        self.machine.step(EntryKind.SET_STATE, name, payload=raw)
+        self._step(EntryKind.SET_STATE, name, payload=raw)
         self._state[name] = raw
 
     def clear(self, name: str) -> None:
         self._require_keyed(write=True)
-        self.machine.step(EntryKind.CLEAR_STATE, name)
+        self._step(EntryKind.CLEAR_STATE, name)
         self._state.pop(name, None)
 
     def clear_all(self) -> None:
         self._require_keyed(write=True)
-        self.machine.step(EntryKind.CLEAR_ALL_STATE)
+        self._step(EntryKind.CLEAR_ALL_STATE)
         self._state.clear()
 
     def promise(
