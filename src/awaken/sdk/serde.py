@@ -35,6 +35,19 @@ def json_schema_for(type_hint: Any) -> dict[str, Any] | None:
     if not is_typed(type_hint):
         return None
     try:
+        return _cached_schema(type_hint)
+    except TypeError:  # an unhashable hint: compute it every time
+        return _schema(type_hint)
+
+
+@lru_cache(maxsize=512)
+def _cached_schema(type_hint: Any) -> dict[str, Any] | None:
+    # Building a schema costs ~100 us; awakeables ask for it at every creation.
+    return _schema(type_hint)
+
+
+def _schema(type_hint: Any) -> dict[str, Any] | None:
+    try:
         return _adapter(type_hint).json_schema()
     except Exception:
         return None
