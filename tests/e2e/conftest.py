@@ -36,6 +36,15 @@ MODES = {
 }
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it if the test process dies (no orphaned servers)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -81,7 +90,7 @@ class Effects:
         return [" ".join(fields[1:]) for fields in self.lines(name) if fields[0] == tag]
 
     def release(self, tag: str) -> None:
-        """Let crash_app's blocking step for `tag` finish."""
+        """Open the gate `tag` that crash_app's blocking steps wait for (`released`)."""
         (self.directory / f"release.{tag}").write_text("go", encoding="utf-8")
 
 
@@ -97,8 +106,10 @@ class Server:
         mode: str = "default",
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        launcher: list[str] | None = None,
     ) -> None:
         self.target = target
+        self.launcher = launcher or [sys.executable, "-m", "awaken.cli.main"]
         self.workdir = workdir
         self.cwd = cwd
         self.mode = mode
@@ -123,7 +134,7 @@ class Server:
     # -- process -----------------------------------------------------------------------------
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "awaken.cli.main", "serve", self.target,
+            *self.launcher, "serve", self.target,
             "--port", str(self.port), "--admin-port", str(self.admin_port),
             "--db", f"sqlite:///{self.db_path}",  # an absolute path: sqlite:////tmp/...
             *self.extra_args,
@@ -142,7 +153,12 @@ class Server:
             log.write(f"$ {' '.join(self.command())}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                self.command(), cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+                self.command(),
+                cwd=self.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         self._wait_ready()
         return self
@@ -182,9 +198,16 @@ class Server:
                 self.kill()
         return self.proc.returncode
 
+    def crash(self) -> None:
+        """kill -9 of the running server (which must not have died on its own before)."""
+        assert self.proc is not None
+        assert self.proc.poll() is None, f"the server died before the kill:\n{self.log_text()}"
+        self.kill()
+        assert self.proc.returncode == -signal.SIGKILL
+
     def restart(self) -> Server:
         """kill -9, then start again on the same database."""
-        self.kill()
+        self.crash()
         return self.start()
 
     def close(self) -> None:

@@ -42,18 +42,44 @@ def fresh() -> str:
     return uuid.uuid4().hex
 
 
+async def released(tag: str) -> None:
+    """Wait (on the event loop) until the test releases `tag`."""
+    release = effects_dir() / f"release.{tag}"
+    deadline = time.monotonic() + BLOCK_LIMIT
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{tag} was never released")
+        await asyncio.sleep(0.01)
+
+
 flow = restate.Service("flow")
 
 
-@flow.handler()
-async def approve(ctx: restate.Context, tag: str) -> dict[str, Any]:
-    """step A; an awakeable handed out inside ctx.run; wait for it; step B."""
+async def approval_flow(ctx: restate.Context, tag: str, gate: bool) -> dict[str, Any]:
+    """step A; an awakeable handed out inside ctx.run; wait for it; step B (which first waits
+    for the test to open the gate, if `gate`)."""
     a = await ctx.run_typed("step a", lambda: record("step_a", tag, fresh()))
     awakeable_id, approval = ctx.awakeable()
     await ctx.run_typed("hand out", record, restate.RunOptions(), "hand_out", tag, awakeable_id)
     got = await approval
-    b = await ctx.run_typed("step b", lambda: record("step_b", tag, fresh()))
+
+    async def step_b() -> str:
+        if gate:
+            await released("gate")
+        return record("step_b", tag, fresh())
+
+    b = await ctx.run_typed("step b", step_b)
     return {"tag": tag, "a": a, "got": got, "b": b}
+
+
+@flow.handler()
+async def approve(ctx: restate.Context, tag: str) -> dict[str, Any]:
+    return await approval_flow(ctx, tag, gate=False)
+
+
+@flow.handler()
+async def approve_gated(ctx: restate.Context, tag: str) -> dict[str, Any]:
+    return await approval_flow(ctx, tag, gate=True)
 
 
 def blocking_step(tag: str) -> str:
@@ -81,12 +107,7 @@ async def slow_step(ctx: restate.Context, tag: str) -> dict[str, str]:
 async def blocking_async_step(tag: str) -> str:
     """The same as blocking_step, on the event loop (a SIGTERM can cancel it)."""
     record("slow_started", tag)
-    release = effects_dir() / f"release.{tag}"
-    deadline = time.monotonic() + BLOCK_LIMIT
-    while not release.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"step of {tag} was never released")
-        await asyncio.sleep(0.01)
+    await released(tag)
     return record("slow_done", tag, fresh())
 
 
@@ -141,6 +162,17 @@ async def work(ctx: restate.Context, tag: str) -> str:
         return record("work", tag, fresh())
 
     return await ctx.run_typed("work", step)
+
+
+@flow.handler()
+async def gated(ctx: restate.Context, tag: str) -> str:
+    """One step, which waits until the test opens the gate and then records its execution."""
+
+    async def step() -> str:
+        await released("gate")
+        return record("gated", tag, fresh())
+
+    return await ctx.run_typed("gated", step)
 
 
 lock = restate.VirtualObject("lock")

@@ -9,6 +9,8 @@ Every test runs against the engine's defaults and in always-replay mode (see con
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -108,9 +110,11 @@ def test_kill_while_waiting_in_memory(make_server: Callable[..., Server], effect
 
 
 def test_completion_stored_before_kill_is_delivered(server: Server, effects: Effects) -> None:
-    """A completion acknowledged with 202 just before kill -9 is delivered after the restart."""
+    """Completions acknowledged with 202 just before kill -9 are delivered after the restart.
+    (The step after the await waits for a gate the test opens after the restart, so no
+    invocation can have finished before the kill.)"""
     tags = [f"c{i}" for i in range(5)]
-    invocations = {tag: server.send("/flow/approve", tag) for tag in tags}
+    invocations = {tag: server.send("/flow/approve_gated", tag) for tag in tags}
     awakeables = eventually(lambda: handed_out(effects, "hand_out", tags), what="all hand-outs")
     eventually(
         lambda: all(server.step_recorded(i, "hand out") for i in invocations.values()),
@@ -119,22 +123,22 @@ def test_completion_stored_before_kill_is_delivered(server: Server, effects: Eff
     for tag in tags:
         answer = server.resolve(awakeables[tag], {"payload_of": tag})
         assert answer.status_code == 202, answer.text
-    server.kill()  # right after the last 202
+    server.crash()  # right after the last 202
 
     server.start()
+    effects.release("gate")
     for tag, invocation_id in invocations.items():
         response = server.attach(invocation_id)
         assert response.status_code == 200, response.text
-        result = response.json()
-        assert result["got"] == {"payload_of": tag}
-        assert result["a"] == effects.values("step_a", tag)[0]
-        # step B may have run before the kill without its result being recorded: then it ran once
-        # more, and the result is the recorded (last) one.
-        assert result["b"] == effects.values("step_b", tag)[-1]
+        assert response.json() == {
+            "tag": tag,
+            "a": effects.values("step_a", tag)[0],
+            "got": {"payload_of": tag},
+            "b": effects.values("step_b", tag)[0],
+        }
     assert effects.counts("step_a") == dict.fromkeys(tags, 1)
     assert effects.counts("hand_out") == dict.fromkeys(tags, 1)
-    assert set(effects.counts("step_b")) == set(tags)
-    assert max(effects.counts("step_b").values()) <= 2
+    assert effects.counts("step_b") == dict.fromkeys(tags, 1)
 
 
 # ctx.run functions that block until released: a plain function (run in a thread) and a coroutine.
@@ -206,6 +210,28 @@ def test_graceful_stop_then_restart(server: Server, effects: Effects) -> None:
     assert effects.counts("after") == {"r": 1}
 
 
+@pytest.mark.parametrize("mode", ["default"], indirect=True)
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="SIGTERM waits for a blocking (non-async) ctx.run function to return: asyncio.run() "
+    "joins the default executor's threads after the engine has stopped, without a bound",
+)
+def test_graceful_stop_is_bounded_with_a_blocking_step(server: Server, effects: Effects) -> None:
+    """SIGTERM while a plain (thread) ctx.run function blocks: the server still exits promptly;
+    the invocation is left to recovery (it would run the step again after a restart)."""
+    server.send("/flow/slow_step", "t")
+    eventually(lambda: effects.count("slow_started", "t") == 1, what="the slow step started")
+    assert server.proc is not None
+    started = time.monotonic()
+    server.proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.proc.wait(timeout=5.0)
+    returncode, waited = server.proc.returncode, time.monotonic() - started
+    server.kill()
+    assert returncode == 0, f"still running {waited:.1f} s after SIGTERM"
+
+
 def test_kill_at_moments_chosen_by_progress(server: Server, effects: Effects) -> None:
     """Invocations of 6 short steps around a timer, with kill -9 three times at whatever moment
     the progress reaches a mark (inside steps, between steps, during the sleep): all complete,
@@ -265,32 +291,31 @@ def test_durable_timer_fires_after_kill(server: Server, effects: Effects) -> Non
 
 
 def test_accepted_sends_survive_kill(server: Server, effects: Effects) -> None:
-    """Invocations acknowledged with 202 just before kill -9 all run to completion after restart;
-    an idempotency key still names the same invocation."""
+    """Invocations acknowledged with 202 just before kill -9 all run to completion after restart,
+    once each; an idempotency key still names the same invocation. (Their handler waits for a
+    gate the test opens after the restart, so none can have finished before the kill.)"""
     tags = [f"e{i}" for i in range(20)]
-    invocations = {tag: server.send("/flow/work", tag) for tag in tags}
+    invocations = {tag: server.send("/flow/gated", tag) for tag in tags}
     keyed = server.client.post(
-        f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"}
+        f"{server.url}/flow/gated/send", json="keyed", headers={"idempotency-key": "k1"}
     )
     assert keyed.status_code == 202, keyed.text
     invocations["keyed"] = keyed.json()["invocationId"]
-    server.kill()  # right after the last 202
+    server.crash()  # right after the last 202
 
     server.start()
     again = server.client.post(
-        f"{server.url}/flow/work/send", json="keyed", headers={"idempotency-key": "k1"}
+        f"{server.url}/flow/gated/send", json="keyed", headers={"idempotency-key": "k1"}
     )
     assert again.status_code == 202, again.text
     assert again.json() == {"invocationId": invocations["keyed"], "status": "PreviouslyAccepted"}
+    assert not effects.counts("gated")
+    effects.release("gate")
     for tag, invocation_id in invocations.items():
         response = server.attach(invocation_id)
         assert response.status_code == 200, response.text
-        # At least once; and the recorded result is that of the last execution (one killed
-        # mid-step may have run before the kill, unrecorded).
-        assert response.json() == effects.values("work", tag)[-1]
-    counts = effects.counts("work")
-    assert set(counts) == set(invocations)
-    assert max(counts.values()) <= 2
+        assert response.json() == effects.values("gated", tag)[0]
+    assert effects.counts("gated") == dict.fromkeys(invocations, 1)
 
 
 def test_object_queue_survives_kill(server: Server, effects: Effects) -> None:

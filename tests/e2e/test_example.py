@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -68,6 +70,27 @@ def test_charge_approved(payments: Payments) -> None:
     assert response.json() == {"order_id": "o-1", "receipt": "rcpt-o-1", "approved_by": "ada"}
     assert response.headers["x-restate-id"] == listed[approval_id]
     assert len(payments.tasks()) == 1
+
+
+def test_serve_from_the_examples_directory(make_server: Callable[..., Server], tmp_path: Path) -> None:
+    """`cd examples && awaken serve payments:app`, with the console script, as the docstring says."""
+    script = shutil.which("awaken", path=str(Path(sys.executable).parent)) or shutil.which("awaken")
+    if script is None:
+        pytest.skip("the awaken console script is not installed")
+    outbox = tmp_path / "approvals.jsonl"
+    server = make_server(
+        "payments:app", cwd=REPO_ROOT / "examples", env={"PAYMENTS_OUTBOX": str(outbox)}, launcher=[script]
+    )
+    payments = Payments(server.start(), outbox)
+    try:
+        charge = payments.call("/payments/charge", {"order_id": "o-9", "amount_cents": 1})
+        approval_id = payments.approval_id("charge", "o-9")
+        assert server.resolve(approval_id, {"approved": True, "reviewer": "kim"}).status_code == 202
+        response = charge.result(timeout=15)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"order_id": "o-9", "receipt": "rcpt-o-9", "approved_by": "kim"}
+    finally:
+        payments.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def test_charge_declined_or_rejected(payments: Payments) -> None:
