@@ -211,12 +211,6 @@ def test_graceful_stop_then_restart(server: Server, effects: Effects) -> None:
 
 
 @pytest.mark.parametrize("mode", ["default"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SIGTERM waits for a blocking (non-async) ctx.run function to return: asyncio.run() "
-    "joins the default executor's threads after the engine has stopped, without a bound",
-)
 def test_graceful_stop_is_bounded_with_a_blocking_step(server: Server, effects: Effects) -> None:
     """SIGTERM while a plain (thread) ctx.run function blocks: the server still exits promptly;
     the invocation is left to recovery (it would run the step again after a restart)."""

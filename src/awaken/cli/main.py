@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import threading
 from typing import Any
 
 import click
@@ -70,6 +72,13 @@ def serve(
     except ImportError:
         pass
     asyncio.run(run_servers(app, host, port, admin_port or None, log_level))
+    # The engine has stopped and the store is closed. A ctx.run function still blocking in a
+    # step thread must not keep the process alive: its invocation resumes at the next start.
+    if any(t.name.startswith("awaken-step") and t.is_alive() for t in threading.enumerate()):
+        click.echo("awaken: exiting with step functions still running", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @main.command()

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import traceback
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from awaken.core.journal import Entry, EntryKind, Outcome
@@ -93,6 +93,9 @@ class Attempt:
             self._waiters.remove(waiter)
             if not self._waiters:
                 self._disarm_suspension()
+
+    async def run_blocking(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.engine.step_executor, fn)
 
     def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(body)

@@ -10,6 +10,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ class Engine:
         # Invocation ids need uniqueness, not secrecy (awakeable ids use os.urandom): a PRNG
         # seeded from the OS spares a system call per invocation.
         self._random = random.Random(os.urandom(32))
+        # Plain (non-async) ctx.run functions run here, not in the loop's default executor, so
+        # that stopping the engine does not wait for a step that never returns.
+        self.step_executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="awaken-step")
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -104,6 +108,7 @@ class Engine:
             _, stuck = await asyncio.wait(tasks, timeout=10)
             for task in stuck:
                 log.warning("an attempt did not stop within 10 s: %s", task.get_name())
+        self.step_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.close()
 
     def now_ms(self) -> int:

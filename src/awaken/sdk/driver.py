@@ -3,7 +3,7 @@ request/response endpoint): durability, waiting, a clock and randomness."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from awaken.core.machine import InvocationMachine
@@ -23,6 +23,9 @@ class AttemptDriver(Protocol):
     async def wait_any(self, indices: Sequence[int]) -> None:
         """Return once one of these entries has an outcome in the machine. Raises Suspended
         when the invocation is parked instead; raises the attempt's failure if a step failed."""
+
+    async def run_blocking(self, fn: Callable[[], Any]) -> Any:
+        """Run a plain (non-async) step function off the event loop."""
 
     def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
         """Run a ctx.run body next to the handler; while it runs the invocation never suspends."""

@@ -325,8 +325,7 @@ class InvocationContext(WorkflowContext):
                 if inspect.iscoroutinefunction(action):
                     result = await action(*args, **kwargs)
                 else:
-                    loop = asyncio.get_running_loop()
-                    result = await loop.run_in_executor(None, functools.partial(action, *args, **kwargs))
+                    result = await self.driver.run_blocking(functools.partial(action, *args, **kwargs))
                     if inspect.isawaitable(result):
                         result = await result
                 outcome = Outcome(serde.serialize(result))
