@@ -129,5 +129,5 @@ async def test_swallowed_non_determinism_still_fails_the_attempt(env: TestEnviro
         assert rec is not None
         return rec.status.value, rec.last_failure or ""
 
-    status, failure = await eventually(record, lambda s: "NonDeterminismError" in s[1])
+    status, _ = await eventually(record, lambda s: "NonDeterminismError" in s[1])
     assert status != "completed"  # "swallowed" was never recorded as the outcome
