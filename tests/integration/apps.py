@@ -201,9 +201,6 @@ async def reset_state(ctx: restate.ObjectContext) -> list[str]:
     return keys
 
 
-app = restate.app(services=[svc, counter])
-
-
 @svc.handler()
 async def swallows_non_determinism(ctx: restate.Context, key: str) -> str:
     """Catches everything, even the replay error: the attempt must still fail and retry."""
@@ -217,3 +214,21 @@ async def swallows_non_determinism(ctx: restate.Context, key: str) -> str:
     except Exception:
         return "swallowed"
     raise RuntimeError("force a retry")
+
+
+signup = restate.Workflow("signup")
+
+
+@signup.main()
+async def run(ctx: restate.WorkflowContext, email: str) -> str:
+    EFFECTS[f"signup:{ctx.key()}"] += 1
+    ctx.set("email", email)
+    return await ctx.run_typed("welcome", lambda: f"welcome {email}")
+
+
+@signup.handler()
+async def email(ctx: restate.WorkflowSharedContext) -> str | None:
+    return await ctx.get("email", type_hint=str)
+
+
+app = restate.app(services=[svc, counter, signup])

@@ -200,7 +200,7 @@ async def test_wrong_methods_are_405(env: TestEnvironment) -> None:
     # HEAD gets the status (a HEAD answer has no body)
     head = await env.client.head("/svc/greet")
     assert head.status_code == 405 and head.headers["x-restate-error-source"] == "ingress"
-    assert (await env.client.get("/restate/health")).json() == {"services": ["counter", "svc"]}
+    assert (await env.client.get("/restate/health")).json() == {"services": ["counter", "signup", "svc"]}
 
 
 # -- bodies ----------------------------------------------------------------------------------
@@ -673,7 +673,7 @@ async def test_garbage_requests_never_crash_nor_create_invocations(env: TestEnvi
             assert r.status_code == 418 or r.headers.get("x-restate-error-source") == "ingress", context
     assert created >= 10  # the generator does reach valid calls
     health = await env.client.get("/restate/health")
-    assert health.status_code == 200 and health.json() == {"services": ["counter", "svc"]}
+    assert health.status_code == 200 and health.json() == {"services": ["counter", "signup", "svc"]}
     assert (await env.client.post("/svc/greet", json="still here")).json() == "hello still here"
 
 
