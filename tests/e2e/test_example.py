@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -151,3 +152,38 @@ def test_withdrawal_keeps_its_account_locked(payments: Payments) -> None:
     assert server.attach(withdrawal).json() == 70
     assert server.attach(deposit).json() == 75
     assert server.post("/accounts/alice/balance").json() == 75
+
+
+def _cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "awaken.cli.main", *args], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cli_lists_resolves_and_rejects_awakeables(payments: Payments) -> None:
+    server = payments.server
+    approved = payments.call("/payments/charge", {"order_id": "c-1", "amount_cents": 10})
+    declined = payments.call("/payments/charge", {"order_id": "c-2", "amount_cents": 20})
+    first = payments.approval_id("charge", "c-1")
+    second = payments.approval_id("charge", "c-2")
+
+    listed = json.loads(_cli("awakeables", "ls", "--json", "--admin-url", server.admin_url))
+    by_id = {row["id"]: row for row in listed}
+    assert {first, second} <= set(by_id)
+    assert by_id[first]["service"] == "payments" and by_id[first]["handler"] == "charge"
+    assert by_id[first]["deadline"] is not None
+    table = _cli("awakeables", "ls", "--admin-url", server.admin_url)
+    assert first[:12] in table  # the people's view shows the ids too
+
+    payload = json.dumps({"approved": True, "reviewer": "cli"})
+    out = _cli("awakeables", "resolve", first, payload, "--url", server.url)
+    assert "Accepted" in out
+    assert approved.result(timeout=15).json()["approved_by"] == "cli"
+
+    _cli("awakeables", "reject", second, "not today", "--url", server.url)
+    response = declined.result(timeout=15)
+    assert response.status_code == 500 and response.json()["message"] == "not today"
+    remaining = json.loads(_cli("awakeables", "ls", "--json", "--admin-url", server.admin_url))
+    assert not {first, second} & {row["id"] for row in remaining}

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -101,6 +102,12 @@ def awakeables() -> None:
     """Pending awakeables: list, resolve, reject."""
 
 
+def _time(ms: Any) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -108,10 +115,19 @@ def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> Non
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns)
+    table = Table()
+    for column in columns:
+        # ids are never cut: people copy them into curl commands
+        table.add_column(column, no_wrap=column.endswith("id"), overflow="fold")
     for row in rows:
-        table.add_row(*(str(row.get(c, "")) if row.get(c) is not None else "" for c in columns))
-    Console().print(table)
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            cells.append(_time(value) if column in ("created_at", "deadline") else str(value or ""))
+        table.add_row(*cells)
+    console = Console() if sys.stdout.isatty() else Console(width=250)
+    console.print(table)
+    console.print(f"{len(rows)} row(s)")
 
 
 @awakeables.command("ls")
@@ -124,7 +140,9 @@ def awakeables_ls(admin_url: str, as_json: bool, limit: int) -> None:
 
     with Client(admin_url=admin_url) as client:
         rows = client.list_awakeables(limit=limit)
-    _print(rows, ["id", "invocation_id", "service", "handler", "key", "created_at", "deadline"], as_json)
+    for row in rows:
+        row["target"] = "/".join(p for p in (row.get("service"), row.get("key"), row.get("handler")) if p)
+    _print(rows, ["id", "invocation_id", "target", "created_at", "deadline"], as_json)
 
 
 @awakeables.command("resolve")
