@@ -81,6 +81,8 @@ class Tx:
             self.min_timer = fire_at
 
     def _finish(self, effects: Effects) -> Effects:
+        if effects.next_timer_ms == self.min_timer:
+            return effects
         return replace(effects, next_timer_ms=self.min_timer)
 
     # -- reads ---------------------------------------------------------------------------------
