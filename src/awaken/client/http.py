@@ -1,13 +1,19 @@
-"""Thin httpx clients: call, send, attach, output, resolve/reject awakeables, list awakeables."""
+"""Thin httpx clients: call, send, attach, output, resolve/reject awakeables, list awakeables.
+
+Each operation is described once (`_Request`); `Client` and `AsyncClient` only send it.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+_JSON = {"content-type": "application/json"}
 
 
 class HttpError(Exception):
@@ -17,9 +23,49 @@ class HttpError(Exception):
         self.body = body
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    method: str
+    path: str
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] | None = None
+    admin: bool = False
+
+
 def _path(service: str, handler: str, key: str | None) -> str:
     parts = [service] + ([key] if key is not None else []) + [handler]
     return "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+def _body(arg: Any) -> bytes:
+    return b"" if arg is None else json.dumps(arg).encode()
+
+
+def _headers(idempotency_key: str | None) -> dict[str, str]:
+    return {**_JSON, "idempotency-key": idempotency_key} if idempotency_key else dict(_JSON)
+
+
+def _call(service: str, handler: str, arg: Any, key: str | None, idem: str | None) -> _Request:
+    return _Request("POST", _path(service, handler, key), _body(arg), _headers(idem))
+
+
+def _send(
+    service: str, handler: str, arg: Any, key: str | None, delay: str | None, idem: str | None
+) -> _Request:
+    params = {"delay": delay} if delay else None
+    return _Request("POST", _path(service, handler, key) + "/send", _body(arg), _headers(idem), params)
+
+
+def _resolve(awakeable_id: str, payload: Any) -> _Request:
+    return _Request(
+        "POST", f"/restate/awakeables/{awakeable_id}/resolve", json.dumps(payload).encode(), _JSON
+    )
+
+
+def _reject(awakeable_id: str, reason: str) -> _Request:
+    headers = {"content-type": "text/plain"}
+    return _Request("POST", f"/restate/awakeables/{awakeable_id}/reject", reason.encode(), headers)
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -54,6 +100,10 @@ class Client:
         self._http.close()
         self._admin.close()
 
+    def _do(self, r: _Request) -> Any:
+        http = self._admin if r.admin else self._http
+        return _decode(http.request(r.method, r.path, content=r.content, headers=r.headers, params=r.params))
+
     def call(
         self,
         service: str,
@@ -62,11 +112,7 @@ class Client:
         key: str | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
-        headers = {"content-type": "application/json"}
-        if idempotency_key:
-            headers["idempotency-key"] = idempotency_key
-        body = b"" if arg is None else json.dumps(arg).encode()
-        return _decode(self._http.post(_path(service, handler, key), content=body, headers=headers))
+        return self._do(_call(service, handler, arg, key, idempotency_key))
 
     def send(
         self,
@@ -77,44 +123,26 @@ class Client:
         delay: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        headers = {"content-type": "application/json"}
-        if idempotency_key:
-            headers["idempotency-key"] = idempotency_key
-        params = {"delay": delay} if delay else None
-        body = b"" if arg is None else json.dumps(arg).encode()
-        url = _path(service, handler, key) + "/send"
-        result: dict[str, Any] = _decode(self._http.post(url, content=body, headers=headers, params=params))
+        result: dict[str, Any] = self._do(_send(service, handler, arg, key, delay, idempotency_key))
         return result
 
     def attach(self, invocation_id: str) -> Any:
-        return _decode(self._http.get(f"/restate/invocation/{invocation_id}/attach"))
+        return self._do(_Request("GET", f"/restate/invocation/{invocation_id}/attach"))
 
     def output(self, invocation_id: str) -> Any:
-        return _decode(self._http.get(f"/restate/invocation/{invocation_id}/output"))
+        return self._do(_Request("GET", f"/restate/invocation/{invocation_id}/output"))
 
     def resolve_awakeable(self, awakeable_id: str, payload: Any = None) -> dict[str, Any]:
-        body = json.dumps(payload).encode()
-        response = self._http.post(
-            f"/restate/awakeables/{awakeable_id}/resolve",
-            content=body,
-            headers={"content-type": "application/json"},
-        )
-        result: dict[str, Any] = _decode(response)
+        result: dict[str, Any] = self._do(_resolve(awakeable_id, payload))
         return result
 
     def reject_awakeable(self, awakeable_id: str, reason: str) -> dict[str, Any]:
-        response = self._http.post(
-            f"/restate/awakeables/{awakeable_id}/reject",
-            content=reason.encode(),
-            headers={"content-type": "text/plain"},
-        )
-        result: dict[str, Any] = _decode(response)
+        result: dict[str, Any] = self._do(_reject(awakeable_id, reason))
         return result
 
     def list_awakeables(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = _decode(self._admin.get("/awakeables", params={"limit": limit}))[
-            "awakeables"
-        ]
+        page = self._do(_Request("GET", "/awakeables", params={"limit": str(limit)}, admin=True))
+        rows: list[dict[str, Any]] = page["awakeables"]
         return rows
 
 
@@ -141,6 +169,11 @@ class AsyncClient:
         await self._http.aclose()
         await self._admin.aclose()
 
+    async def _do(self, r: _Request) -> Any:
+        http = self._admin if r.admin else self._http
+        response = await http.request(r.method, r.path, content=r.content, headers=r.headers, params=r.params)
+        return _decode(response)
+
     async def call(
         self,
         service: str,
@@ -149,11 +182,7 @@ class AsyncClient:
         key: str | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
-        headers = {"content-type": "application/json"}
-        if idempotency_key:
-            headers["idempotency-key"] = idempotency_key
-        body = b"" if arg is None else json.dumps(arg).encode()
-        return _decode(await self._http.post(_path(service, handler, key), content=body, headers=headers))
+        return await self._do(_call(service, handler, arg, key, idempotency_key))
 
     async def send(
         self,
@@ -164,37 +193,24 @@ class AsyncClient:
         delay: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        headers = {"content-type": "application/json"}
-        if idempotency_key:
-            headers["idempotency-key"] = idempotency_key
-        params = {"delay": delay} if delay else None
-        body = b"" if arg is None else json.dumps(arg).encode()
-        url = _path(service, handler, key) + "/send"
-        result: dict[str, Any] = _decode(
-            await self._http.post(url, content=body, headers=headers, params=params)
-        )
+        result: dict[str, Any] = await self._do(_send(service, handler, arg, key, delay, idempotency_key))
         return result
 
     async def attach(self, invocation_id: str) -> Any:
-        return _decode(await self._http.get(f"/restate/invocation/{invocation_id}/attach"))
+        return await self._do(_Request("GET", f"/restate/invocation/{invocation_id}/attach"))
 
     async def output(self, invocation_id: str) -> Any:
-        return _decode(await self._http.get(f"/restate/invocation/{invocation_id}/output"))
+        return await self._do(_Request("GET", f"/restate/invocation/{invocation_id}/output"))
 
     async def resolve_awakeable(self, awakeable_id: str, payload: Any = None) -> dict[str, Any]:
-        response = await self._http.post(
-            f"/restate/awakeables/{awakeable_id}/resolve",
-            content=json.dumps(payload).encode(),
-            headers={"content-type": "application/json"},
-        )
-        result: dict[str, Any] = _decode(response)
+        result: dict[str, Any] = await self._do(_resolve(awakeable_id, payload))
         return result
 
     async def reject_awakeable(self, awakeable_id: str, reason: str) -> dict[str, Any]:
-        response = await self._http.post(
-            f"/restate/awakeables/{awakeable_id}/reject",
-            content=reason.encode(),
-            headers={"content-type": "text/plain"},
-        )
-        result: dict[str, Any] = _decode(response)
+        result: dict[str, Any] = await self._do(_reject(awakeable_id, reason))
         return result
+
+    async def list_awakeables(self, limit: int = 100) -> list[dict[str, Any]]:
+        page = await self._do(_Request("GET", "/awakeables", params={"limit": str(limit)}, admin=True))
+        rows: list[dict[str, Any]] = page["awakeables"]
+        return rows
