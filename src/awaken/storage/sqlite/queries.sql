@@ -105,6 +105,7 @@ SELECT id FROM invocations WHERE status IN ('ready', 'running') ORDER BY created
 UPDATE invocations
 SET status = 'running', epoch = epoch + 1, modified_at = :now, waiting_on = NULL, inbox_seq = NULL
 WHERE id = :id
+RETURNING *
 
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
@@ -131,7 +132,7 @@ WHERE id = :id
 UPDATE invocations
 SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code = :failure_code,
     failure_message = :failure_message, completed_at = :now, modified_at = :now,
-    waiting_on = NULL, inbox_seq = NULL
+    waiting_on = NULL, inbox_seq = NULL, purge_at = :purge_at
 WHERE id = :id
 
 -- name: delete_invocation
@@ -272,5 +273,13 @@ WHERE fire_at <= :now
 ORDER BY fire_at, invocation_id, idx
 LIMIT :limit
 
+-- name: due_purges
+SELECT id FROM invocations WHERE purge_at IS NOT NULL AND purge_at <= :now
+ORDER BY purge_at LIMIT :limit
+
 -- name: next_timer
-SELECT MIN(fire_at) FROM timers
+SELECT MIN(t) FROM (
+    SELECT MIN(fire_at) AS t FROM timers
+    UNION ALL
+    SELECT MIN(purge_at) AS t FROM invocations WHERE purge_at IS NOT NULL
+)

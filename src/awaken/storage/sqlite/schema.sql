@@ -32,11 +32,13 @@ CREATE TABLE invocations (
     retention_ms INTEGER NOT NULL,
     inbox_seq INTEGER,
     waiting_on TEXT
-);
+, purge_at INTEGER);
 
 CREATE INDEX invocations_by_status ON invocations (status);
 
 CREATE INDEX invocations_inbox ON invocations (service, key, status, inbox_seq);
+
+CREATE INDEX invocations_purge ON invocations (purge_at) WHERE purge_at IS NOT NULL;
 
 CREATE TABLE journal (
     invocation_id TEXT NOT NULL,

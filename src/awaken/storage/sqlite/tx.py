@@ -119,9 +119,9 @@ class Tx:
     # -- shared rules --------------------------------------------------------------------------
     def _claim(self, invocation_id: str, now: int) -> Claim:
         """running, epoch + 1; the record, journal and (keyed) state to run it from."""
-        self._exec("claim_invocation", {"id": invocation_id, "now": now})
-        record = self.record(invocation_id)
-        assert record is not None
+        row = self._exec("claim_invocation", {"id": invocation_id, "now": now}).fetchone()
+        assert row is not None
+        record = record_from_row(row)
         state = self.state(record.service, record.key) if record.key is not None else {}
         return Claim(record, self.journal(invocation_id), state)
 
@@ -264,9 +264,12 @@ class Tx:
 
     def _complete_invocation(self, row: sqlite3.Row, outcome: Outcome, now: int) -> Effects:
         invocation_id: str = row["id"]
-        self._exec("complete_invocation", {"id": invocation_id, "now": now, **outcome_params(outcome)})
+        purge_at = now + int(row["retention_ms"])
+        params = {"id": invocation_id, "now": now, "purge_at": purge_at, **outcome_params(outcome)}
+        self._exec("complete_invocation", params)
         self._exec("delete_invocation_timers", {"id": invocation_id})
-        self._timer(invocation_id, INVOCATION_TIMER, TimerKind.PURGE, now + int(row["retention_ms"]))
+        if self.min_timer is None or purge_at < self.min_timer:
+            self.min_timer = purge_at
         self._exec("close_awakeables", {"id": invocation_id})
         effects = Effects(completed=[(invocation_id, outcome)])
         service, key = row["service"], row["key"]
@@ -432,6 +435,8 @@ class Tx:
             inv, idx, kind = str(timer["invocation_id"]), int(timer["idx"]), TimerKind(timer["kind"])
             self._exec("delete_timer", {"id": inv, "idx": idx, "kind": kind.value})
             effects = effects.merge(self._fire(inv, idx, kind, now))
+        for row in self._exec("due_purges", {"now": now, "limit": limit}).fetchall():
+            self._purge(str(row["id"]))
         return replace(effects, next_timer_ms=self.next_timer())
 
     def _fire(self, inv: str, idx: int, kind: TimerKind, now: int) -> Effects:
