@@ -231,4 +231,14 @@ async def email(ctx: restate.WorkflowSharedContext) -> str | None:
     return await ctx.get("email", type_hint=str)
 
 
+@svc.handler()
+async def leaves_one_open(ctx: restate.Context, channel: str) -> Any:
+    """Awaits the first of two awakeables and returns: the second is closed with the invocation."""
+    a_id, a = ctx.awakeable()
+    b_id, _ = ctx.awakeable(timeout=timedelta(hours=1))
+    await ctx.run_typed("hand out a", hand_out, restate.RunOptions(), channel, a_id)
+    await ctx.run_typed("hand out b", hand_out, restate.RunOptions(), channel, b_id)
+    return await a
+
+
 app = restate.app(services=[svc, counter, signup])

@@ -168,3 +168,17 @@ async def test_sleep_is_durable_timer(env: TestEnvironment) -> None:
     assert apps.EFFECTS["slept"] == 0
     env.clock.advance(6)
     assert (await call).json() == "awake"
+
+
+async def test_awakeables_left_open_are_closed_with_their_invocation(env: TestEnvironment) -> None:
+    call = asyncio.create_task(env.client.post("/svc/leaves_one_open", json="c13"))
+    a = await next_awakeable("c13")
+    b = await next_awakeable("c13")
+    await env.client.post(f"/restate/awakeables/{a}/resolve", json="first")
+    assert (await call).json() == "first"
+    late = await env.client.post(f"/restate/awakeables/{b}/resolve", json="second")
+    assert late.status_code == 410
+    assert all(r.id != b for r in await env.engine.store.list_awakeables())
+    # b's one-hour deadline timer went with it: the next timer is the 24 h retention purge
+    next_timer = await env.engine.store.next_timer_ms()
+    assert next_timer is not None and next_timer > env.engine.now_ms() + 2 * 3_600_000

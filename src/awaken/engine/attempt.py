@@ -178,7 +178,7 @@ class Attempt:
             # A step that failed (or a replay that diverged) fails the attempt, even if the
             # handler caught the error and went on.
             failed = self._failure
-            transition = Complete(outcome) if failed is None else self._retry_transition(failed)
+            transition = self._complete(outcome) if failed is None else self._retry_transition(failed)
         except Suspended:
             transition = Suspend(sorted(self._suspended_on))
         except asyncio.CancelledError:
@@ -214,6 +214,19 @@ class Attempt:
         self._steps.clear()
         self._disarm_suspension()
 
+    def _complete(self, outcome: Outcome) -> Complete:
+        """The end, with what the journal tells about timers and awakeables left open."""
+        open_timers = open_awakeables = False
+        for entry in self.machine.entries():
+            if entry.outcome is not None:
+                continue
+            if entry.kind is EntryKind.SLEEP:
+                open_timers = True
+            elif entry.kind is EntryKind.AWAKEABLE:
+                open_awakeables = True
+                open_timers = open_timers or entry.data.get("deadline") is not None
+        return Complete(outcome, open_timers, open_awakeables)
+
     def _retry_transition(self, exc: BaseException) -> Transition:
         attempts = self.record.attempts + 1
         if isinstance(exc, NonDeterminismError):
@@ -224,7 +237,7 @@ class Attempt:
         log.warning("invocation %s attempt %d failed: %s", self.record.id, attempts, message)
         if policy.exhausted(attempts):
             if policy.on_max_attempts == "kill":
-                return Complete(Outcome.fail(500, f"retries exhausted: {message}"))
+                return self._complete(Outcome.fail(500, f"retries exhausted: {message}"))
             return Pause(message)
         delay = policy.delay_ms(attempts)
         if isinstance(exc, RetryableError) and exc.retry_after is not None:

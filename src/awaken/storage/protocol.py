@@ -174,6 +174,11 @@ class Suspend:
 @dataclass(frozen=True, slots=True)
 class Complete:
     outcome: Outcome
+    # Hints from the attempt, which knows its whole journal: False when it holds no pending
+    # timer (sleep, awakeable deadline) or no pending awakeable, so the store can skip the
+    # clean-up. True (the safe default) makes the store look.
+    open_timers: bool = True
+    open_awakeables: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,15 +262,24 @@ class Tx:
             record = found
         return CreateResult(record, True, effects)
 
-    def _complete_invocation(self, row: sqlite3.Row, outcome: Outcome, now: int) -> Effects:
+    def _complete_invocation(
+        self,
+        row: sqlite3.Row,
+        outcome: Outcome,
+        now: int,
+        open_timers: bool = True,
+        open_awakeables: bool = True,
+    ) -> Effects:
         invocation_id: str = row["id"]
         purge_at = now + int(row["retention_ms"])
         params = {"id": invocation_id, "now": now, "purge_at": purge_at, **outcome_params(outcome)}
         self._exec("complete_invocation", params)
-        self._exec("delete_invocation_timers", {"id": invocation_id})
+        if open_timers:
+            self._exec("delete_invocation_timers", {"id": invocation_id})
         if self.min_timer is None or purge_at < self.min_timer:
             self.min_timer = purge_at
-        self._exec("close_awakeables", {"id": invocation_id})
+        if open_awakeables:
+            self._exec("close_awakeables", {"id": invocation_id})
         effects = Effects(completed=[(invocation_id, outcome)])
         service, key = row["service"], row["key"]
         if key is not None:
@@ -307,7 +316,9 @@ class Tx:
                     raise BadRequest("payload does not match the awakeable's type", details=details)
             new_status = AwakeableStatus.RESOLVED if outcome.ok else AwakeableStatus.REJECTED
             self._exec("set_awakeable_status", {"id": awakeable_id, "status": new_status.value})
-            self._exec("delete_timer", {"id": invocation_id, "idx": idx, "kind": TimerKind.DEADLINE.value})
+            if deadline is not None:
+                params = {"id": invocation_id, "idx": idx, "kind": TimerKind.DEADLINE.value}
+                self._exec("delete_timer", params)
             effects = self._wake(invocation_id, idx, outcome, now)
             return AwakeableCompletion(CompletionStatus.ACCEPTED, effects)
         if status in (AwakeableStatus.RESOLVED, AwakeableStatus.REJECTED):
@@ -392,7 +403,11 @@ class Tx:
         resumed: Claim | None = None
         transition = p.transition
         if isinstance(transition, Complete):
-            effects = effects.merge(self._complete_invocation(row, transition.outcome, now))
+            effects = effects.merge(
+                self._complete_invocation(
+                    row, transition.outcome, now, transition.open_timers, transition.open_awakeables
+                )
+            )
         elif isinstance(transition, Suspend):
             if any(self._entry_completed(inv, idx) for idx in transition.waiting_on):
                 resumed = self._claim(inv, now)
