@@ -37,6 +37,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _disk_commit_ms(directory: Path, n: int = 300) -> dict[str, float]:
+    """Latency of a bare one-row SQLite commit (WAL, synchronous=FULL) on this disk: the floor
+    under every durable step, and the figure to compare runs on a shared machine by."""
+    import sqlite3
+
+    conn = sqlite3.connect(directory / "fsync.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (a INTEGER, b BLOB)")
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (i, b"x" * 200))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - t0)
+    conn.close()
+    times.sort()
+    return {"p50_ms": round(times[n // 2] * 1000, 3), "p99_ms": round(times[int(n * 0.99) - 1] * 1000, 3)}
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -204,6 +225,8 @@ async def main(quick: bool) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "storage": "sqlite, WAL, synchronous=full, one process",
     }
+    with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
+        results["disk_commit"] = _disk_commit_ms(Path(tmp))
     connector = aiohttp.TCPConnector(limit=128)
     async with aiohttp.ClientSession(connector=connector) as session:
         with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
