@@ -11,7 +11,8 @@ from typing import Any
 
 from awaken.errors import TerminalError
 from awaken.sdk.context import RestateDurableFuture
-from awaken.sdk.invocation import DurableFuture, InvocationContext
+from awaken.sdk.futures import DurableFuture
+from awaken.sdk.invocation import InvocationContext
 
 
 def _context_of(futures: Sequence[RestateDurableFuture[Any]]) -> InvocationContext:

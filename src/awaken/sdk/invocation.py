@@ -8,7 +8,7 @@ import hashlib
 import inspect
 import json
 import typing
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from random import Random
 from typing import Any, TypeVar
@@ -25,7 +25,6 @@ from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.core.retry import StepRetryPolicy
 from awaken.errors import BadRequest, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
-    AttemptFinishedEvent,
     DurablePromise,
     Request,
     RestateDurableCallFuture,
@@ -36,95 +35,11 @@ from awaken.sdk.context import (
     WorkflowContext,
 )
 from awaken.sdk.driver import AttemptDriver
+from awaken.sdk.futures import CallFuture, DurableFuture, FinishedEvent, Ready, SendHandleImpl, SleepFuture
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
 
 T = TypeVar("T")
-
-
-class _Event(AttemptFinishedEvent):
-    """Set when the attempt ends. The asyncio.Event is made only if someone waits on it."""
-
-    __slots__ = ("_done", "_event")
-
-    def __init__(self) -> None:
-        self._done = False
-        self._event: asyncio.Event | None = None
-
-    def is_set(self) -> bool:
-        return self._done
-
-    async def wait(self) -> None:
-        if self._done:
-            return
-        if self._event is None:
-            self._event = asyncio.Event()
-        await self._event.wait()
-
-    def set(self) -> None:
-        self._done = True
-        if self._event is not None:
-            self._event.set()
-
-
-class DurableFuture(RestateDurableFuture[T]):
-    """The future of one journal entry."""
-
-    __slots__ = ("ctx", "decode", "index")
-
-    def __init__(self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any]) -> None:
-        self.ctx = ctx
-        self.index = index
-        self.decode = decode
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        return self.ctx._await(self).__await__()
-
-    def is_completed(self) -> bool:
-        return self.ctx.machine.outcome(self.index) is not None
-
-
-class SleepFuture(DurableFuture[None], RestateDurableSleepFuture):
-    pass
-
-
-class CallFuture(DurableFuture[T], RestateDurableCallFuture[T]):
-    def __init__(
-        self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any], invocation_id: str
-    ) -> None:
-        super().__init__(ctx, index, decode)
-        self._invocation_id = invocation_id
-
-    async def invocation_id(self) -> str:
-        return self._invocation_id
-
-    async def cancel_invocation(self) -> None:
-        self.ctx.cancel_invocation(self._invocation_id)
-
-
-class _SendHandle(SendHandle):
-    def __init__(self, ctx: InvocationContext, invocation_id: str) -> None:
-        self._ctx = ctx
-        self._invocation_id = invocation_id
-
-    async def invocation_id(self) -> str:
-        return self._invocation_id
-
-    async def cancel_invocation(self) -> None:
-        self._ctx.cancel_invocation(self._invocation_id)
-
-
-class _Ready(Awaitable[T]):
-    """An awaitable already holding its value (state reads are journaled at call time)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: T) -> None:
-        self._value = value
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        return self._value
-        yield  # pragma: no cover
 
 
 def _ms(delta: timedelta) -> int:
@@ -185,7 +100,7 @@ class InvocationContext(WorkflowContext):
         self._state = state
         self._random: Random | None = None
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
-        self.finished = _Event()
+        self.finished = FinishedEvent()
 
     def _step(self, kind: EntryKind, name: str = "", **fields: Any) -> Entry:
         """Journal one action. A non-deterministic replay fails the attempt even if the handler
@@ -462,7 +377,7 @@ class InvocationContext(WorkflowContext):
             delay,
             workflow_main=spec.kind == "workflow",
         )
-        return _SendHandle(self, target)
+        return SendHandleImpl(self, target)
 
     def service_call(
         self, tpe: Any, arg: Any, idempotency_key: str | None = None, headers: dict[str, str] | None = None
@@ -546,7 +461,7 @@ class InvocationContext(WorkflowContext):
         _, target = self._invoke(
             EntryKind.SEND, service, handler, key, arg, idempotency_key, headers, send_delay
         )
-        return _SendHandle(self, target)
+        return SendHandleImpl(self, target)
 
     def cancel_invocation(self, invocation_id: str) -> None:
         raise TerminalError("cancel_invocation is not supported by this version of awaken", 501)
@@ -577,7 +492,7 @@ class InvocationContext(WorkflowContext):
         assert entry.outcome is not None
         raw = entry.outcome.value
         value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
-        return _Ready(value)
+        return Ready(value)
 
     def state_keys(self) -> Awaitable[list[str]]:
         self._require_keyed(write=False)
@@ -587,7 +502,7 @@ class InvocationContext(WorkflowContext):
         entry = self._step(EntryKind.STATE_KEYS, outcome=outcome)
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
-        return _Ready(keys)
+        return Ready(keys)
 
     def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
         self._require_keyed(write=True)
