@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 
@@ -239,6 +240,35 @@ async def leaves_one_open(ctx: restate.Context, channel: str) -> Any:
     await ctx.run_typed("hand out a", hand_out, restate.RunOptions(), channel, a_id)
     await ctx.run_typed("hand out b", hand_out, restate.RunOptions(), channel, b_id)
     return await a
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Box(TypedDict):
+    label: str
+    size: int
+
+
+@svc.handler()
+async def mirror_point(ctx: restate.Context, p: Point) -> Point:
+    stored = await ctx.run_typed("copy", lambda: Point(p.y, p.x))
+    return stored
+
+
+@svc.handler()
+async def grow_box(ctx: restate.Context, box: Box) -> Box:
+    return {"label": box["label"], "size": box["size"] + 1}
+
+
+@svc.handler()
+async def typed_wait(ctx: restate.Context, channel: str) -> Point:
+    awk_id, fut = ctx.awakeable(type_hint=Point)
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    return await fut
 
 
 app = restate.app(services=[svc, counter, signup])

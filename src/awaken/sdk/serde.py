@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import abc
 import json
+import sys
 import typing
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -23,7 +25,32 @@ _UNTYPED = (None, Any, object)
 
 @lru_cache(maxsize=512)
 def _adapter(type_hint: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(type_hint)
+    return TypeAdapter(_pydantic_compatible(type_hint))
+
+
+def _pydantic_compatible(type_hint: Any) -> Any:
+    """pydantic refuses `typing.TypedDict` before Python 3.12: rebuild it, field by field, as
+    the `typing_extensions.TypedDict` it accepts (nested ones too)."""
+    if sys.version_info >= (3, 12) or not typing.is_typeddict(type_hint):
+        return type_hint
+    if type_hint.__module__ == "typing_extensions" or "typing_extensions" in repr(type(type_hint)):
+        return type_hint
+    hints = typing.get_type_hints(type_hint)
+    required = getattr(type_hint, "__required_keys__", frozenset(hints))
+    fields = {
+        name: (_pydantic_compatible(t) if name in required else NotRequired[_pydantic_compatible(t)])
+        for name, t in hints.items()
+    }
+    return TypedDict(type_hint.__name__, fields)  # type: ignore[operator]
+
+
+def check_type(type_hint: Any) -> None:
+    """Raise TypeError now if values of this type hint cannot be (de)serialized."""
+    if is_typed(type_hint):
+        try:
+            _adapter(type_hint)
+        except Exception as exc:
+            raise TypeError(f"type {type_hint!r} cannot be serialized: {exc}") from exc
 
 
 def is_typed(type_hint: Any) -> bool:
@@ -106,7 +133,8 @@ class DefaultSerde(Serde[I]):
         if obj is None:
             return b""
         if is_typed(self.type_hint):
-            return _adapter(self.type_hint).dump_json(obj)
+            # warnings off: a step's untyped result (a dict) may stand for the hinted model
+            return _adapter(self.type_hint).dump_json(obj, warnings=False)
         try:
             return json.dumps(obj).encode()
         except TypeError:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from awaken.core.retry import RetryPolicy
-from awaken.sdk.serde import DefaultSerde, Serde, json_schema_for, resolve_serde
+from awaken.sdk.serde import DefaultSerde, Serde, check_type, json_schema_for, resolve_serde
 
 ServiceKind = Literal["service", "object", "workflow"]
 HandlerKind = Literal["exclusive", "shared", "workflow"]
@@ -106,6 +106,11 @@ def _make_spec(
     output_type = hints.get("return")
     if output_type is type(None):
         output_type = None
+    for what, hint in (("input", input_type), ("output", output_type)):
+        try:
+            check_type(hint)
+        except TypeError as exc:
+            raise TypeError(f"handler {fn.__qualname__}: unsupported {what} type: {exc}") from exc
     return HandlerSpec(
         service=service,
         name=name or fn.__name__,
