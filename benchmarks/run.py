@@ -58,6 +58,13 @@ def _disk_commit_ms(directory: Path, n: int = 300) -> dict[str, float]:
     return {"p50_ms": round(times[n // 2] * 1000, 3), "p99_ms": round(times[int(n * 0.99) - 1] * 1000, 3)}
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: steadier than wall time on a shared
+    machine, so each workload also reports server CPU per operation."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -126,7 +133,11 @@ def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
     }
 
 
-async def bench_steps(session: aiohttp.ClientSession, url: str, n: int, concurrency: int) -> dict[str, Any]:
+async def bench_steps(
+    session: aiohttp.ClientSession, server: Server, n: int, concurrency: int
+) -> dict[str, Any]:
+    url = server.url
+
     async def call(i: int) -> None:
         async with session.post(f"{url}/bench/step", data=str(i), headers=_JSON) as r:
             body = await r.read()
@@ -134,9 +145,12 @@ async def bench_steps(session: aiohttp.ClientSession, url: str, n: int, concurre
                 raise RuntimeError(f"bad answer {r.status} {body!r}")
 
     await _pool(min(200, n), concurrency, call)  # warm-up
+    cpu0 = _cpu_s(server.proc.pid)
     t0 = time.perf_counter()
     latencies = await _pool(n, concurrency, call)
-    return _summary(latencies, time.perf_counter() - t0)
+    summary = _summary(latencies, time.perf_counter() - t0)
+    summary["server_cpu_ms_per_call"] = round((_cpu_s(server.proc.pid) - cpu0) / n * 1000, 3)
+    return summary
 
 
 _JSON = {"content-type": "application/json"}
@@ -178,13 +192,16 @@ async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: in
             if r.status != 202:
                 raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
 
+    cpu0 = _cpu_s(server.proc.pid)
     t0 = time.perf_counter()
     latencies = await _pool(n, 64, resolve)
     resolved = time.perf_counter() - t0
     while await _count(session, server, "completed") < done_before + n:
         await asyncio.sleep(0.002)
     finished = time.perf_counter() - t0
+    cpu = _cpu_s(server.proc.pid) - cpu0
     return {
+        "server_cpu_ms_per_completion": round(cpu / n * 1000, 3),
         "awakeables": n,
         "resolve_per_s": round(n / resolved, 1),
         "resolve_p50_ms": round(sorted(latencies)[n // 2] * 1000, 3),
@@ -235,8 +252,8 @@ async def main(quick: bool) -> dict[str, Any]:
                 await server.ready(session)
                 # This machine is shared and noisy: each workload runs `rounds` times and the
                 # median round (by throughput) is reported, with every round's figure beside it.
-                c1 = [await bench_steps(session, server.url, n_calls, 1) for _ in range(rounds)]
-                c64 = [await bench_steps(session, server.url, n_calls, 64) for _ in range(rounds)]
+                c1 = [await bench_steps(session, server, n_calls, 1) for _ in range(rounds)]
+                c64 = [await bench_steps(session, server, n_calls, 64) for _ in range(rounds)]
                 awk = [await bench_awakeables(session, server, n_awk) for _ in range(rounds)]
                 results["step_c1"] = _median(c1, "per_s")
                 results["step_c64"] = _median(c64, "per_s")
