@@ -271,4 +271,9 @@ async def typed_wait(ctx: restate.Context, channel: str) -> Point:
     return await fut
 
 
+@svc.handler()
+async def attacher(ctx: restate.Context, invocation_id: str) -> Any:
+    return await ctx.attach_invocation(invocation_id)
+
+
 app = restate.app(services=[svc, counter, signup])

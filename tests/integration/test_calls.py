@@ -131,3 +131,27 @@ async def test_swallowed_non_determinism_still_fails_the_attempt(env: TestEnviro
 
     status, _ = await eventually(record, lambda s: "NonDeterminismError" in s[1])
     assert status != "completed"  # "swallowed" was never recorded as the outcome
+
+
+async def test_attach_invocation_from_a_handler(env: TestEnvironment) -> None:
+    from tests.integration.helpers import next_awakeable
+
+    done = await env.client.post("/svc/greet", json="att")
+    finished_id = done.headers["x-restate-id"]
+    r = await env.client.post("/svc/attacher", json=finished_id)
+    assert r.status_code == 200 and r.json() == "hello att"
+
+    waiting = await env.client.post("/svc/approve/send", json="att2")
+    waiting_id = waiting.json()["invocationId"]
+    awk = await next_awakeable("att2")
+    attach = asyncio.create_task(env.client.post("/svc/attacher", json=waiting_id))
+    await env.client.post(f"/restate/awakeables/{awk}/resolve", json="later")
+    assert (await attach).json() == {"got": "later"}
+
+    failed = await env.client.post("/svc/terminal")
+    r = await env.client.post("/svc/attacher", json=failed.headers["x-restate-id"])
+    assert r.status_code == 418 and r.json()["message"] == "teapot"
+    unknown = await env.client.post("/svc/attacher", json="inv_1" + "0" * 33)
+    assert unknown.status_code == 404
+    malformed = await env.client.post("/svc/attacher", json="nope")
+    assert malformed.status_code == 400

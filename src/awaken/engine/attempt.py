@@ -269,6 +269,7 @@ class Attempt:
         sleeps: list[tuple[int, int]] = []
         children: list[NewInvocation] = []
         completions: list[AwakeableCompletionRequest] = []
+        attaches: list[tuple[int, str]] = []
         now = self.engine.now_ms()
         for position, entry in enumerate(entries):
             if entry.index < self._written:
@@ -293,6 +294,8 @@ class Attempt:
                         missing = Outcome.fail(404, f"no handler {entry.name!r} is registered")
                         entries[position] = entry.with_outcome(missing)
                         self.machine.complete(entry.index, missing, durable=True)
+                case EntryKind.ATTACH:
+                    attaches.append((entry.index, entry.name))
                 case EntryKind.COMPLETE_AWAKEABLE:
                     d = entry.data
                     outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
@@ -309,5 +312,6 @@ class Attempt:
             sleeps=sleeps,
             children=children,
             awakeable_completions=completions,
+            attaches=attaches,
             transition=transition,
         )

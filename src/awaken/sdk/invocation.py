@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from awaken.core.ids import (
+    InvocationId,
     idempotent_invocation_id,
     new_awakeable_id,
     new_invocation_id,
@@ -469,7 +470,14 @@ class InvocationContext(WorkflowContext):
     def attach_invocation(
         self, invocation_id: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
     ) -> RestateDurableFuture[T]:
-        raise TerminalError("attach_invocation is not supported by this version of awaken", 501)
+        """A future of another invocation's outcome (its result, or its TerminalError; 404 if
+        there is no such invocation)."""
+        try:
+            target = str(InvocationId.parse(invocation_id))
+        except BadRequest as exc:
+            raise TerminalError(str(exc), 400) from None
+        entry = self._step(EntryKind.ATTACH, target)
+        return DurableFuture(self, entry.index, resolve_serde(serde, type_hint).deserialize)
 
     # -- state -------------------------------------------------------------------------------
     def key(self) -> str:

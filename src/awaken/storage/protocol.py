@@ -209,6 +209,9 @@ class Progress:
     sleeps: list[tuple[int, int]] = field(default_factory=list)  # (entry index, wake at ms)
     children: list[NewInvocation] = field(default_factory=list)
     awakeable_completions: list[AwakeableCompletionRequest] = field(default_factory=list)
+    # ATTACH entries (entry index, target invocation id): completed with the target's outcome,
+    # now if it has one (404 if there is no such invocation), else when it completes.
+    attaches: list[tuple[int, str]] = field(default_factory=list)
     transition: Transition = None
 
 

@@ -385,6 +385,18 @@ class Tx:
         for child in p.children:
             effects = effects.merge(self._create(child).effects)
         entry_outcomes: dict[int, Outcome] = {}
+        for idx, target in p.attaches:
+            target_row = self.invocation_row(target)
+            attached: Outcome | None = None
+            if target_row is None:
+                attached = Outcome.fail(404, f"invocation '{target}' not found")
+            elif target_row["status"] == Status.COMPLETED:
+                attached = record_from_row(target_row).outcome
+            else:
+                self._exec("add_waiter", {"id": target, "caller_id": inv, "caller_index": idx})
+            if attached is not None:
+                self._exec("complete_entry", {"id": inv, "idx": idx, **outcome_params(attached)})
+                entry_outcomes[idx] = attached
         for req in p.awakeable_completions:
             try:
                 done = self._complete_awakeable(req.awakeable_id, req.outcome, now, accept_any_payload)
