@@ -66,6 +66,9 @@ def serve(
             synchronous=synchronous,
             always_replay=True if always_replay else None,
         )
+    where = f"http://{host}:{port}" + (f", admin API on http://{host}:{admin_port}" if admin_port else "")
+    database = db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
+    click.echo(f"awaken: serving {target} on {where} (database {database})", err=True)
     try:
         import uvloop
 
