@@ -25,6 +25,7 @@ from awaken.storage.protocol import (
     AwakeableCompletion,
     Claim,
     CreateResult,
+    Delivery,
     Effects,
     EntryRef,
     InvocationRecord,
@@ -70,6 +71,7 @@ class Engine:
             self.services[svc.name] = svc
         self._live: dict[str, Attempt] = {}
         self._queued_claims: dict[str, Claim] = {}
+        self._late_deliveries: dict[str, list[Delivery]] = {}
         self._outcome_waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
         self._scheduler: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
@@ -252,7 +254,14 @@ class Engine:
             self.start_attempt(claim)
         for delivery in effects.deliveries:
             attempt = self._live.get(delivery.invocation_id)
-            if attempt is not None:
+            if attempt is None:
+                continue
+            queued = self._queued_claims.get(delivery.invocation_id)
+            if attempt.closing and queued is not None:
+                # The finishing attempt has handed over to a queued one whose journal was read
+                # before this completion: give it to the queued one when it starts.
+                self._late_deliveries.setdefault(delivery.invocation_id, []).append(delivery)
+            else:
                 attempt.deliver(delivery.index, delivery.outcome)
         for invocation_id, outcome in effects.completed:
             for fut in self._outcome_waiters.get(invocation_id, ()):
@@ -280,6 +289,8 @@ class Engine:
             return
         attempt = Attempt(self, claim, spec)
         self._live[invocation_id] = attempt
+        for late in self._late_deliveries.pop(invocation_id, ()):
+            attempt.deliver(late.index, late.outcome)
         task = attempt.start()
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._attempt_finished(invocation_id, attempt, t))
