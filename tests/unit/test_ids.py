@@ -324,3 +324,15 @@ def test_wrong_length_bodies_are_rejected(random_bytes: bytes, length: int) -> N
     assume(length != 38)
     with pytest.raises(BadRequest):
         parse_awakeable_id("sign_1" + body)
+
+
+def test_random_invocation_ids_always_decode_and_differ() -> None:
+    import random
+
+    from awaken.core.ids import random_invocation_id
+
+    rng = random.Random(7)
+    ids = {random_invocation_id(rng) for _ in range(20_000)}
+    assert len(ids) == 20_000
+    for text in ids:
+        assert len(text) == INVOCATION_ID_LENGTH and str(InvocationId.parse(text)) == text

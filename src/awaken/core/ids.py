@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import random
 from dataclasses import dataclass
 
 from awaken.errors import BadRequest
@@ -86,6 +87,20 @@ class InvocationId:
         )
         digest = hashlib.sha256(encoded).digest()
         return cls(int.from_bytes(digest[16:24], "big"), digest[:16])
+
+
+_B62_BYTE = bytes(ord(_B62[i % 62]) for i in range(256))  # random byte -> base62 digit
+
+
+def random_invocation_id(rng: random.Random) -> str:
+    """A random invocation id, drawn as base62 text directly (a byte translation, no
+    big-integer arithmetic: this runs once per invocation). The leading digits are bounded so
+    that the text always decodes: below 21 for the 64-bit partition key, below 7 for the uuid."""
+    raw = rng.randbytes(_PK_WIDTH + _UUID_WIDTH)
+    digits = raw.translate(_B62_BYTE).decode("ascii")
+    return (
+        "inv_1" + _B62[raw[0] % 21] + digits[1:_PK_WIDTH] + _B62[raw[_PK_WIDTH] % 7] + digits[_PK_WIDTH + 1 :]
+    )
 
 
 def new_invocation_id(now_ms: int, random16: bytes) -> str:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from awaken.core.ids import idempotent_invocation_id, new_invocation_id, workflow_invocation_id
+from awaken.core.ids import idempotent_invocation_id, random_invocation_id, workflow_invocation_id
 from awaken.core.journal import Entry, Outcome
 from awaken.core.retry import RetryPolicy
 from awaken.engine.attempt import Attempt
@@ -156,7 +156,7 @@ class Engine:
             elif idempotency_key is not None:
                 invocation_id = idempotent_invocation_id(spec.service, key, spec.name, idempotency_key)
             else:
-                invocation_id = new_invocation_id(now, self._random.randbytes(16))
+                invocation_id = random_invocation_id(self._random)
         retention = self.config.retention_ms
         if spec.idempotency_retention is not None:
             retention = int(spec.idempotency_retention.total_seconds() * 1000)
