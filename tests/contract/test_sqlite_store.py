@@ -30,7 +30,6 @@ from awaken.storage.protocol import (
 )
 from awaken.storage.sqlite import SqliteStore
 from awaken.storage.sqlite.sql import QUERIES, load_schema, parse_queries, split_statements
-from awaken.storage.sqlite.writer import GroupCommitWriter
 
 T0 = 1_700_000_000_000  # a fixed "now": the store never reads a clock
 RETENTION = 60_000
@@ -642,72 +641,6 @@ async def test_a_failing_write_does_not_fail_its_batch(store: SqliteStore) -> No
         assert (await store.get_journal(c.record.id))[0].outcome == Outcome(b"1")
     assert await store.get_journal("stale") == []
     assert store.stats()["ops_failed"] >= 1
-
-
-async def test_writer_rolls_back_one_op_and_wraps_sqlite_errors(db_path: str) -> None:
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY)")
-        return conn
-
-    writer = GroupCommitWriter(connect, lambda conn: None)
-    await asyncio.wrap_future(writer.start())
-    try:
-
-        def insert(v: int) -> Any:
-            return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (v,)).rowcount
-
-        def insert_then_fail(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO t VALUES (100)")
-            conn.execute("INSERT INTO t VALUES (100)")  # IntegrityError
-
-        futures = [writer.submit(insert(1)), writer.submit(insert_then_fail), writer.submit(insert(2))]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        assert results[0] == 1 and results[2] == 1
-        assert isinstance(results[1], StorageError)
-        assert isinstance(results[1].__cause__, sqlite3.IntegrityError)
-
-        cancelled = writer.submit(insert(3))
-        cancelled.cancel()
-        assert await writer.submit(
-            lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
-        ) in (
-            [1, 2],
-            [1, 2, 3],
-        )
-    finally:
-        writer.stop()
-        await asyncio.to_thread(writer.join)
-    with pytest.raises(StorageError):
-        writer.submit(insert(4))
-
-
-async def test_a_failed_commit_fails_the_whole_batch_and_the_writer_goes_on(db_path: str) -> None:
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS child (id INTEGER PRIMARY KEY, "
-            "p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
-        )
-        return conn
-
-    writer = GroupCommitWriter(connect, lambda conn: None)
-    await asyncio.wrap_future(writer.start())
-    try:
-        # A deferred foreign key violation makes COMMIT itself fail.
-        bad = writer.submit(lambda conn: conn.execute("INSERT INTO child VALUES (1, 99)").rowcount)
-        with pytest.raises(StorageError):
-            await bad
-        assert writer.stats()["batches_failed"] == 1
-        ok = await writer.submit(lambda conn: conn.execute("INSERT INTO parent VALUES (1)").rowcount)
-        assert ok == 1
-        rows = await writer.submit(lambda conn: conn.execute("SELECT count(*) FROM child").fetchone()[0])
-        assert rows == 0
-    finally:
-        writer.stop()
-        await asyncio.to_thread(writer.join)
 
 
 # -- durability, recovery, migrations ------------------------------------------------------------

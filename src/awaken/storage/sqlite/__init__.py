@@ -1,4 +1,5 @@
-"""The SQLite store: one file in WAL mode, a group-committing writer thread, a reader thread."""
+"""The SQLite store: one file in WAL mode, group commit on the event loop with a sync thread, a
+reader thread."""
 
 from __future__ import annotations
 

@@ -23,6 +23,26 @@ PRAGMA foreign_keys = OFF
 -- name: pragma_query_only
 PRAGMA query_only = 1
 
+-- name: pragma_no_autocheckpoint
+-- The write connection never checkpoints: the writer's sync thread does (see writer.py).
+PRAGMA wal_autocheckpoint = 0
+
+-- name: pragma_busy_timeout_none
+-- The write connection runs on the event loop: a locked database must not block it.
+PRAGMA busy_timeout = 0
+
+-- name: pragma_journal_mode
+PRAGMA journal_mode
+
+-- name: database_list
+PRAGMA database_list
+
+-- name: wal_checkpoint_passive
+PRAGMA wal_checkpoint(PASSIVE)
+
+-- name: wal_checkpoint_restart
+PRAGMA wal_checkpoint(RESTART)
+
 -- name: begin_immediate
 BEGIN IMMEDIATE
 

@@ -37,10 +37,10 @@ Synchronous = Literal["full", "normal"]
 class SqliteStore:
     """awaken's durable state in one SQLite file (WAL mode), with group commit.
 
-    Writes go to one writer thread that owns the write connection: writes arriving together
-    share one transaction and one fsync, each inside its own SAVEPOINT so that a failing write
-    (a stale epoch, say) fails alone. Reads run on a second connection on a reader thread; WAL
-    lets them run while the writer commits. `stats()` counts batches and writes committed.
+    Writes run on the event loop that opened the store, in `GroupCommitWriter` (writer.py):
+    writes submitted together share one transaction and one fsync, and a failing write (a stale
+    epoch, say) fails alone. Reads run on a second connection on a reader thread; WAL lets them
+    run while the writer commits. `stats()` counts batches, writes, syncs and checkpoints.
 
     Durability, `synchronous`:
 
@@ -92,8 +92,10 @@ class SqliteStore:
             raise StorageError("the store is already open")
         parent = Path(self.path).parent
         parent.mkdir(parents=True, exist_ok=True)
-        writer = GroupCommitWriter(lambda: self._connect(reader=False), apply_migrations)
-        await asyncio.wrap_future(writer.start())
+        writer = GroupCommitWriter(
+            lambda: self._connect(reader=False), apply_migrations, durable=self.synchronous == "full"
+        )
+        await writer.start()
         self._writer = self._last_writer = writer
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="awaken-sqlite-reader")
         try:
@@ -113,6 +115,7 @@ class SqliteStore:
             deadline = loop.time() + 30
             while writer.is_alive() and loop.time() < deadline:
                 await asyncio.sleep(0.002)
+            writer.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             conn, self._reader_conn = self._reader_conn, None
@@ -123,7 +126,7 @@ class SqliteStore:
     def stats(self) -> dict[str, int]:
         """Group-commit counters: batches_committed, ops_committed (average batch size is
         ops_committed / batches_committed), ops_failed, ops_skipped, batches_failed,
-        max_batch_size."""
+        max_batch_size, syncs (WAL fsyncs), checkpoints."""
         writer = self._writer or self._last_writer
         if writer is None:
             return {"batches_committed": 0, "ops_committed": 0}

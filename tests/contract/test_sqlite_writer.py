@@ -1,0 +1,237 @@
+"""The group-commit writer on a real SQLite file: batching, failure isolation, a failed COMMIT, a
+locked database, a failed fsync, checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from awaken.errors import StorageError
+from awaken.storage.sqlite.writer import GroupCommitWriter
+
+
+def table_connect(db_path: str) -> Callable[[], sqlite3.Connection]:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY, pad BLOB)")
+        return conn
+
+    return connect
+
+
+async def stopped(writer: GroupCommitWriter) -> None:
+    writer.stop()
+    await asyncio.to_thread(writer.join)
+    writer.close()
+
+
+@pytest.fixture
+async def writer(db_path: str) -> AsyncIterator[GroupCommitWriter]:
+    w = GroupCommitWriter(table_connect(db_path), lambda conn: None)
+    await w.start()
+    try:
+        yield w
+    finally:
+        await stopped(w)
+
+
+def insert(v: int, pad: bytes = b"") -> Any:
+    return lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (v, pad)).rowcount
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+
+async def test_writer_rolls_back_one_op_and_wraps_sqlite_errors(db_path: str) -> None:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY)")
+        return conn
+
+    writer = GroupCommitWriter(connect, lambda conn: None)
+    await writer.start()
+    try:
+
+        def insert(v: int) -> Any:
+            return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (v,)).rowcount
+
+        def insert_then_fail(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (100)")
+            conn.execute("INSERT INTO t VALUES (100)")  # IntegrityError
+
+        futures = [writer.submit(insert(1)), writer.submit(insert_then_fail), writer.submit(insert(2))]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], StorageError)
+        assert isinstance(results[1].__cause__, sqlite3.IntegrityError)
+
+        cancelled = writer.submit(insert(3))
+        cancelled.cancel()
+        assert await writer.submit(
+            lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
+        ) in (
+            [1, 2],
+            [1, 2, 3],
+        )
+    finally:
+        writer.stop()
+        await asyncio.to_thread(writer.join)
+        writer.close()
+    with pytest.raises(StorageError):
+        writer.submit(insert(4))
+
+
+async def test_a_failed_commit_fails_the_whole_batch_and_the_writer_goes_on(db_path: str) -> None:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS child (id INTEGER PRIMARY KEY, "
+            "p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        return conn
+
+    writer = GroupCommitWriter(connect, lambda conn: None)
+    await writer.start()
+    try:
+        # A deferred foreign key violation makes COMMIT itself fail.
+        bad = writer.submit(lambda conn: conn.execute("INSERT INTO child VALUES (1, 99)").rowcount)
+        with pytest.raises(StorageError):
+            await bad
+        assert writer.stats()["batches_failed"] == 1
+        ok = await writer.submit(lambda conn: conn.execute("INSERT INTO parent VALUES (1)").rowcount)
+        assert ok == 1
+        rows = await writer.submit(lambda conn: conn.execute("SELECT count(*) FROM child").fetchone()[0])
+        assert rows == 0
+    finally:
+        writer.stop()
+        await asyncio.to_thread(writer.join)
+        writer.close()
+
+
+async def test_writes_of_one_loop_iteration_share_a_transaction_and_a_sync(writer: GroupCommitWriter) -> None:
+    results = await asyncio.gather(*(writer.submit(insert(v)) for v in range(50)))
+    assert results == [1] * 50
+    stats = writer.stats()
+    assert stats["ops_committed"] == 50
+    assert stats["batches_committed"] == 1 and stats["max_batch_size"] == 50
+    assert stats["syncs"] == 1  # durable: one fsync of the WAL acknowledged all 50
+    assert await writer.submit(count) == 50
+
+
+async def test_acknowledged_writes_are_in_the_file(db_path: str, writer: GroupCommitWriter) -> None:
+    await asyncio.gather(*(writer.submit(insert(v)) for v in range(10)))
+    other = sqlite3.connect(db_path)
+    try:
+        assert other.execute("SELECT count(*) FROM t").fetchone()[0] == 10
+    finally:
+        other.close()
+
+
+async def test_a_locked_database_does_not_block_the_loop(db_path: str, writer: GroupCommitWriter) -> None:
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+    try:
+        pending = writer.submit(insert(1))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the write waits for the lock
+            await asyncio.sleep(0.001)
+            ticks += 1
+        assert ticks == 20 and not pending.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await pending == 1
+
+
+async def test_a_failed_fsync_fails_its_writes_and_every_later_one(writer: GroupCommitWriter) -> None:
+    assert await writer.submit(insert(1)) == 1
+
+    def failing_fsync() -> None:
+        raise OSError(5, "Input/output error")
+
+    writer._fsync_wal = failing_fsync  # type: ignore[method-assign]  # a disk that fails
+    with pytest.raises(StorageError, match="could not be synced"):
+        await writer.submit(insert(2))
+    with pytest.raises(StorageError, match="could not be synced"):
+        writer.submit(insert(3))
+
+
+async def test_a_write_from_another_event_loop_is_refused(writer: GroupCommitWriter) -> None:
+    errors: list[BaseException] = []
+
+    def other_loop() -> None:
+        async def submit() -> None:
+            writer.submit(insert(1))
+
+        try:
+            asyncio.run(submit())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    assert len(errors) == 1 and isinstance(errors[0], StorageError)
+    assert await writer.submit(count) == 0
+
+
+async def test_a_database_not_in_wal_mode_is_refused(db_path: str) -> None:
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+
+    with pytest.raises(StorageError, match="WAL"):
+        await GroupCommitWriter(connect, lambda conn: None).start()
+
+
+async def test_not_durable_writes_resolve_at_commit(db_path: str) -> None:
+    w = GroupCommitWriter(table_connect(db_path), lambda conn: None, durable=False)
+    await w.start()
+    try:
+        assert await asyncio.gather(*(w.submit(insert(v)) for v in range(5))) == [1] * 5
+        assert w.stats()["syncs"] == 0
+    finally:
+        await stopped(w)
+
+
+async def test_checkpoints_keep_the_wal_bounded_under_sustained_writes(db_path: str) -> None:
+    w = GroupCommitWriter(table_connect(db_path), lambda conn: None, checkpoint_frames=50, restart_frames=200)
+    await w.start()
+    pad = os.urandom(3000)  # about a page per row
+    try:
+        for start in range(0, 4000, 40):
+            await asyncio.gather(*(w.submit(insert(v, pad)) for v in range(start, start + 40)))
+        assert await w.submit(count) == 4000
+        assert w.stats()["checkpoints"] > 0
+        # 4,000 pages were written; the WAL was restarted along the way instead of growing.
+        assert os.stat(db_path + "-wal").st_size < 2000 * 4096
+    finally:
+        await stopped(w)
+    # and the checkpointed database holds every row
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*), sum(length(pad)) FROM t").fetchone() == (4000, 4000 * 3000)
+    finally:
+        conn.close()
+
+
+async def test_stop_commits_what_is_queued(db_path: str) -> None:
+    w = GroupCommitWriter(table_connect(db_path), lambda conn: None)
+    await w.start()
+    futures = [w.submit(insert(v)) for v in range(5)]
+    await stopped(w)  # before the loop ran the scheduled flush
+    assert await asyncio.gather(*futures) == [1] * 5
+    with pytest.raises(StorageError, match="closed"):
+        w.submit(insert(9))
