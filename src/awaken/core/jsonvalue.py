@@ -35,11 +35,16 @@ def _depth_ok(text: bytes) -> bool:
     return True
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads_strict(data: bytes) -> Any:
     """Parse JSON; ValueError for anything that is not plain, reasonably nested JSON."""
     if len(data) > MAX_DEPTH and not _depth_ok(data):
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
+        if data.isascii():  # the common case: no encoding to detect
+            return _DECODER.decode(data.decode("ascii"))
         return json.loads(data, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None

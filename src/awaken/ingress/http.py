@@ -40,7 +40,8 @@ class HttpRequest:
         headers: dict[str, str] = {}
         for k, v in scope.get("headers", ()):
             headers[k.decode("latin-1").lower()] = v.decode("latin-1")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        raw_query = scope.get("query_string", b"")
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         return cls(scope["method"], segments, query, headers, receive, max_body)
 
     def content_type(self) -> str:

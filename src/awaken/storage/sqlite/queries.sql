@@ -109,6 +109,11 @@ ON CONFLICT (id) DO NOTHING
 -- name: get_invocation
 SELECT * FROM invocations WHERE id = :id
 
+-- name: get_fence
+-- What a commit of a running attempt needs of its invocation (not its input or outcome).
+SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms
+FROM invocations WHERE id = :id
+
 -- name: list_invocations
 SELECT * FROM invocations
 WHERE (:status IS NULL OR status = :status) AND (:service IS NULL OR service = :service)

@@ -15,9 +15,13 @@ from awaken.storage.protocol import (
     Status,
 )
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 def dump_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not value and isinstance(value, dict):
+        return "{}"  # most entries carry no data
+    return _ENCODER.encode(value)
 
 
 def outcome_params(outcome: Outcome | None) -> dict[str, Any]:

@@ -339,10 +339,11 @@ class Tx:
     # -- operations ----------------------------------------------------------------------------
     def create(self, new: NewInvocation) -> CreateResult:
         result = self._create(new)
-        return replace(result, effects=self._finish(result.effects))
+        effects = self._finish(result.effects)
+        return result if effects is result.effects else replace(result, effects=effects)
 
     def commit(self, p: Progress) -> ProgressResult:
-        row = self.invocation_row(p.invocation_id)
+        row = self._one("get_fence", {"id": p.invocation_id})
         if row is None:
             raise Conflict(f"invocation {p.invocation_id} does not exist (epoch {p.epoch} is stale)")
         if row["status"] != Status.RUNNING or row["epoch"] != p.epoch:
