@@ -332,7 +332,28 @@ def test_random_invocation_ids_always_decode_and_differ() -> None:
     from awaken.core.ids import random_invocation_id
 
     rng = random.Random(7)
-    ids = {random_invocation_id(rng) for _ in range(20_000)}
+    ids = {random_invocation_id(rng, 1_750_000_000_000 + i % 3) for i in range(20_000)}
     assert len(ids) == 20_000
     for text in ids:
         assert len(text) == INVOCATION_ID_LENGTH and str(InvocationId.parse(text)) == text
+
+
+@given(st.integers(min_value=0, max_value=2**62), st.integers(min_value=1, max_value=10**12))
+def test_random_invocation_ids_sort_by_time_and_decode(now_ms: int, later_by: int) -> None:
+    import random
+
+    from awaken.core.ids import random_invocation_id
+
+    rng = random.Random(now_ms)
+    first, second = random_invocation_id(rng, now_ms), random_invocation_id(rng, now_ms + later_by)
+    for text in (first, second):
+        assert len(text) == INVOCATION_ID_LENGTH and str(InvocationId.parse(text)) == text
+    # later ids sort after earlier ones (byte order, as the store's indexes compare), except
+    # across the prefix's wrap-around every 37 years
+    from awaken.core.ids import _TIME_EPOCH_MS, _TIME_SPAN_MS
+
+    wraps = (now_ms - _TIME_EPOCH_MS) // _TIME_SPAN_MS != (
+        now_ms + later_by - _TIME_EPOCH_MS
+    ) // _TIME_SPAN_MS
+    if not wraps:
+        assert first[:12] < second[:12]

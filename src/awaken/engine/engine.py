@@ -156,7 +156,7 @@ class Engine:
             elif idempotency_key is not None:
                 invocation_id = idempotent_invocation_id(spec.service, key, spec.name, idempotency_key)
             else:
-                invocation_id = random_invocation_id(self._random)
+                invocation_id = random_invocation_id(self._random, now)
         retention = self.config.retention_ms
         if spec.idempotency_retention is not None:
             retention = int(spec.idempotency_retention.total_seconds() * 1000)

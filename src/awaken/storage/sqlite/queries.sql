@@ -111,7 +111,7 @@ SELECT * FROM invocations WHERE id = :id
 
 -- name: get_fence
 -- What a commit of a running attempt needs of its invocation (not its input or outcome).
-SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms
+SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms, has_waiters
 FROM invocations WHERE id = :id
 
 -- name: list_invocations
@@ -188,6 +188,9 @@ LIMIT 1
 -- name: add_waiter
 INSERT OR IGNORE INTO waiters (invocation_id, caller_id, caller_index)
 VALUES (:id, :caller_id, :caller_index)
+
+-- name: flag_waiters
+UPDATE invocations SET has_waiters = 1 WHERE id = :id
 
 -- name: get_waiters
 SELECT caller_id, caller_index FROM waiters WHERE invocation_id = :id

@@ -32,11 +32,11 @@ CREATE TABLE invocations (
     retention_ms INTEGER NOT NULL,
     inbox_seq INTEGER,
     waiting_on TEXT
-, purge_at INTEGER);
+, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX invocations_by_status ON invocations (status);
 
-CREATE INDEX invocations_inbox ON invocations (service, key, status, inbox_seq);
+CREATE INDEX invocations_inbox ON invocations (service, key, inbox_seq) WHERE status = 'pending';
 
 CREATE INDEX invocations_purge ON invocations (purge_at) WHERE purge_at IS NOT NULL;
 

@@ -164,6 +164,10 @@ class Tx:
             return Effects(deliveries=[Delivery(invocation_id, idx, outcome)])
         return Effects()
 
+    def _add_waiter(self, params: dict[str, Any]) -> None:
+        self._exec("add_waiter", params)
+        self._exec("flag_waiters", {"id": params["id"]})
+
     def _attach_caller(self, row: sqlite3.Row, caller: EntryRef | None, now: int) -> Effects:
         """A second caller of an existing invocation gets its outcome, now or when it completes."""
         if caller is None:
@@ -175,7 +179,7 @@ class Tx:
             assert outcome is not None
             return self._wake(caller.invocation_id, caller.index, outcome, now)
         params = {"id": row["id"], "caller_id": caller.invocation_id, "caller_index": caller.index}
-        self._exec("add_waiter", params)
+        self._add_waiter(params)
         return Effects()
 
     def _create_running(self, new: NewInvocation) -> CreateResult | None:
@@ -289,9 +293,10 @@ class Tx:
         callers: list[tuple[str, int]] = []
         if row["caller_id"] is not None:
             callers.append((str(row["caller_id"]), int(row["caller_index"])))
-        callers.extend(
-            (str(r[0]), int(r[1])) for r in self._exec("take_waiters", {"id": invocation_id}).fetchall()
-        )
+        if row["has_waiters"]:
+            callers.extend(
+                (str(r[0]), int(r[1])) for r in self._exec("take_waiters", {"id": invocation_id}).fetchall()
+            )
         for caller_id, caller_index in callers:
             effects = effects.merge(self._wake(caller_id, caller_index, outcome, now))
         return effects
@@ -394,7 +399,7 @@ class Tx:
             elif target_row["status"] == Status.COMPLETED:
                 attached = record_from_row(target_row).outcome
             else:
-                self._exec("add_waiter", {"id": target, "caller_id": inv, "caller_index": idx})
+                self._add_waiter({"id": target, "caller_id": inv, "caller_index": idx})
             if attached is not None:
                 self._exec("complete_entry", {"id": inv, "idx": idx, **outcome_params(attached)})
                 entry_outcomes[idx] = attached
