@@ -179,7 +179,10 @@ class Attempt:
             # handler caught the error and went on.
             failed = self._failure
             transition = self._complete(outcome) if failed is None else self._retry_transition(failed)
-        except Suspended:
+        except Suspended as exc:
+            # Its traceback holds the handler's frames, which hold the futures that hold it:
+            # a cycle that only the garbage collector would free. Drop it now.
+            exc.__traceback__ = None
             transition = Suspend(sorted(self._suspended_on))
         except asyncio.CancelledError:
             if self._failure is None:  # the engine is stopping: leave the invocation to recovery
