@@ -206,3 +206,26 @@ async def read(ctx: restate.ObjectSharedContext) -> list[str]:
 
 
 app = restate.app(services=[flow, lock])
+
+
+FLAKY_ATTEMPTS = 4
+
+
+@flow.handler()
+async def flaky_step(ctx: restate.Context, tag: str) -> str:
+    """A ctx.run that always fails, retried in place up to FLAKY_ATTEMPTS times, 1 s apart."""
+
+    def fails() -> str:
+        record("flaky", tag)
+        raise RuntimeError(f"attempt failed for {tag}")
+
+    options: restate.RunOptions[str] = restate.RunOptions(
+        max_attempts=FLAKY_ATTEMPTS,
+        initial_retry_interval=timedelta(seconds=1),
+        retry_interval_factor=1.0,
+    )
+    try:
+        await ctx.run_typed("flaky", fails, options)
+    except restate.TerminalError as exc:
+        return f"gave up: {exc.message}"
+    return "unreachable"

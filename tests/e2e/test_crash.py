@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.conftest import Effects, Server, eventually
-from tests.e2e.crash_app import CHAIN_STEPS
+from tests.e2e.crash_app import CHAIN_STEPS, FLAKY_ATTEMPTS
 
 pytestmark = pytest.mark.e2e
 
@@ -341,3 +341,27 @@ def test_object_queue_survives_kill(server: Server, effects: Effects) -> None:
     assert server.post("/lock/k/read").json() == expected
     assert effects.counts("lock_hand_out") == {"k/h": 1}
     assert effects.counts("lock_append") == {"free/x": 1, **{f"k/{tag}": 1 for tag in queued}}
+
+
+def test_step_retry_count_survives_kill(server: Server, effects: Effects) -> None:
+    """kill -9 while a ctx.run waits to retry: its retry count is journaled, so after the restart
+    it gives up after RunOptions.max_attempts executions in all, not max_attempts more."""
+    invocation_id = server.send("/flow/flaky_step", "f")
+
+    def retry_count() -> int:
+        journal = server.invocation(invocation_id)["journal"]
+        return int(next((e["data"].get("attempts", 0) for e in journal if e["name"] == "flaky"), 0))
+
+    eventually(lambda: retry_count() >= 2, interval=0.01, what="two failed attempts journaled")
+    before_kill = effects.count("flaky", "f")
+    server.restart()
+
+    response = server.attach(invocation_id)
+    assert response.status_code == 200, response.text
+    assert (
+        response.json()
+        == f"gave up: ctx.run 'flaky' failed after {FLAKY_ATTEMPTS} attempts: attempt failed for f"
+    )
+    # Every execution before the kill was counted, except at most the one in flight at the kill.
+    assert FLAKY_ATTEMPTS <= effects.count("flaky", "f") <= FLAKY_ATTEMPTS + 1
+    assert before_kill >= 2

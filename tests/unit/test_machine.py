@@ -546,3 +546,19 @@ def test_an_altered_step_past_the_prefix_is_just_recorded(case: tuple[list[Actio
     run_script(m, script[:position])
     entry = m.step(altered.kind, altered.name)
     assert (entry.index, entry.kind, entry.name) == (position, altered.kind, altered.name)
+
+
+def test_annotate_updates_a_pending_entry_for_the_next_write_only() -> None:
+    m = InvocationMachine()
+    run = m.step(EntryKind.RUN, "r")
+    done = m.step(EntryKind.RUN, "done")
+    m.complete(done.index, Outcome(b"1"), durable=False)
+    m.take_dirty()
+    m.annotate(run.index, {"attempts": 2})
+    m.annotate(done.index, {"attempts": 9})  # completed: nothing to retry, left alone
+    assert [(e.index, e.data) for e in m.take_dirty()] == [(0, {"attempts": 2})]
+    m.annotate(run.index, {"attempts": 3, "last_failure": "x"})
+    assert m.entry(run.index).data == {"attempts": 3, "last_failure": "x"}
+    # a replay sees the annotation and still matches the entry by kind and name
+    replay = InvocationMachine(m.entries())
+    assert replay.step(EntryKind.RUN, "r").data["attempts"] == 3

@@ -116,7 +116,13 @@ class AdminApp:
             journal = await engine.store.get_journal(record.id)
             out = invocation_json(record)
             out["journal"] = [
-                {"index": e.index, "kind": e.kind.value, "name": e.name, "completed": e.completed}
+                {
+                    "index": e.index,
+                    "kind": e.kind.value,
+                    "name": e.name,
+                    "completed": e.completed,
+                    "data": e.data,
+                }
                 for e in journal
             ]
             await respond_json(send, 200, out)

@@ -74,6 +74,9 @@ class Entry:
     def completed(self) -> bool:
         return self.outcome is not None
 
+    def with_data(self, data: dict[str, Any]) -> Entry:
+        return Entry(self.index, self.kind, self.name, {**self.data, **data}, self.payload, self.outcome)
+
     def with_outcome(self, outcome: Outcome) -> Entry:
         # direct construction: dataclasses.replace costs several times more on this hot path
         return Entry(self.index, self.kind, self.name, self.data, self.payload, outcome)

@@ -104,6 +104,14 @@ class InvocationMachine:
             self._dirty[index] = None
         return True
 
+    def annotate(self, index: int, data: dict[str, Any]) -> None:
+        """Merge `data` into a pending entry's metadata (a step's retry count, say), to be
+        written with the next flush. Replays see it; it never takes part in matching."""
+        current = self._entries[index]
+        if current.outcome is None:
+            self._entries[index] = current.with_data(data)
+            self._dirty[index] = None
+
     # -- what must be written ----------------------------------------------------------------
     def has_dirty_before(self, index: int) -> bool:
         """Whether an entry before `index` still needs writing (a ctx.run must not start then)."""

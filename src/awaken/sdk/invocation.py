@@ -231,10 +231,12 @@ class InvocationContext(WorkflowContext):
         serde: Serde[Any],
         policy: StepRetryPolicy | None,
     ) -> None:
-        if self.machine.has_dirty_before(index):
-            await self.driver.flush()  # everything journaled before a step is durable first
-        started = self.driver.now_ms()
-        attempt = 0
+        if self.machine.has_dirty_before(index) and not await self._flush_or_fail():
+            return  # everything journaled before a step is durable first
+        # Retries of earlier attempts (before a crash, say) count: their number is journaled.
+        retried = self.machine.entry(index).data
+        attempt = int(retried.get("attempts", 0))
+        started = int(retried.get("first_attempt_at") or self.driver.now_ms())
         while True:
             attempt += 1
             try:
@@ -255,11 +257,28 @@ class InvocationContext(WorkflowContext):
                     message = f"ctx.run {name!r} failed after {attempt} attempts: {exc}"
                     outcome = Outcome.fail(500, message)
                 else:
+                    failure = {
+                        "attempts": attempt,
+                        "first_attempt_at": started,
+                        "last_failure": str(exc)[:1000],
+                    }
+                    self.machine.annotate(index, failure)
+                    if not await self._flush_or_fail():
+                        return
                     await asyncio.sleep(policy.delay_ms(attempt) / 1000)
                     continue
             self.machine.complete(index, outcome, durable=False)
             self.driver.step_done(index)
             return
+
+    async def _flush_or_fail(self) -> bool:
+        """Flush from a step; if the store fails, the attempt fails (the handler waits on us)."""
+        try:
+            await self.driver.flush()
+        except Exception as exc:
+            self.driver.fail_attempt(exc)
+            return False
+        return True
 
     def sleep(self, delta: timedelta, name: str | None = None) -> RestateDurableSleepFuture:
         data = None if self.machine.replaying else {"wake_at": self.driver.now_ms() + _ms(delta)}
