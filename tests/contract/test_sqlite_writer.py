@@ -235,3 +235,26 @@ async def test_stop_commits_what_is_queued(db_path: str) -> None:
     assert await asyncio.gather(*futures) == [1] * 5
     with pytest.raises(StorageError, match="closed"):
         w.submit(insert(9))
+
+
+async def test_a_write_that_fills_the_disk_fails_alone(writer: GroupCommitWriter) -> None:
+    # SQLite rolls the whole transaction back on "database or disk is full": the writer runs
+    # the batch again without the failing write, and its neighbours commit.
+    page_count = await writer.submit(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+    await writer.submit(lambda conn: conn.execute(f"PRAGMA max_page_count = {page_count}").fetchone())
+    try:
+        futures = [
+            writer.submit(insert(1)),
+            writer.submit(insert(2, os.urandom(200_000))),
+            writer.submit(insert(3)),
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await writer.submit(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823").fetchone())
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], StorageError) and "full" in str(results[1])
+    assert await writer.submit(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]) == [
+        1,
+        3,
+    ]
+    assert await writer.submit(insert(4, os.urandom(200_000))) == 1  # room again

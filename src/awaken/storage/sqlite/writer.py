@@ -239,11 +239,9 @@ class GroupCommitWriter:
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         """Run `ops` in the open transaction and commit; hand the results on."""
         try:
-            results = self._run_ops(conn, ops, isolate=False)
+            results = self._run_optimistic(conn, ops)
             if results is None:
-                conn.execute(QUERIES["begin_immediate"])
-                results = self._run_ops(conn, ops, isolate=True)
-                assert results is not None
+                results = self._run_isolated(conn, ops)
             conn.execute(QUERIES["commit"])
         except BaseException as exc:
             self._fail(ops, exc)
@@ -261,31 +259,45 @@ class GroupCommitWriter:
             _resolve(results)
             self._sync_queue.put([])  # the sync thread still checkpoints
 
-    def _run_ops(self, conn: sqlite3.Connection, ops: list[_Op], *, isolate: bool) -> list[_Result] | None:
-        """The writes, inside the transaction. Without isolation: None as soon as one raises (the
-        transaction is then rolled back)."""
+    def _run_optimistic(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result] | None:
+        """The writes in the open transaction, no savepoints; None (rolled back) if one raises."""
         results: list[_Result] = []
         for fn, future in ops:
-            if not isolate:
-                try:
-                    results.append((future, True, fn(conn)))
-                except Exception:
-                    conn.execute(QUERIES["rollback"])
-                    return None
-                continue
-            conn.execute(QUERIES["savepoint"])
             try:
-                value = fn(conn)
-                conn.execute(QUERIES["release_savepoint"])
-            except Exception as exc:
-                # Undo this write alone. If SQLite already rolled the whole transaction back
-                # (I/O error, disk full), this fails too: the batch fails as a whole.
-                conn.execute(QUERIES["rollback_to_savepoint"])
-                conn.execute(QUERIES["release_savepoint"])
-                results.append((future, False, wrap_error(exc)))
-            else:
-                results.append((future, True, value))
+                results.append((future, True, fn(conn)))
+            except Exception:
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
+                    conn.execute(QUERIES["rollback"])
+                return None
         return results
+
+    def _run_isolated(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result]:
+        """The writes in a new transaction, each in its own savepoint: a failing one is undone
+        alone. If SQLite rolls the whole transaction back (disk full, I/O error), the writes
+        run again without the one that failed."""
+        failed: dict[int, BaseException] = {}
+        while True:
+            conn.execute(QUERIES["begin_immediate"])
+            results: list[_Result] = []
+            for i, (fn, future) in enumerate(ops):
+                if i in failed:
+                    results.append((future, False, failed[i]))
+                    continue
+                conn.execute(QUERIES["savepoint"])
+                try:
+                    value = fn(conn)
+                    conn.execute(QUERIES["release_savepoint"])
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        failed[i] = wrap_error(exc)
+                        break
+                    conn.execute(QUERIES["rollback_to_savepoint"])
+                    conn.execute(QUERIES["release_savepoint"])
+                    results.append((future, False, wrap_error(exc)))
+                else:
+                    results.append((future, True, value))
+            else:
+                return results
 
     def _fail(self, ops: list[_Op], exc: BaseException) -> None:
         conn = self._conn
