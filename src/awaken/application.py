@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from awaken.engine.engine import Engine, EngineConfig
+from awaken.errors import AwakenError
 from awaken.ingress.http import Receive, Scope, Send, respond_json
 from awaken.ingress.routes import DEFAULT_MAX_BODY, Ingress
 from awaken.sdk.service import AnyService
@@ -127,6 +128,10 @@ class AwakenApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                except AwakenError as exc:  # a known condition: its message says it all
+                    log.error("awaken failed to start: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 except Exception as exc:
                     log.exception("awaken failed to start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})

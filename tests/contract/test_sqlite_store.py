@@ -725,3 +725,16 @@ def test_queries_parse() -> None:
         "-- c\nCREATE TABLE a (x);",
         "CREATE TABLE b (\n y\n);",
     ]
+
+
+async def test_one_store_per_file(db_path: str) -> None:
+    first = SqliteStore(db_path)
+    await first.open()
+    try:
+        with pytest.raises(StorageError, match="in use by another awaken process"):
+            await SqliteStore(db_path).open()
+    finally:
+        await first.close()
+    again = SqliteStore(db_path)
+    await again.open()  # the lock went with close()
+    await again.close()

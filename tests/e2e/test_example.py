@@ -187,3 +187,28 @@ def test_cli_lists_resolves_and_rejects_awakeables(payments: Payments) -> None:
     assert response.status_code == 500 and response.json()["message"] == "not today"
     remaining = json.loads(_cli("awakeables", "ls", "--json", "--admin-url", server.admin_url))
     assert not {first, second} & {row["id"] for row in remaining}
+
+
+def test_a_second_process_on_the_same_sqlite_file_is_refused(payments: Payments) -> None:
+    """Two engines on one SQLite file would both recover and run the same invocations: the second
+    `awaken serve` (or `awaken migrate`) exits with a clear message; the first keeps serving."""
+    server = payments.server
+    db = f"sqlite:///{server.db_path}"
+    second = subprocess.run(
+        [sys.executable, "-m", "awaken.cli.main", "serve", "examples.payments:app", "--db", db,
+         "--port", "0", "--admin-port", "0"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert second.returncode == 3, second.stderr
+    assert "in use by another awaken process" in second.stderr
+    migrate = subprocess.run(
+        [sys.executable, "-m", "awaken.cli.main", "migrate", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert migrate.returncode == 1 and "in use by another awaken process" in migrate.stderr
+    assert server.post("/accounts/zoe/balance").status_code == 200
+
+    server.crash()  # kill -9: the lock goes with the process
+    assert _cli("migrate", "--db", db).startswith("schema of")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from awaken.application import AwakenApp
+from awaken.errors import StorageError
 
 
 @click.group()
@@ -75,7 +76,9 @@ def serve(
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(run_servers(app, host, port, admin_port or None, log_level))
+    code = asyncio.run(run_servers(app, host, port, admin_port or None, log_level))
+    if code:
+        raise SystemExit(code)
     # The engine has stopped and the store is closed. A ctx.run function still blocking in a
     # step thread must not keep the process alive: its invocation resumes at the next start.
     if any(t.name.startswith("awaken-step") and t.is_alive() for t in threading.enumerate()):
@@ -96,7 +99,10 @@ def migrate(db: str) -> None:
         await store.open()
         await store.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"schema of {db} is up to date")
 
 

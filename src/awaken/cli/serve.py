@@ -53,7 +53,17 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 20, 100)
 
 
-async def serve(app: Any, host: str, port: int, admin_port: int | None, log_level: str) -> None:
+async def _serve_one(server: uvicorn.Server) -> int:
+    """Serve until stopped; the exit code (uvicorn exits the process when start-up fails)."""
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+async def serve(app: Any, host: str, port: int, admin_port: int | None, log_level: str) -> int:
+    """Serve until SIGINT / SIGTERM; the process's exit code."""
     servers = [
         _Server(
             uvicorn.Config(
@@ -86,9 +96,12 @@ async def serve(app: Any, host: str, port: int, admin_port: int | None, log_leve
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    main = loop.create_task(servers[0].serve())
+    main = loop.create_task(_serve_one(servers[0]))
     while not servers[0].started and not main.done():
         await asyncio.sleep(0.01)
+    if main.done():  # start-up failed (uvicorn said why)
+        return main.result()
     tune_gc()
-    rest = [loop.create_task(s.serve()) for s in servers[1:]]
-    await asyncio.gather(main, *rest)
+    rest = [loop.create_task(_serve_one(s)) for s in servers[1:]]
+    codes = await asyncio.gather(main, *rest)
+    return next((code for code in codes if code), 0)

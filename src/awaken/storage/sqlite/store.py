@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,7 @@ class SqliteStore:
         self._last_writer: GroupCommitWriter | None = None  # keeps stats() after close()
         self._reader: ThreadPoolExecutor | None = None
         self._reader_conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
     def _connect(self, *, reader: bool) -> sqlite3.Connection:
@@ -92,10 +94,15 @@ class SqliteStore:
             raise StorageError("the store is already open")
         parent = Path(self.path).parent
         parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_exclusively(self.path + ".lock")
         writer = GroupCommitWriter(
             lambda: self._connect(reader=False), apply_migrations, durable=self.synchronous == "full"
         )
-        await writer.start()
+        try:
+            await writer.start()
+        except BaseException:
+            self._unlock()
+            raise
         self._writer = self._last_writer = writer
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="awaken-sqlite-reader")
         try:
@@ -122,6 +129,12 @@ class SqliteStore:
             if conn is not None:
                 await asyncio.get_running_loop().run_in_executor(reader, conn.close)
             reader.shutdown(wait=True)
+        self._unlock()
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
     def stats(self) -> dict[str, int]:
         """Group-commit counters: batches_committed, ops_committed (average batch size is
@@ -206,6 +219,26 @@ class SqliteStore:
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]:
         return await self._read(lambda tx: tx.state(service, key))
+
+
+def _lock_exclusively(lock_path: str) -> int | None:
+    """One process per SQLite file: two engines on one file would both recover and run the same
+    invocations. The lock (flock) goes with the process, even on kill -9. PostgreSQL is the way
+    to run several nodes."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no lock
+        return None
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StorageError(
+            f"{lock_path[: -len('.lock')]} is in use by another awaken process (one process per "
+            "SQLite file; use PostgreSQL to run several)"
+        ) from None
+    return fd
 
 
 if TYPE_CHECKING:
