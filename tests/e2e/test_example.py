@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -212,3 +214,57 @@ def test_a_second_process_on_the_same_sqlite_file_is_refused(payments: Payments)
 
     server.crash()  # kill -9: the lock goes with the process
     assert _cli("migrate", "--db", db).startswith("schema of")
+
+
+def test_the_app_runs_under_plain_uvicorn(tmp_path: Path) -> None:
+    """`app` is a plain ASGI application: the engine starts with the lifespan of any ASGI server
+    (here `uvicorn examples.payments:app`, settings from the environment)."""
+    from tests.e2e.conftest import free_port
+
+    port = free_port()
+    outbox = tmp_path / "approvals.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWAKEN_")}
+    env.update(AWAKEN_DB=f"sqlite:///{tmp_path / 'uv.db'}", PAYMENTS_OUTBOX=str(outbox), PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "examples.payments:app", "--port", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/restate/health", timeout=1.0).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        eventually(healthy, what="uvicorn serving the app")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            charge = pool.submit(
+                httpx.post,
+                f"{url}/payments/charge",
+                json={"order_id": "u-1", "amount_cents": 5},
+                timeout=15.0,
+            )
+            tasks = eventually(
+                lambda: outbox.exists() and outbox.read_text(encoding="utf-8"), what="the task"
+            )
+            approval_id = json.loads(str(tasks).splitlines()[0])["awakeable_id"]
+            answer = httpx.post(
+                f"{url}/restate/awakeables/{approval_id}/resolve", json={"approved": True, "reviewer": "uv"}
+            )
+            assert answer.status_code == 202, answer.text
+            response = charge.result(timeout=15)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"order_id": "u-1", "receipt": "rcpt-u-1", "approved_by": "uv"}
+    finally:
+        proc.terminate()
+        try:
+            # uvicorn stops gracefully, then exits by the signal it got
+            assert proc.wait(timeout=10) in (0, -signal.SIGTERM)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    assert "Application shutdown complete" in (tmp_path / "uvicorn.log").read_text(encoding="utf-8")
