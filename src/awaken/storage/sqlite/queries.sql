@@ -34,6 +34,9 @@ PRAGMA busy_timeout = 0
 -- name: pragma_journal_mode
 PRAGMA journal_mode
 
+-- name: pragma_busy_timeout_checkpoint
+PRAGMA busy_timeout = 100
+
 -- name: database_list
 PRAGMA database_list
 

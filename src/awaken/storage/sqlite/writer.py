@@ -385,6 +385,9 @@ class GroupCommitWriter:
             if conn is None:
                 conn = self._checkpoint_conn = self._connect()
                 conn.execute(QUERIES["pragma_synchronous_normal"])
+                # A RESTART checkpoint holds the write lock while it waits for readers: wait
+                # briefly, and try again later rather than stall the writes.
+                conn.execute(QUERIES["pragma_busy_timeout_checkpoint"])
             _, in_log, _ = conn.execute(QUERIES["wal_checkpoint_passive"]).fetchone()
             self.checkpoints += 1
             if int(in_log) >= self._restart_frames:
