@@ -258,3 +258,63 @@ async def test_a_write_that_fills_the_disk_fails_alone(writer: GroupCommitWriter
         3,
     ]
     assert await writer.submit(insert(4, os.urandom(200_000))) == 1  # room again
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(5000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("condition not met within 5 s")
+
+
+def hold_fsync(writer: GroupCommitWriter) -> threading.Event:
+    """Make the writer's WAL fsyncs wait for the returned event (a slow disk)."""
+    release = threading.Event()
+    real = writer._fsync_wal
+
+    def slow_fsync() -> None:
+        release.wait(10)
+        real()
+
+    writer._fsync_wal = slow_fsync  # type: ignore[method-assign]
+    return release
+
+
+async def test_writes_are_acknowledged_only_once_synced(writer: GroupCommitWriter) -> None:
+    release = hold_fsync(writer)
+    write = writer.submit(insert(1))
+    await wait_until(lambda: writer.stats()["batches_committed"] == 1)  # committed, not synced
+    barrier = writer.durable_barrier()
+    assert barrier is not None
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not write.done() and not barrier.done()
+    release.set()
+    assert await write == 1
+    await barrier
+    assert writer.durable_barrier() is None  # nothing left to sync
+
+
+async def test_store_reads_do_not_show_commits_before_they_are_on_disk(db_path: str) -> None:
+    from awaken.storage.protocol import NewInvocation
+    from awaken.storage.sqlite import SqliteStore
+
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        writer = store._writer
+        assert writer is not None
+        release = hold_fsync(writer)
+        new = NewInvocation("inv-slow", "S", "h", None, False, b"1", {}, 1_000, 60_000)
+        create = asyncio.ensure_future(store.create_invocation(new))
+        await wait_until(lambda: writer.stats()["batches_committed"] >= 1)
+        read = asyncio.ensure_future(store.get_invocation("inv-slow"))
+        await wait_until(lambda: bool(writer._durable_waiters))  # the read saw the commit, waits
+        assert not read.done() and not create.done()
+        release.set()
+        record = await read
+        assert record is not None and record.id == "inv-slow"
+        assert (await create).created
+    finally:
+        await store.close()

@@ -168,7 +168,15 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise wrap_error(exc) from exc
 
-        return await self._in_reader(run)
+        result = await self._in_reader(run)
+        writer = self._writer
+        if writer is not None:
+            # The read may have seen a commit whose fsync is still running: answer once it is
+            # on disk (usually at once).
+            barrier = writer.durable_barrier()
+            if barrier is not None:
+                await barrier
+        return result
 
     # -- writes ----------------------------------------------------------------------------------
     async def create_invocation(self, new: NewInvocation) -> CreateResult:

@@ -103,7 +103,11 @@ class GroupCommitWriter:
         self._busy_since: float | None = None
         self._accepting = False
         self._broken: StorageError | None = None  # an fsync failed: nothing is acknowledged after it
-        self._sync_queue: queue.SimpleQueue[list[_Result] | None] = queue.SimpleQueue()
+        # (batch number, results) of committed batches, for the sync thread; None stops it
+        self._sync_queue: queue.SimpleQueue[tuple[int, list[_Result]] | None] = queue.SimpleQueue()
+        self._committed_seq = 0  # batches committed so far (on the loop)
+        self._synced_seq = 0  # ... of which on disk
+        self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._wal_fd: int | None = None
@@ -253,11 +257,42 @@ class GroupCommitWriter:
         self.ops_committed += len(results) - failed
         self.ops_failed += failed
         self.max_batch_size = max(self.max_batch_size, len(results))
+        self._committed_seq += 1
         if self._durable:
-            self._sync_queue.put(results)
+            self._sync_queue.put((self._committed_seq, results))
         else:
             _resolve(results)
-            self._sync_queue.put([])  # the sync thread still checkpoints
+            self._synced_seq = self._committed_seq
+            self._sync_queue.put((self._committed_seq, []))  # the sync thread still checkpoints
+
+    def durable_barrier(self) -> asyncio.Future[None] | None:
+        """None if every transaction committed so far is on disk; else a future that resolves
+        when it is. A read that may have seen a commit awaits it before answering, so that
+        nothing is shown that a power cut could still take back."""
+        seq = self._committed_seq
+        if seq <= self._synced_seq:
+            return None
+        if self._broken is not None:
+            raise self._broken
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._durable_waiters.append((seq, future))
+        return future
+
+    def _synced(self, upto: int, results: list[_Result], error: StorageError | None) -> None:
+        """On the loop: batches up to `upto` are on disk (or could not be synced: `error`)."""
+        _resolve(results)
+        self._synced_seq = max(self._synced_seq, upto)
+        waiting, self._durable_waiters = self._durable_waiters, []
+        for seq, future in waiting:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            elif seq <= self._synced_seq:
+                future.set_result(None)
+            else:
+                self._durable_waiters.append((seq, future))
 
     def _run_optimistic(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result] | None:
         """The writes in the open transaction, no savepoints; None (rolled back) if one raises."""
@@ -328,15 +363,16 @@ class GroupCommitWriter:
                     except queue.Empty:
                         break
                 stop = any(item is None for item in items)
-                results = [r for item in items if item is not None for r in item]
-                if self._durable and results:
-                    self._sync(results)
+                batches = [item for item in items if item is not None]
+                if self._durable and batches:
+                    self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
                 if not stop:
                     self._maybe_checkpoint()
         finally:
             self._close_sync_side()
 
-    def _sync(self, results: list[_Result]) -> None:
+    def _sync(self, upto: int, results: list[_Result]) -> None:
+        broken: StorageError | None = None
         try:
             self._fsync_wal()
             self.syncs += 1
@@ -349,7 +385,7 @@ class GroupCommitWriter:
         loop = self._loop
         assert loop is not None
         try:
-            loop.call_soon_threadsafe(_resolve, results)
+            loop.call_soon_threadsafe(self._synced, upto, results, broken)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting
 
