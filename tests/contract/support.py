@@ -24,6 +24,7 @@ def new_inv(
     caller: EntryRef | None = None,
     idempotency_key: str | None = None,
     retention: int = RETENTION,
+    workflow_main: bool = False,
 ) -> NewInvocation:
     return NewInvocation(
         id=id,
@@ -38,6 +39,7 @@ def new_inv(
         idempotency_key=idempotency_key,
         run_at_ms=run_at,
         caller=caller,
+        workflow_main=workflow_main,
     )
 
 

@@ -205,7 +205,23 @@ async def read(ctx: restate.ObjectSharedContext) -> list[str]:
     return await ctx.get("log", type_hint=list[str]) or []
 
 
-app = restate.app(services=[flow, lock])
+approval = restate.Workflow("approval")
+
+
+@approval.main(name="run")
+async def approval_run(ctx: restate.WorkflowContext, tag: str) -> dict[str, str]:
+    """A step, then the wait for the `decision` promise, which `decide` completes."""
+    before = await ctx.run_typed("before", lambda: record("wf_before", tag, fresh()))
+    decision = await ctx.promise("decision", type_hint=str)
+    return {"before": before, "decision": decision}
+
+
+@approval.handler()
+async def decide(ctx: restate.WorkflowSharedContext, decision: str) -> None:
+    await ctx.promise("decision").resolve(decision)
+
+
+app = restate.app(services=[flow, lock, approval])
 
 
 FLAKY_ATTEMPTS = 4

@@ -475,3 +475,25 @@ def test_kill_while_awakeables_are_resolved_under_load(server: Server, effects: 
     assert effects.counts("hand_out") == dict.fromkeys(tags, 1)
     assert all(1 <= n <= 2 for n in effects.counts("step_b").values())
     assert set(effects.counts("step_b")) == set(tags)
+
+
+def test_workflow_waiting_on_a_promise_survives_kill(server: Server, effects: Effects) -> None:
+    """Workflow runs waiting on their promise at kill -9 resume after the restart when a shared
+    handler resolves it; one run was resolved just before the kill and completes too."""
+    keys = [f"k{i}" for i in range(5)]
+    runs = {key: server.send(f"/approval/{key}/run", key) for key in keys}
+    eventually(all_in(server, "suspended", list(runs.values())), what="the runs waiting on their promise")
+    assert server.post("/approval/k0/decide", "early").status_code == 200
+
+    server.restart()
+
+    for key in keys[1:]:
+        assert server.post(f"/approval/{key}/decide", f"yes {key}").status_code == 200
+    again = server.post("/approval/k1/decide", "twice")
+    assert again.status_code == 409 and again.json()["message"] == "promise was already completed"
+    for key, invocation_id in runs.items():
+        response = server.attach(invocation_id)
+        assert response.status_code == 200, response.text
+        expected = "early" if key == "k0" else f"yes {key}"
+        assert response.json() == {"before": effects.values("wf_before", key)[0], "decision": expected}
+    assert effects.counts("wf_before") == dict.fromkeys(keys, 1)

@@ -276,4 +276,44 @@ async def attacher(ctx: restate.Context, invocation_id: str) -> Any:
     return await ctx.attach_invocation(invocation_id)
 
 
-app = restate.app(services=[svc, counter, signup])
+review = restate.Workflow("review")
+
+
+@review.main(name="run")
+async def review_run(ctx: restate.WorkflowContext, doc: str) -> dict[str, Any]:
+    """Waits for the verdict promise, which the shared handlers below complete."""
+
+    def count() -> None:
+        EFFECTS[f"review:{ctx.key()}"] += 1
+
+    await ctx.run_typed("count", count)
+    ctx.set("doc", doc)
+    before = await ctx.promise("verdict", type_hint=str).peek()
+    verdict = await ctx.promise("verdict", type_hint=str)
+    return {"doc": doc, "before": before, "verdict": verdict}
+
+
+@review.handler()
+async def decide(ctx: restate.WorkflowSharedContext, verdict: str) -> str:
+    await ctx.promise("verdict").resolve(verdict)
+    return f"decided {verdict}"
+
+
+@review.handler()
+async def refuse(ctx: restate.WorkflowSharedContext, reason: str) -> str:
+    await ctx.promise("verdict").reject(reason, 403)
+    return "refused"
+
+
+@review.handler()
+async def look(ctx: restate.WorkflowSharedContext) -> dict[str, Any]:
+    return {"verdict": await ctx.promise("verdict", type_hint=str).peek(), "doc": await ctx.get("doc")}
+
+
+@svc.handler()
+async def promise_outside_a_workflow(ctx: restate.Context) -> str:
+    await ctx.promise("nope").peek()  # type: ignore[attr-defined]
+    return "unreachable"
+
+
+app = restate.app(services=[svc, counter, signup, review])

@@ -109,7 +109,9 @@ async def test_wrong_methods_are_405(env: TestEnvironment) -> None:
     # HEAD gets the status (a HEAD answer has no body)
     head = await env.client.head("/svc/greet")
     assert head.status_code == 405 and head.headers["x-restate-error-source"] == "ingress"
-    assert (await env.client.get("/restate/health")).json() == {"services": ["counter", "signup", "svc"]}
+    assert (await env.client.get("/restate/health")).json() == {
+        "services": ["counter", "review", "signup", "svc"]
+    }
 
 
 # -- bodies ----------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ class EntryKind(StrEnum):
     WAIT = "wait"
     CANCEL = "cancel"
     ATTACH = "attach"
+    GET_PROMISE = "get_promise"
+    PEEK_PROMISE = "peek_promise"
+    COMPLETE_PROMISE = "complete_promise"
 
 
 # Kinds whose outcome is known the moment they are journaled.

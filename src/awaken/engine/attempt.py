@@ -29,6 +29,7 @@ from awaken.storage.protocol import (
     Pause,
     Progress,
     ProgressResult,
+    PromiseOp,
     Retry,
     StateOp,
     Suspend,
@@ -273,6 +274,7 @@ class Attempt:
         children: list[NewInvocation] = []
         completions: list[AwakeableCompletionRequest] = []
         attaches: list[tuple[int, str]] = []
+        promises: list[PromiseOp] = []
         now = self.engine.now_ms()
         for position, entry in enumerate(entries):
             if entry.index < self._written:
@@ -299,6 +301,14 @@ class Attempt:
                         self.machine.complete(entry.index, missing, durable=True)
                 case EntryKind.ATTACH:
                     attaches.append((entry.index, entry.name))
+                case EntryKind.GET_PROMISE:
+                    promises.append(PromiseOp(entry.index, "get", entry.name))
+                case EntryKind.PEEK_PROMISE:
+                    promises.append(PromiseOp(entry.index, "peek", entry.name))
+                case EntryKind.COMPLETE_PROMISE:
+                    d = entry.data
+                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
+                    promises.append(PromiseOp(entry.index, "complete", entry.name, outcome))
                 case EntryKind.COMPLETE_AWAKEABLE:
                     d = entry.data
                     outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
@@ -316,5 +326,6 @@ class Attempt:
             children=children,
             awakeable_completions=completions,
             attaches=attaches,
+            promises=promises,
             transition=transition,
         )

@@ -173,6 +173,7 @@ class Engine:
             idempotency_key=idempotency_key,
             run_at_ms=now + delay_ms if delay_ms else None,
             caller=caller,
+            workflow_main=spec.kind == "workflow",
         )
 
     async def invoke(self, new: NewInvocation) -> CreateResult:

@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from awaken.core.journal import EntryKind
 from awaken.sdk.context import (
     AttemptFinishedEvent,
+    DurablePromise,
     RestateDurableCallFuture,
     RestateDurableFuture,
     RestateDurableSleepFuture,
@@ -16,6 +18,7 @@ from awaken.sdk.context import (
 
 if TYPE_CHECKING:
     from awaken.sdk.invocation import InvocationContext
+    from awaken.sdk.serde import Serde
 
 T = TypeVar("T")
 
@@ -103,3 +106,36 @@ class Ready(Awaitable[T]):
     def __await__(self) -> Generator[Any, Any, T]:
         return self._value
         yield  # pragma: no cover
+
+
+class DurablePromiseImpl(DurablePromise[T]):
+    """A workflow promise of the invocation's (workflow, key). Every call journals one entry:
+    GET_PROMISE (value, await), PEEK_PROMISE, COMPLETE_PROMISE (resolve, reject); the store
+    answers them when they are written."""
+
+    def __init__(self, ctx: InvocationContext, name: str, serde: Serde[T]) -> None:
+        super().__init__(name, serde)
+        self._ctx = ctx
+
+    def value(self) -> RestateDurableFuture[T]:
+        entry = self._ctx._step(EntryKind.GET_PROMISE, self.name)
+        return DurableFuture(self._ctx, entry.index, self.serde.deserialize)
+
+    def peek(self) -> Awaitable[T | None]:
+        entry = self._ctx._step(EntryKind.PEEK_PROMISE, self.name)
+        serde = self.serde
+        return DurableFuture(self._ctx, entry.index, lambda raw: serde.deserialize(raw) if raw else None)
+
+    def resolve(self, value: T) -> Awaitable[None]:
+        raw = self.serde.serialize(value)
+        entry = self._ctx._step(EntryKind.COMPLETE_PROMISE, self.name, payload=raw)
+        return DurableFuture(self._ctx, entry.index, _nothing)
+
+    def reject(self, message: str, code: int = 500) -> Awaitable[None]:
+        data = {"code": code, "message": message}
+        entry = self._ctx._step(EntryKind.COMPLETE_PROMISE, self.name, data=data)
+        return DurableFuture(self._ctx, entry.index, _nothing)
+
+
+def _nothing(raw: bytes) -> None:
+    return None

@@ -36,7 +36,15 @@ from awaken.sdk.context import (
     WorkflowContext,
 )
 from awaken.sdk.driver import AttemptDriver
-from awaken.sdk.futures import CallFuture, DurableFuture, FinishedEvent, Ready, SendHandleImpl, SleepFuture
+from awaken.sdk.futures import (
+    CallFuture,
+    DurableFuture,
+    DurablePromiseImpl,
+    FinishedEvent,
+    Ready,
+    SendHandleImpl,
+    SleepFuture,
+)
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
 
@@ -550,7 +558,10 @@ class InvocationContext(WorkflowContext):
     def promise(
         self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
     ) -> DurablePromise[T]:
-        raise TerminalError("workflow promises are not supported by this version of awaken", 501)
+        """The durable promise `name` of this workflow run (shared by all its handlers)."""
+        if self.spec.service_kind != "workflow" or self._key is None:
+            raise TerminalError("promises are only available in workflows", 500)
+        return DurablePromiseImpl(self, name, resolve_serde(serde, type_hint))
 
 
 async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:

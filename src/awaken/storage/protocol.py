@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from awaken.core.journal import Entry, Outcome
 
@@ -69,6 +69,8 @@ class NewInvocation:
     idempotency_key: str | None = None
     run_at_ms: int | None = None  # a delayed send; None: now
     caller: EntryRef | None = None  # a CALL entry to complete with this invocation's outcome
+    # A workflow's main handler: when it is purged (retention), its key's state and promises go.
+    workflow_main: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,22 @@ class AwakeableCompletionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PromiseOp:
+    """A promise entry of a workflow handler, on the promise `name` of its (service, key).
+
+    - get: the entry is completed with the promise's outcome, now or when it is completed;
+    - peek: completed now, with the outcome or (not completed yet) an empty value;
+    - complete: completes the promise with `outcome` (the entry gets an empty success), or fails
+      the entry with 409 if the promise was already completed.
+    The store reports the entries it completed at once in `ProgressResult.entry_outcomes`."""
+
+    index: int
+    action: Literal["get", "peek", "complete"]
+    name: str
+    outcome: Outcome | None = None  # for complete
+
+
+@dataclass(frozen=True, slots=True)
 class Suspend:
     waiting_on: list[int]  # entry indices; if one is already complete, the store resumes instead
 
@@ -212,6 +230,7 @@ class Progress:
     # ATTACH entries (entry index, target invocation id): completed with the target's outcome,
     # now if it has one (404 if there is no such invocation), else when it completes.
     attaches: list[tuple[int, str]] = field(default_factory=list)
+    promises: list[PromiseOp] = field(default_factory=list)
     transition: Transition = None
 
 

@@ -89,11 +89,11 @@ INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq
+    retention_ms, inbox_seq, workflow_main
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
     :now, :now, :run_at, 0, 0, 0, :caller_id, :caller_index,
-    :retention_ms, :inbox_seq
+    :retention_ms, :inbox_seq, :workflow_main
 )
 
 -- name: insert_running_invocation
@@ -314,3 +314,33 @@ SELECT MIN(t) FROM (
     UNION ALL
     SELECT MIN(purge_at) AS t FROM invocations WHERE purge_at IS NOT NULL
 )
+
+-- ---------------------------------------------------------------------------------------------
+-- workflow promises
+
+-- name: get_promise
+SELECT value, failure_code, failure_message FROM promises
+WHERE service = :service AND key = :key AND name = :name
+
+-- name: complete_promise
+INSERT INTO promises (service, key, name, value, failure_code, failure_message, completed_at)
+VALUES (:service, :key, :name, :value, :failure_code, :failure_message, :now)
+ON CONFLICT (service, key, name) DO NOTHING
+
+-- name: add_promise_waiter
+INSERT OR IGNORE INTO promise_waiters (service, key, name, invocation_id, idx)
+VALUES (:service, :key, :name, :id, :idx)
+
+-- name: take_promise_waiters
+DELETE FROM promise_waiters WHERE service = :service AND key = :key AND name = :name
+RETURNING invocation_id, idx
+
+-- name: get_purge_info
+SELECT service, key, workflow_main FROM invocations WHERE id = :id
+
+-- name: delete_key_promises
+DELETE FROM promises WHERE service = :service AND key = :key
+
+-- name: delete_key_promise_waiters
+DELETE FROM promise_waiters WHERE service = :service AND key = :key
+

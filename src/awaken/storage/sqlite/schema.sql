@@ -32,7 +32,7 @@ CREATE TABLE invocations (
     retention_ms INTEGER NOT NULL,
     inbox_seq INTEGER,
     waiting_on TEXT
-, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0);
+, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0, workflow_main INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX invocations_by_status ON invocations (status);
 
@@ -105,3 +105,23 @@ CREATE TABLE timers (
 ) WITHOUT ROWID;
 
 CREATE INDEX timers_by_fire_at ON timers (fire_at);
+
+CREATE TABLE promises (
+    service TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value BLOB,
+    failure_code INTEGER,
+    failure_message TEXT,
+    completed_at INTEGER NOT NULL,
+    PRIMARY KEY (service, key, name)
+) WITHOUT ROWID;
+
+CREATE TABLE promise_waiters (
+    service TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY (service, key, name, invocation_id, idx)
+) WITHOUT ROWID;

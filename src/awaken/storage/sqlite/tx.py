@@ -31,6 +31,7 @@ from awaken.storage.protocol import (
     PayloadValidator,
     Progress,
     ProgressResult,
+    PromiseOp,
     Retry,
     Status,
     Suspend,
@@ -49,6 +50,12 @@ from awaken.storage.sqlite.rows import (
 from awaken.storage.sqlite.sql import QUERIES
 
 INVOCATION_TIMER = -1  # the idx of retry / start / purge timers
+
+
+def _promise_outcome(row: sqlite3.Row) -> Outcome:
+    if row["failure_code"] is not None:
+        return Outcome.fail(int(row["failure_code"]), str(row["failure_message"] or ""))
+    return Outcome(None if row["value"] is None else bytes(row["value"]))
 
 
 def accept_any_payload(schema: dict[str, Any], payload: bytes) -> list[str]:
@@ -248,6 +255,7 @@ class Tx:
                 "caller_index": None if new.caller is None else new.caller.index,
                 "retention_ms": new.retention_ms,
                 "inbox_seq": None,
+                "workflow_main": int(new.workflow_main),
             },
         )
         if delayed:
@@ -337,9 +345,39 @@ class Tx:
         raise Gone(f"awakeable {awakeable_id} can no longer be completed: its invocation has ended")
 
     def _purge(self, invocation_id: str) -> None:
+        info = self._one("get_purge_info", {"id": invocation_id})
+        if info is not None and info["workflow_main"]:
+            # The end of a workflow's retention: its state and promises go with it.
+            key = {"service": info["service"], "key": info["key"]}
+            for name in ("clear_all_state", "delete_key_promises", "delete_key_promise_waiters"):
+                self._exec(name, key)
         for name in ("delete_journal", "delete_awakeables", "delete_invocation_timers", "delete_waiters"):
             self._exec(name, {"id": invocation_id})
         self._exec("delete_invocation", {"id": invocation_id})
+
+    def _promise_op(
+        self, inv: str, service: str, key: str | None, op: PromiseOp, now: int
+    ) -> tuple[Outcome | None, Effects]:
+        """Apply a promise entry; its outcome if known now (see PromiseOp), and what it woke."""
+        if key is None:
+            return Outcome.fail(400, "promises are only available in workflows"), Effects()
+        where = {"service": service, "key": key, "name": op.name}
+        row = self._one("get_promise", where)
+        stored = None if row is None else _promise_outcome(row)
+        if op.action == "get":
+            if stored is None:
+                self._exec("add_promise_waiter", {**where, "id": inv, "idx": op.index})
+            return stored, Effects()
+        if op.action == "peek":
+            return (stored if stored is not None else Outcome()), Effects()
+        assert op.outcome is not None
+        if stored is not None:
+            return Outcome.fail(409, "promise was already completed"), Effects()
+        self._exec("complete_promise", {**where, **outcome_params(op.outcome), "now": now})
+        effects = Effects()
+        for r in self._exec("take_promise_waiters", where).fetchall():
+            effects = effects.merge(self._wake(str(r[0]), int(r[1]), op.outcome, now))
+        return Outcome(), effects
 
     # -- operations ----------------------------------------------------------------------------
     def create(self, new: NewInvocation) -> CreateResult:
@@ -403,6 +441,12 @@ class Tx:
             if attached is not None:
                 self._exec("complete_entry", {"id": inv, "idx": idx, **outcome_params(attached)})
                 entry_outcomes[idx] = attached
+        for promise in p.promises:
+            promised, woken = self._promise_op(inv, service, key, promise, now)
+            effects = effects.merge(woken)
+            if promised is not None:
+                self._exec("complete_entry", {"id": inv, "idx": promise.index, **outcome_params(promised)})
+                entry_outcomes[promise.index] = promised
         for req in p.awakeable_completions:
             try:
                 done = self._complete_awakeable(req.awakeable_id, req.outcome, now, accept_any_payload)
