@@ -268,3 +268,31 @@ def test_the_app_runs_under_plain_uvicorn(tmp_path: Path) -> None:
                 proc.kill()
             log.close()
     assert "Application shutdown complete" in (tmp_path / "uvicorn.log").read_text(encoding="utf-8")
+
+
+def test_cli_lists_cancels_kills_and_purges_invocations(payments: Payments) -> None:
+    server = payments.server
+    cancelled = payments.call("/payments/charge", {"order_id": "x-1", "amount_cents": 1})
+    killed = payments.call("/payments/charge", {"order_id": "x-2", "amount_cents": 2})
+    approvals = {subject: payments.approval_id("charge", subject) for subject in ("x-1", "x-2")}
+    pending = server.pending_awakeables()
+    waiting = {subject: pending[approval] for subject, approval in approvals.items()}
+    admin = ["--admin-url", server.admin_url]
+    listed = json.loads(_cli("invocations", "ls", "--json", *admin))
+    assert set(waiting.values()) <= {row["id"] for row in listed}
+    described = json.loads(_cli("invocations", "describe", waiting["x-1"], *admin))
+    assert described["target"] == "payments/charge" and described["journal"]
+
+    assert _cli("invocations", "cancel", waiting["x-1"], *admin).strip() == "cancel requested"
+    response = cancelled.result(timeout=15)
+    assert response.status_code == 409 and response.json()["message"] == "cancelled"
+    assert _cli("invocations", "kill", waiting["x-2"], *admin).strip() == "killed"
+    response = killed.result(timeout=15)
+    assert response.status_code == 409 and response.json()["message"] == "killed"
+
+    assert _cli("invocations", "purge", waiting["x-1"], *admin).strip() == "purged"
+    failed = subprocess.run(
+        [sys.executable, "-m", "awaken.cli.main", "invocations", "purge", waiting["x-1"], *admin],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert failed.returncode == 1 and "404" in failed.stderr

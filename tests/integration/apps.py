@@ -276,6 +276,50 @@ async def attacher(ctx: restate.Context, invocation_id: str) -> Any:
     return await ctx.attach_invocation(invocation_id)
 
 
+@svc.handler()
+async def cancellable(ctx: restate.Context, channel: str) -> Any:
+    """Waits on an awakeable; if cancelled, compensates (a step) and fails with the cancellation."""
+    awk_id, fut = ctx.awakeable()
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    try:
+        return await fut
+    except restate.TerminalError:
+        await ctx.run_typed("compensate", compensate, restate.RunOptions(), channel)
+        raise
+
+
+async def compensate(channel: str) -> None:
+    EFFECTS[f"compensated:{channel}"] += 1
+
+
+@svc.handler()
+async def parent(ctx: restate.Context, channel: str) -> Any:
+    """Calls `cancellable` and waits for it; compensates too if cancelled."""
+    try:
+        return await ctx.service_call(cancellable, f"{channel}-child")
+    except restate.TerminalError:
+        await ctx.run_typed("compensate", compensate, restate.RunOptions(), channel)
+        raise
+
+
+@svc.handler()
+async def canceller(ctx: restate.Context, invocation_id: str) -> str:
+    ctx.cancel_invocation(invocation_id)
+    return "sent"
+
+
+@svc.handler()
+async def until_toggled(ctx: restate.Context, name: str) -> str:
+    """Fails (and is retried) until the test sets TOGGLES[name]."""
+
+    def check() -> str:
+        if not TOGGLES.get(name):
+            raise RuntimeError(f"{name} is not set yet")
+        return "done"
+
+    return await ctx.run_typed("check", check)
+
+
 review = restate.Workflow("review")
 
 

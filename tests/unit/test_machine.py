@@ -96,6 +96,7 @@ def test_immediate_kinds_are_what_the_journal_says() -> None:
         K.SEND,
         K.WAIT,
         K.CANCEL,
+        K.CANCEL_SIGNAL,
     } == IMMEDIATE_KINDS
 
 

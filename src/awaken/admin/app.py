@@ -1,7 +1,5 @@
-"""Admin API: services, invocations and pending awakeables, as JSON.
-
-This first version is read-only; cancel/kill/pause/resume/purge and state editing come with the
-admin issue (SPEC §6).
+"""Admin API: services, invocations and pending awakeables, as JSON; cancel, kill, purge and
+resume invocations (`PATCH /invocations/{id}/cancel|kill|purge|resume`, as Restate's admin API).
 """
 
 from __future__ import annotations
@@ -67,6 +65,11 @@ class AdminApp:
         if engine is None:
             raise HttpError(503, "engine not started")
         seg = req.segments
+        if len(seg) == 3 and seg[0] == "invocations" and seg[2] in _ACTIONS:
+            if req.method != "PATCH":
+                raise HttpError(405, f"method {req.method} not allowed, use PATCH")
+            await self._act(send, str(InvocationId.parse(seg[1])), seg[2])
+            return
         if req.method != "GET":
             raise HttpError(405, f"method {req.method} not allowed")
         if seg == ["health"]:
@@ -78,7 +81,7 @@ class AdminApp:
             ]
             await respond_json(send, 200, {"services": services})
         elif seg == ["awakeables"]:
-            limit = int(req.query.get("limit", ["100"])[-1])
+            limit = _limit(req)
             rows = await engine.store.list_awakeables(limit=limit)
             await respond_json(
                 send,
@@ -108,8 +111,7 @@ class AdminApp:
                 status = Status(raw) if raw else None
             except ValueError:
                 raise HttpError(400, f"unknown status {raw!r}") from None
-            limit = int(req.query.get("limit", ["100"])[-1])
-            records = await engine.store.list_invocations(status=status, limit=limit)
+            records = await engine.store.list_invocations(status=status, limit=_limit(req))
             await respond_json(send, 200, {"invocations": [invocation_json(r) for r in records]})
         elif len(seg) == 2 and seg[0] == "invocations":
             record = await engine.get_invocation(str(InvocationId.parse(seg[1])))
@@ -128,3 +130,29 @@ class AdminApp:
             await respond_json(send, 200, out)
         else:
             raise HttpError(404, "not found")
+
+    async def _act(self, send: Send, invocation_id: str, action: str) -> None:
+        engine = self.app.engine
+        assert engine is not None
+        if action in ("cancel", "kill"):
+            result = await engine.cancel_invocation(invocation_id, kill=action == "kill")
+            if result.done:
+                await respond_json(send, 200, {"invocation_id": invocation_id, "result": f"{action}ed"})
+            else:  # the handler raises it at its next await
+                await respond_json(send, 202, {"invocation_id": invocation_id, "result": "cancel requested"})
+        elif action == "purge":
+            await engine.purge_invocation(invocation_id)
+            await respond_json(send, 200, {"invocation_id": invocation_id, "result": "purged"})
+        else:
+            await engine.resume_invocation(invocation_id)
+            await respond_json(send, 200, {"invocation_id": invocation_id, "result": "resumed"})
+
+
+_ACTIONS = ("cancel", "kill", "purge", "resume")
+
+
+def _limit(req: HttpRequest) -> int:
+    raw = req.query.get("limit", ["100"])[-1]
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise HttpError(400, f"limit must be a whole number from 1 to 100000, not {raw!r}")
+    return int(raw)

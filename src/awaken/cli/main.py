@@ -132,7 +132,10 @@ def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> Non
         cells = []
         for column in columns:
             value = row.get(column)
-            cells.append(_time(value) if column in ("created_at", "deadline") else str(value or ""))
+            if column in ("created_at", "deadline"):
+                cells.append(_time(value))
+            else:
+                cells.append("" if value is None else str(value))
         table.add_row(*cells)
     console = Console() if sys.stdout.isatty() else Console(width=250)
     console.print(table)
@@ -176,6 +179,77 @@ def awakeables_reject(awakeable_id: str, reason: str, url: str) -> None:
 
     with Client(url) as client:
         click.echo(client.reject_awakeable(awakeable_id, reason))
+
+
+@main.group()
+def invocations() -> None:
+    """Invocations: list, describe, cancel, kill, purge, resume."""
+
+
+_ADMIN = click.option("--admin-url", default="http://127.0.0.1:9070", show_default=True)
+
+
+def _admin_call(admin_url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    from awaken.client import Client, HttpError
+
+    with Client(admin_url=admin_url) as client:
+        try:
+            return getattr(client, method)(*args, **kwargs)
+        except HttpError as exc:
+            message = exc.body.get("message") if isinstance(exc.body, dict) else exc.body
+            raise click.ClickException(f"{exc.status}: {message}") from None
+
+
+@invocations.command("ls")
+@_ADMIN
+@click.option("--status", default=None, help="only invocations in this status")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=100, show_default=True)
+def invocations_ls(admin_url: str, status: str | None, as_json: bool, limit: int) -> None:
+    """List invocations, newest first."""
+    rows = _admin_call(admin_url, "list_invocations", status=status, limit=limit)
+    _print(rows, ["id", "target", "status", "created_at", "attempts", "last_failure"], as_json)
+
+
+@invocations.command("describe")
+@_ADMIN
+@click.argument("invocation_id")
+def invocations_describe(admin_url: str, invocation_id: str) -> None:
+    """An invocation and its journal, as JSON."""
+    click.echo(json.dumps(_admin_call(admin_url, "get_invocation", invocation_id), indent=2))
+
+
+@invocations.command("cancel")
+@_ADMIN
+@click.argument("invocation_id")
+@click.option("--kill", is_flag=True, help="end it at once, without compensation")
+def invocations_cancel(admin_url: str, invocation_id: str, kill: bool) -> None:
+    """Cancel an invocation: its handler gets TerminalError("cancelled", 409) at its next await."""
+    click.echo(_admin_call(admin_url, "cancel_invocation", invocation_id, kill=kill)["result"])
+
+
+@invocations.command("kill")
+@_ADMIN
+@click.argument("invocation_id")
+def invocations_kill(admin_url: str, invocation_id: str) -> None:
+    """Kill an invocation (and the calls it waits on): it ends at once with 409 killed."""
+    click.echo(_admin_call(admin_url, "cancel_invocation", invocation_id, kill=True)["result"])
+
+
+@invocations.command("purge")
+@_ADMIN
+@click.argument("invocation_id")
+def invocations_purge(admin_url: str, invocation_id: str) -> None:
+    """Delete a completed invocation now."""
+    click.echo(_admin_call(admin_url, "purge_invocation", invocation_id)["result"])
+
+
+@invocations.command("resume")
+@_ADMIN
+@click.argument("invocation_id")
+def invocations_resume(admin_url: str, invocation_id: str) -> None:
+    """Run a paused invocation again."""
+    click.echo(_admin_call(admin_url, "resume_invocation", invocation_id)["result"])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,15 @@ def _reject(awakeable_id: str, reason: str) -> _Request:
     return _Request("POST", f"/restate/awakeables/{awakeable_id}/reject", reason.encode(), headers)
 
 
+def _invocations(status: str | None, limit: int) -> _Request:
+    params = {"limit": str(limit), **({"status": status} if status else {})}
+    return _Request("GET", "/invocations", params=params, admin=True)
+
+
+def _act(invocation_id: str, action: str) -> _Request:
+    return _Request("PATCH", f"/invocations/{invocation_id}/{action}", admin=True)
+
+
 def _decode(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         try:
@@ -145,6 +154,24 @@ class Client:
         rows: list[dict[str, Any]] = page["awakeables"]
         return rows
 
+    def list_invocations(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Invocations, newest first (admin API), optionally of one status."""
+        return list(self._do(_invocations(status, limit))["invocations"])
+
+    def get_invocation(self, invocation_id: str) -> dict[str, Any]:
+        """One invocation with its journal (admin API)."""
+        return dict(self._do(_Request("GET", f"/invocations/{invocation_id}", admin=True)))
+
+    def cancel_invocation(self, invocation_id: str, kill: bool = False) -> dict[str, Any]:
+        """Cancel (or kill) an invocation (admin API)."""
+        return dict(self._do(_act(invocation_id, "kill" if kill else "cancel")))
+
+    def purge_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(self._do(_act(invocation_id, "purge")))
+
+    def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(self._do(_act(invocation_id, "resume")))
+
 
 class AsyncClient:
     """Asynchronous client with the same methods as Client."""
@@ -214,3 +241,22 @@ class AsyncClient:
         page = await self._do(_Request("GET", "/awakeables", params={"limit": str(limit)}, admin=True))
         rows: list[dict[str, Any]] = page["awakeables"]
         return rows
+
+    async def list_invocations(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Invocations, newest first (admin API), optionally of one status."""
+        page = await self._do(_invocations(status, limit))
+        return list(page["invocations"])
+
+    async def get_invocation(self, invocation_id: str) -> dict[str, Any]:
+        """One invocation with its journal (admin API)."""
+        return dict(await self._do(_Request("GET", f"/invocations/{invocation_id}", admin=True)))
+
+    async def cancel_invocation(self, invocation_id: str, kill: bool = False) -> dict[str, Any]:
+        """Cancel (or kill) an invocation (admin API)."""
+        return dict(await self._do(_act(invocation_id, "kill" if kill else "cancel")))
+
+    async def purge_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(await self._do(_act(invocation_id, "purge")))
+
+    async def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(await self._do(_act(invocation_id, "resume")))

@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     GET_PROMISE = "get_promise"
     PEEK_PROMISE = "peek_promise"
     COMPLETE_PROMISE = "complete_promise"
+    CANCEL_SIGNAL = "cancel_signal"  # where a cancellation was raised in the handler
 
 
 # Kinds whose outcome is known the moment they are journaled.
@@ -38,6 +39,7 @@ IMMEDIATE_KINDS = frozenset(
         EntryKind.SEND,
         EntryKind.WAIT,
         EntryKind.CANCEL,
+        EntryKind.CANCEL_SIGNAL,
     }
 )
 

@@ -57,6 +57,7 @@ class Attempt:
         self._suspend_timer: asyncio.TimerHandle | None = None
         self._suspended_on: set[int] = set()
         self._main: asyncio.Task[None] | None = None
+        self._cancel_requested = claim.record.cancel_requested
         self.closing = False
 
     # -- AttemptDriver -----------------------------------------------------------------------
@@ -106,6 +107,30 @@ class Attempt:
 
     def step_done(self, index: int) -> None:
         self._wake(index)
+
+    def take_cancel(self) -> bool:
+        requested, self._cancel_requested = self._cancel_requested, False
+        return requested
+
+    def request_cancel(self) -> bool:
+        """A cancellation of this invocation: the handler raises it at its next await (a waiting
+        one wakes up for it). False if this attempt is ending (the next one gets it)."""
+        if self.closing:
+            return False
+        self._cancel_requested = True
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        return True
+
+    def abort(self) -> None:
+        """The invocation was killed: stop the handler and its steps, write nothing more."""
+        if self.closing:
+            return
+        self.closing = True
+        self._cancel_steps()
+        if self._main is not None:
+            self._main.cancel()
 
     def fail_attempt(self, exc: BaseException) -> None:
         if self._failure is None:
@@ -275,6 +300,7 @@ class Attempt:
         completions: list[AwakeableCompletionRequest] = []
         attaches: list[tuple[int, str]] = []
         promises: list[PromiseOp] = []
+        cancels: list[str] = []
         now = self.engine.now_ms()
         for position, entry in enumerate(entries):
             if entry.index < self._written:
@@ -301,6 +327,8 @@ class Attempt:
                         self.machine.complete(entry.index, missing, durable=True)
                 case EntryKind.ATTACH:
                     attaches.append((entry.index, entry.name))
+                case EntryKind.CANCEL:
+                    cancels.append(entry.name)
                 case EntryKind.GET_PROMISE:
                     promises.append(PromiseOp(entry.index, "get", entry.name))
                 case EntryKind.PEEK_PROMISE:
@@ -327,5 +355,6 @@ class Attempt:
             awakeable_completions=completions,
             attaches=attaches,
             promises=promises,
+            cancels=cancels,
             transition=transition,
         )

@@ -23,6 +23,7 @@ from awaken.errors import NotFound
 from awaken.sdk.service import AnyService, HandlerSpec
 from awaken.storage.protocol import (
     AwakeableCompletion,
+    CancelResult,
     Claim,
     CreateResult,
     Delivery,
@@ -72,6 +73,7 @@ class Engine:
         self._live: dict[str, Attempt] = {}
         self._queued_claims: dict[str, Claim] = {}
         self._late_deliveries: dict[str, list[Delivery]] = {}
+        self._pending_cancels: set[str] = set()  # for attempts that start later
         self._outcome_waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
         self._scheduler: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
@@ -244,6 +246,18 @@ class Engine:
             raise NotFound(f"invocation '{invocation_id}' not found")
         return record
 
+    async def cancel_invocation(self, invocation_id: str, kill: bool = False) -> CancelResult:
+        """Cancel (or kill) an invocation; see Store.cancel_invocation."""
+        result = await self.store.cancel_invocation(invocation_id, kill, self.now_ms())
+        self.apply(result.effects)
+        return result
+
+    async def purge_invocation(self, invocation_id: str) -> None:
+        await self.store.purge_invocation(invocation_id)
+
+    async def resume_invocation(self, invocation_id: str) -> None:
+        self.start_attempt(await self.store.resume_invocation(invocation_id, self.now_ms()))
+
     async def complete_awakeable(self, awakeable_id: str, outcome: Outcome) -> AwakeableCompletion:
         result = await self.store.complete_awakeable(awakeable_id, outcome, self.now_ms(), validate_payload)
         self.apply(result.effects)
@@ -265,9 +279,16 @@ class Engine:
             else:
                 attempt.deliver(delivery.index, delivery.outcome)
         for invocation_id, outcome in effects.completed:
+            live = self._live.get(invocation_id)
+            if live is not None and not live.closing:
+                live.abort()  # killed while it ran
             for fut in self._outcome_waiters.get(invocation_id, ()):
                 if not fut.done():
                     fut.set_result(outcome)
+        for invocation_id in effects.cancels:
+            live = self._live.get(invocation_id)
+            if live is None or not live.request_cancel():
+                self._pending_cancels.add(invocation_id)  # for the attempt that runs it next
         nxt = effects.next_timer_ms
         if nxt is not None and (self._next_timer is None or nxt < self._next_timer):
             self._next_timer = nxt
@@ -292,6 +313,9 @@ class Engine:
         self._live[invocation_id] = attempt
         for late in self._late_deliveries.pop(invocation_id, ()):
             attempt.deliver(late.index, late.outcome)
+        if invocation_id in self._pending_cancels:
+            self._pending_cancels.discard(invocation_id)
+            attempt.request_cancel()
         task = attempt.start()
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._attempt_finished(invocation_id, attempt, t))

@@ -33,5 +33,9 @@ class AttemptDriver(Protocol):
     def step_done(self, index: int) -> None:
         """A step's outcome was put in the machine: wake whoever waits on it."""
 
+    def take_cancel(self) -> bool:
+        """Whether a cancellation was asked for this invocation and not raised yet (then it
+        counts as raised). `wait_any` returns early when one arrives."""
+
     def fail_attempt(self, exc: BaseException) -> None:
         """A step failed in a retryable way: end this attempt (the invocation retries)."""

@@ -134,10 +134,24 @@ class InvocationContext(WorkflowContext):
             if outcome is not None and outcome.failure is not None:
                 raise TerminalError(outcome.failure.message, outcome.failure.code)
 
+    def _raise_if_cancelled(self, waiting: bool = True) -> None:
+        """Raise a cancellation of this invocation at an await that has to wait, once. Where it
+        was raised the journal holds a CANCEL_SIGNAL entry, so a replay raises it at the same
+        await (whether or not what it awaited has completed since)."""
+        if self.machine.replaying:
+            if self.machine.next_kind() is not EntryKind.CANCEL_SIGNAL:
+                return
+        elif not waiting or not self.driver.take_cancel():
+            return
+        self._step(EntryKind.CANCEL_SIGNAL)
+        raise TerminalError("cancelled", 409)
+
     async def _await(self, fut: DurableFuture[T]) -> T:
         await self.settle()
-        if self.machine.outcome(fut.index) is None:
+        self._raise_if_cancelled(waiting=self.machine.outcome(fut.index) is None)
+        while self.machine.outcome(fut.index) is None:
             await self.driver.wait_any((fut.index,))
+            self._raise_if_cancelled()
         outcome = self.machine.outcome(fut.index)
         assert outcome is not None
         if outcome.failure is not None:
@@ -150,24 +164,27 @@ class InvocationContext(WorkflowContext):
         replay sees the same set."""
         await self.settle()
         indices = [f.index for f in futures]
+        self._raise_if_cancelled(waiting=not self.machine.completed(indices))
         if self.machine.replaying:
             entry = self._step(EntryKind.WAIT)
             assert entry.outcome is not None and entry.outcome.value is not None
             done: list[int] = json.loads(entry.outcome.value)
             return done
-        if not self.machine.completed(indices):
+        while not self.machine.completed(indices):
             await self.driver.wait_any(indices)
+            self._raise_if_cancelled()
         done = self.machine.completed(indices)
         self._step(EntryKind.WAIT, outcome=Outcome(json.dumps(done).encode()))
         return done
 
     async def wait_all(self, futures: Sequence[DurableFuture[Any]]) -> None:
         await self.settle()
-        while True:
-            pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
-            if not pending:
-                return
+        pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
+        self._raise_if_cancelled(waiting=bool(pending))
+        while pending:
             await self.driver.wait_any(pending)
+            self._raise_if_cancelled()
+            pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
 
     # -- request, determinism helpers --------------------------------------------------------
     def request(self) -> Request:
@@ -492,7 +509,13 @@ class InvocationContext(WorkflowContext):
         return SendHandleImpl(self, target)
 
     def cancel_invocation(self, invocation_id: str) -> None:
-        raise TerminalError("cancel_invocation is not supported by this version of awaken", 501)
+        """Cancel another invocation (as the admin API's cancel does); nothing happens if it is
+        unknown or has completed."""
+        try:
+            target = str(InvocationId.parse(invocation_id))
+        except BadRequest as exc:
+            raise TerminalError(str(exc), 400) from None
+        self._step(EntryKind.CANCEL, target)
 
     def attach_invocation(
         self, invocation_id: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None

@@ -92,6 +92,7 @@ class InvocationRecord:
     last_failure: str | None = None
     caller: EntryRef | None = None
     completed_at_ms: int | None = None
+    cancel_requested: bool = False  # a cancellation waits to be raised in the handler
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class Effects:
     deliveries: list[Delivery] = field(default_factory=list)
     completed: list[tuple[str, Outcome]] = field(default_factory=list)
     next_timer_ms: int | None = None  # earliest timer the write created, for the scheduler
+    cancels: list[str] = field(default_factory=list)  # running invocations asked to cancel
 
     def merge(self, other: Effects) -> Effects:
         nxt = [t for t in (self.next_timer_ms, other.next_timer_ms) if t is not None]
@@ -130,6 +132,7 @@ class Effects:
             self.deliveries + other.deliveries,
             self.completed + other.completed,
             min(nxt) if nxt else None,
+            self.cancels + other.cancels,
         )
 
 
@@ -231,7 +234,14 @@ class Progress:
     # now if it has one (404 if there is no such invocation), else when it completes.
     attaches: list[tuple[int, str]] = field(default_factory=list)
     promises: list[PromiseOp] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)  # ctx.cancel_invocation targets
     transition: Transition = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    done: bool  # ended now (not started yet, or killed); False: the handler raises it later
+    effects: Effects
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +312,21 @@ class Store(Protocol):
 
     async def begin_attempt(self, invocation_id: str, now_ms: int) -> Claim | None:
         """Claim a `ready` invocation (or an orphaned `running` one). None if not claimable."""
+
+    async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
+        """Cancel (SPEC §4.6): an invocation that has not started ends at once with 409
+        `canceled`; a running or suspended one is flagged and its handler raises the
+        cancellation at its next await (a suspended one is claimed for that), and the calls it
+        waits on are cancelled when it does. Kill: ends at once with 409 `killed`, with the calls
+        it waits on. NotFound, or Conflict if it has completed already."""
+
+    async def purge_invocation(self, invocation_id: str) -> None:
+        """Delete a completed invocation now (not at the end of its retention). NotFound, or
+        Conflict if it has not completed."""
+
+    async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
+        """Run a `paused` invocation again (its retries start over). NotFound, or Conflict if
+        it is not paused."""
 
     async def complete_awakeable(
         self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator

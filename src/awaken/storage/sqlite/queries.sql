@@ -114,7 +114,8 @@ SELECT * FROM invocations WHERE id = :id
 
 -- name: get_fence
 -- What a commit of a running attempt needs of its invocation (not its input or outcome).
-SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms, has_waiters
+SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms, has_waiters,
+    cancel_requested
 FROM invocations WHERE id = :id
 
 -- name: list_invocations
@@ -343,4 +344,22 @@ DELETE FROM promises WHERE service = :service AND key = :key
 
 -- name: delete_key_promise_waiters
 DELETE FROM promise_waiters WHERE service = :service AND key = :key
+
+-- ---------------------------------------------------------------------------------------------
+-- cancellation
+
+-- name: request_cancel
+UPDATE invocations SET cancel_requested = 1, modified_at = :now WHERE id = :id
+
+-- name: clear_cancel
+UPDATE invocations SET cancel_requested = 0 WHERE id = :id
+
+-- name: pending_children
+-- The invocations a running one called and still waits on (cancelled or killed with it).
+SELECT json_extract(data, '$.invocation_id') FROM journal
+WHERE invocation_id = :id AND kind = 'call' AND has_outcome = 0
+
+-- name: resume_paused
+UPDATE invocations SET status = 'ready', attempts = 0, modified_at = :now
+WHERE id = :id AND status = 'paused'
 

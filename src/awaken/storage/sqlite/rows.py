@@ -96,6 +96,7 @@ def record_from_row(row: sqlite3.Row) -> InvocationRecord:
         last_failure=row["last_failure"],
         caller=caller,
         completed_at_ms=row["completed_at"],
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 

@@ -32,7 +32,7 @@ CREATE TABLE invocations (
     retention_ms INTEGER NOT NULL,
     inbox_seq INTEGER,
     waiting_on TEXT
-, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0, workflow_main INTEGER NOT NULL DEFAULT 0);
+, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0, workflow_main INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX invocations_by_status ON invocations (status);
 

@@ -15,6 +15,7 @@ from awaken.errors import StorageError
 from awaken.storage.protocol import (
     AwakeableCompletion,
     AwakeableInfo,
+    CancelResult,
     Claim,
     CreateResult,
     Effects,
@@ -192,6 +193,15 @@ class SqliteStore:
         self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator
     ) -> AwakeableCompletion:
         return await self._write(lambda tx: tx.complete_awakeable(awakeable_id, outcome, now_ms, validate))
+
+    async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
+        return await self._write(lambda tx: tx.cancel(invocation_id, kill, now_ms))
+
+    async def purge_invocation(self, invocation_id: str) -> None:
+        await self._write(lambda tx: tx.purge(invocation_id))
+
+    async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
+        return await self._write(lambda tx: tx.resume(invocation_id, now_ms))
 
     async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
         return await self._write(lambda tx: tx.complete_entry(ref, outcome, now_ms))

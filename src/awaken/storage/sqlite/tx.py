@@ -12,12 +12,13 @@ import sqlite3
 from dataclasses import replace
 from typing import Any
 
-from awaken.core.journal import Entry, Outcome
+from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, Conflict, Gone, NotFound
 from awaken.storage.protocol import (
     AwakeableCompletion,
     AwakeableInfo,
     AwakeableStatus,
+    CancelResult,
     Claim,
     Complete,
     CompletionStatus,
@@ -441,6 +442,15 @@ class Tx:
             if attached is not None:
                 self._exec("complete_entry", {"id": inv, "idx": idx, **outcome_params(attached)})
                 entry_outcomes[idx] = attached
+        if any(e.kind is EntryKind.CANCEL_SIGNAL and e.outcome is not None for e in p.entries):
+            # The handler raised the cancellation: it is delivered; the calls it waits on follow.
+            self._exec("clear_cancel", {"id": inv})
+            effects = effects.merge(self._cancel_children(inv, False, now, {inv}))
+        for target in p.cancels:
+            try:
+                effects = effects.merge(self._cancel(target, False, now, {inv})[1])
+            except (NotFound, Conflict):
+                pass  # unknown or already completed: nothing to cancel (as Restate)
         for promise in p.promises:
             promised, woken = self._promise_op(inv, service, key, promise, now)
             effects = effects.merge(woken)
@@ -471,7 +481,11 @@ class Tx:
                 )
             )
         elif isinstance(transition, Suspend):
-            if any(self._entry_completed(inv, idx) for idx in transition.waiting_on):
+            # A cancellation that came while the attempt was ending must still be raised.
+            cancelled = bool(row["cancel_requested"]) and not any(
+                e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries
+            )
+            if cancelled or any(self._entry_completed(inv, idx) for idx in transition.waiting_on):
                 resumed = self._claim(inv, now)
             else:
                 waiting = dump_json(sorted(set(transition.waiting_on)))
@@ -489,6 +503,56 @@ class Tx:
     def _entry_completed(self, invocation_id: str, idx: int) -> bool:
         entry = self._one("get_entry", {"id": invocation_id, "idx": idx})
         return entry is not None and bool(entry["has_outcome"])
+
+    # -- cancellation, purge, resume -------------------------------------------------------------
+    def cancel(self, invocation_id: str, kill: bool, now: int) -> CancelResult:
+        done, effects = self._cancel(invocation_id, kill, now, set())
+        return CancelResult(done, self._finish(effects))
+
+    def _cancel(self, invocation_id: str, kill: bool, now: int, seen: set[str]) -> tuple[bool, Effects]:
+        seen.add(invocation_id)
+        row = self.invocation_row(invocation_id)
+        if row is None:
+            raise NotFound(f"invocation '{invocation_id}' not found")
+        status = row["status"]
+        if status == Status.COMPLETED:
+            raise Conflict(f"invocation '{invocation_id}' has already completed")
+        if kill or status not in (Status.RUNNING, Status.SUSPENDED):
+            effects = self._cancel_children(invocation_id, True, now, seen) if kill else Effects()
+            outcome = Outcome.fail(409, "killed" if kill else "canceled")
+            return True, effects.merge(self._complete_invocation(row, outcome, now))
+        self._exec("request_cancel", {"id": invocation_id, "now": now})
+        if status == Status.SUSPENDED:
+            return False, Effects(claims=[self._claim(invocation_id, now)])
+        return False, Effects(cancels=[invocation_id])
+
+    def _cancel_children(self, invocation_id: str, kill: bool, now: int, seen: set[str]) -> Effects:
+        """Cancel (or kill) the invocations that `invocation_id` called and still waits on."""
+        effects = Effects()
+        for (child,) in self._exec("pending_children", {"id": invocation_id}).fetchall():
+            if child is None or child in seen:
+                continue
+            try:
+                effects = effects.merge(self._cancel(str(child), kill, now, seen)[1])
+            except (NotFound, Conflict):
+                pass  # gone, or completed meanwhile
+        return effects
+
+    def purge(self, invocation_id: str) -> None:
+        row = self.invocation_row(invocation_id)
+        if row is None:
+            raise NotFound(f"invocation '{invocation_id}' not found")
+        if row["status"] != Status.COMPLETED:
+            raise Conflict(f"invocation '{invocation_id}' has not completed yet")
+        self._purge(invocation_id)
+
+    def resume(self, invocation_id: str, now: int) -> Claim:
+        row = self.invocation_row(invocation_id)
+        if row is None:
+            raise NotFound(f"invocation '{invocation_id}' not found")
+        if self._exec("resume_paused", {"id": invocation_id, "now": now}).rowcount == 0:
+            raise Conflict(f"invocation '{invocation_id}' is {row['status']}, not paused")
+        return self._claim(invocation_id, now)
 
     def begin_attempt(self, invocation_id: str, now: int) -> Claim | None:
         row = self.invocation_row(invocation_id)
