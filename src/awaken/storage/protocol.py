@@ -125,7 +125,17 @@ class Effects:
     next_timer_ms: int | None = None  # earliest timer the write created, for the scheduler
     cancels: list[str] = field(default_factory=list)  # running invocations asked to cancel
 
+    def empty(self) -> bool:
+        return (
+            not (self.claims or self.deliveries or self.completed or self.cancels)
+            and self.next_timer_ms is None
+        )
+
     def merge(self, other: Effects) -> Effects:
+        if other.empty():
+            return self
+        if self.empty():
+            return other
         nxt = [t for t in (self.next_timer_ms, other.next_timer_ms) if t is not None]
         return Effects(
             self.claims + other.claims,
