@@ -296,3 +296,22 @@ def test_cli_lists_cancels_kills_and_purges_invocations(payments: Payments) -> N
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert failed.returncode == 1 and "404" in failed.stderr
+
+
+def test_cli_reads_and_sets_object_state(payments: Payments) -> None:
+    server = payments.server
+    admin = ["--admin-url", server.admin_url]
+    assert server.post("/accounts/bob/deposit", 30).json() == 30
+    assert json.loads(_cli("state", "get", "accounts", "bob", "--json", *admin)) == {"balance": 30}
+    assert "balance" in _cli("state", "get", "accounts", "bob", *admin)
+    assert (
+        _cli("state", "set", "accounts", "bob", "balance", "100", *admin).strip()
+        == "accounts/bob: balance set"
+    )
+    assert server.post("/accounts/bob/balance").json() == 100
+    bad = subprocess.run(
+        [sys.executable, "-m", "awaken.cli.main", "state", "set", "accounts", "bob", "balance", "{x", *admin],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "VALUE must be JSON" in bad.stderr
+    assert server.post("/accounts/bob/balance").json() == 100

@@ -4,11 +4,14 @@ resume invocations (`PATCH /invocations/{id}/cancel|kill|purge|resume`, as Resta
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from awaken.core.ids import InvocationId
+from awaken.core.jsonvalue import loads_strict
 from awaken.errors import AwakenError
 from awaken.ingress.errors import HttpError, body_for
 from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond_error, respond_json
@@ -70,9 +73,23 @@ class AdminApp:
                 raise HttpError(405, f"method {req.method} not allowed, use PATCH")
             await self._act(send, str(InvocationId.parse(seg[1])), seg[2])
             return
+        if len(seg) == 3 and seg[0] == "services" and seg[2] == "state":
+            if req.method != "POST":
+                raise HttpError(405, f"method {req.method} not allowed, use POST")
+            await self._replace_state(req, send, seg[1])
+            return
         if req.method != "GET":
             raise HttpError(405, f"method {req.method} not allowed")
-        if seg == ["health"]:
+        if len(seg) == 4 and seg[0] == "services" and seg[2] == "state":
+            self._keyed_service(seg[1])
+            state = await engine.store.get_state(seg[1], seg[3])
+            body = {
+                "service": seg[1],
+                "key": seg[3],
+                "state": {n: _state_json(v) for n, v in sorted(state.items())},
+            }
+            await respond_json(send, 200, body)
+        elif seg == ["health"]:
             await respond_json(send, 200, {"status": "ok"})
         elif seg == ["services"]:
             services = [
@@ -146,6 +163,54 @@ class AdminApp:
         else:
             await engine.resume_invocation(invocation_id)
             await respond_json(send, 200, {"invocation_id": invocation_id, "result": "resumed"})
+
+    def _keyed_service(self, name: str) -> None:
+        engine = self.app.engine
+        assert engine is not None
+        svc = engine.services.get(name)
+        if svc is None:
+            raise HttpError(404, f"service '{name}' not found")
+        if svc.service_kind == "service":
+            raise HttpError(400, f"service '{name}' has no keys and no state")
+
+    async def _replace_state(self, req: HttpRequest, send: Send, service: str) -> None:
+        """`POST /services/{s}/state` (Restate's path and body shape): `{"object_key": K,
+        "new_state": {name: value}}` replaces the key's whole state. A value is stored as its
+        JSON text (what the default serde reads); `{"$base64": "..."}` stores raw bytes (what
+        GET answers for a value that is not JSON)."""
+        engine = self.app.engine
+        assert engine is not None
+        self._keyed_service(service)
+        try:
+            body = loads_strict(await req.body())
+        except ValueError as exc:
+            raise HttpError(400, f"the body is not JSON: {exc}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("object_key"), str):
+            raise HttpError(400, 'expected {"object_key": "<key>", "new_state": {"<name>": <value>}}')
+        new_state = body.get("new_state")
+        if not isinstance(new_state, dict):
+            raise HttpError(400, "new_state must be an object of state names to values")
+        state = {str(name): _state_bytes(name, value) for name, value in new_state.items()}
+        await engine.store.replace_state(service, body["object_key"], state)
+        await respond_json(send, 202, {"service": service, "key": body["object_key"], "names": sorted(state)})
+
+
+def _state_json(value: bytes) -> Any:
+    """A stored state value as JSON: the value itself if it is JSON text (what the default serde
+    writes), else {"$base64": ...}."""
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return {"$base64": base64.b64encode(value).decode()}
+
+
+def _state_bytes(name: str, value: Any) -> bytes:
+    if isinstance(value, dict) and set(value) == {"$base64"}:
+        try:
+            return base64.b64decode(str(value["$base64"]), validate=True)
+        except ValueError:
+            raise HttpError(400, f"state {name!r}: $base64 is not base64") from None
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 _ACTIONS = ("cancel", "kill", "purge", "resume")

@@ -252,5 +252,43 @@ def invocations_resume(admin_url: str, invocation_id: str) -> None:
     click.echo(_admin_call(admin_url, "resume_invocation", invocation_id)["result"])
 
 
+@main.group()
+def state() -> None:
+    """The state of virtual object and workflow keys: get, set."""
+
+
+@state.command("get")
+@_ADMIN
+@click.argument("service")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True)
+def state_get(admin_url: str, service: str, key: str, as_json: bool) -> None:
+    """The state of SERVICE/KEY."""
+    values = _admin_call(admin_url, "get_state", service, key)
+    rows = [{"name": name, "value": json.dumps(value)} for name, value in values.items()]
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+    else:
+        _print(rows, ["name", "value"], False)
+
+
+@state.command("set")
+@_ADMIN
+@click.argument("service")
+@click.argument("key")
+@click.argument("name")
+@click.argument("value")
+def state_set(admin_url: str, service: str, key: str, name: str, value: str) -> None:
+    """Set NAME of SERVICE/KEY to the JSON VALUE (refused while an invocation holds the key)."""
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise click.ClickException(f"VALUE must be JSON: {exc}") from None
+    values = _admin_call(admin_url, "get_state", service, key)
+    values[name] = parsed
+    _admin_call(admin_url, "replace_state", service, key, values)
+    click.echo(f"{service}/{key}: {name} set")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

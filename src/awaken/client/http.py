@@ -172,6 +172,16 @@ class Client:
     def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(self._do(_act(invocation_id, "resume")))
 
+    def get_state(self, service: str, key: str) -> dict[str, Any]:
+        """The state of a virtual object or workflow key (admin API): {name: JSON value}."""
+        page = self._do(_Request("GET", f"/services/{service}/state/{quote(key, safe='')}", admin=True))
+        return dict(page["state"])
+
+    def replace_state(self, service: str, key: str, state: dict[str, Any]) -> None:
+        """Replace the whole state of a key (admin API); 409 while an invocation holds the key."""
+        body = json.dumps({"object_key": key, "new_state": state}).encode()
+        self._do(_Request("POST", f"/services/{service}/state", body, _JSON, admin=True))
+
 
 class AsyncClient:
     """Asynchronous client with the same methods as Client."""
@@ -260,3 +270,13 @@ class AsyncClient:
 
     async def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(await self._do(_act(invocation_id, "resume")))
+
+    async def get_state(self, service: str, key: str) -> dict[str, Any]:
+        """The state of a virtual object or workflow key (admin API): {name: JSON value}."""
+        page = await self._do(_Request("GET", f"/services/{service}/state/{quote(key, safe='')}", admin=True))
+        return dict(page["state"])
+
+    async def replace_state(self, service: str, key: str, state: dict[str, Any]) -> None:
+        """Replace the whole state of a key (admin API); 409 while an invocation holds the key."""
+        body = json.dumps({"object_key": key, "new_state": state}).encode()
+        await self._do(_Request("POST", f"/services/{service}/state", body, _JSON, admin=True))

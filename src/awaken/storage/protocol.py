@@ -375,6 +375,10 @@ class Store(Protocol):
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]: ...
 
+    async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
+        """Replace the whole state of a (service, key) from outside (the admin API). Conflict
+        while an exclusive invocation holds the key: its handler works on the state it read."""
+
 
 def now_ms_from(clock: Callable[[], float]) -> int:
     return int(clock() * 1000)

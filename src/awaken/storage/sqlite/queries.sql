@@ -363,3 +363,6 @@ WHERE invocation_id = :id AND kind = 'call' AND has_outcome = 0
 UPDATE invocations SET status = 'ready', attempts = 0, modified_at = :now
 WHERE id = :id AND status = 'paused'
 
+-- name: key_lock_holder
+SELECT invocation_id FROM locks WHERE service = :service AND key = :key
+

@@ -203,6 +203,9 @@ class SqliteStore:
     async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
         return await self._write(lambda tx: tx.resume(invocation_id, now_ms))
 
+    async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
+        await self._write(lambda tx: tx.replace_state(service, key, state))
+
     async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
         return await self._write(lambda tx: tx.complete_entry(ref, outcome, now_ms))
 

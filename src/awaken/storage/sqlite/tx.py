@@ -504,6 +504,16 @@ class Tx:
         entry = self._one("get_entry", {"id": invocation_id, "idx": idx})
         return entry is not None and bool(entry["has_outcome"])
 
+    def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
+        holder = self._scalar("key_lock_holder", {"service": service, "key": key})
+        if holder is not None:
+            raise Conflict(
+                f"{service}/{key} is locked by invocation {holder}; edit its state when it is free"
+            )
+        self._exec("clear_all_state", {"service": service, "key": key})
+        for name, value in state.items():
+            self._exec("set_state", {"service": service, "key": key, "name": name, "value": value})
+
     # -- cancellation, purge, resume -------------------------------------------------------------
     def cancel(self, invocation_id: str, kill: bool, now: int) -> CancelResult:
         done, effects = self._cancel(invocation_id, kill, now, set())

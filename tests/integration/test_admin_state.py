@@ -1,0 +1,82 @@
+"""Reading and editing the state of virtual object keys through the admin API (SPEC §6)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from awaken.admin.app import AdminApp
+from awaken.testing import TestEnvironment
+from tests.integration.helpers import next_awakeable
+
+
+@pytest.fixture
+async def admin(env: TestEnvironment) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=AdminApp(env.app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        yield client
+
+
+async def test_state_is_read_and_replaced(env: TestEnvironment, admin: httpx.AsyncClient) -> None:
+    assert (await env.client.post("/counter/s1/add", json=5)).json() == 5
+    r = await admin.get("/services/counter/state/s1")
+    assert r.status_code == 200 and r.json() == {"service": "counter", "key": "s1", "state": {"value": 5}}
+
+    new_state = {"value": 40, "note": {"by": "admin"}, "raw": {"$base64": "AP8="}}
+    r = await admin.post("/services/counter/state", json={"object_key": "s1", "new_state": new_state})
+    assert r.status_code == 202 and r.json()["names"] == ["note", "raw", "value"]
+    assert (await env.client.post("/counter/s1/add", json=2)).json() == 42  # handlers see it
+    state = (await admin.get("/services/counter/state/s1")).json()["state"]
+    assert state == {"value": 42, "note": {"by": "admin"}, "raw": {"$base64": "AP8="}}
+    assert await env.engine.store.get_state("counter", "s1") == {
+        "value": b"42",
+        "note": b'{"by":"admin"}',
+        "raw": b"\x00\xff",
+    }
+    # an empty new_state clears the key; an unknown key has no state
+    await admin.post("/services/counter/state", json={"object_key": "s1", "new_state": {}})
+    assert (await admin.get("/services/counter/state/s1")).json()["state"] == {}
+    assert (await admin.get("/services/counter/state/nobody")).json()["state"] == {}
+
+
+async def test_state_of_a_locked_key_cannot_be_replaced(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
+    holder = (await env.client.post("/counter/s2/hold/send")).json()["invocationId"]
+    awakeable_id = await next_awakeable("hold:s2")
+    r = await admin.post("/services/counter/state", json={"object_key": "s2", "new_state": {"value": 1}})
+    assert r.status_code == 409 and "locked" in r.json()["message"]
+    await env.client.post(f"/restate/awakeables/{awakeable_id}/resolve", json=3)
+    assert (await env.client.get(f"/restate/invocation/{holder}/attach")).json() == 3
+    r = await admin.post("/services/counter/state", json={"object_key": "s2", "new_state": {"value": 1}})
+    assert r.status_code == 202  # the key is free once the holder has completed
+    assert (await env.client.post("/counter/s2/get")).json() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/services/nope/state/k", None, 404),
+        ("GET", "/services/svc/state/k", None, 400),  # a plain service has no state
+        ("POST", "/services/counter/state", b"{bad", 400),
+        ("POST", "/services/counter/state", b"[]", 400),
+        ("POST", "/services/counter/state", b'{"object_key": 1, "new_state": {}}', 400),
+        ("POST", "/services/counter/state", b'{"object_key": "k", "new_state": []}', 400),
+        (
+            "POST",
+            "/services/counter/state",
+            b'{"object_key": "k", "new_state": {"a": {"$base64": "!"}}}',
+            400,
+        ),
+        ("GET", "/services/counter/state", None, 405),
+        ("PUT", "/services/counter/state/k", None, 405),
+    ],
+)
+async def test_bad_state_requests(
+    env: TestEnvironment, admin: httpx.AsyncClient, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    r = await admin.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert await env.engine.store.get_state("counter", "k") == {}
