@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.core.ids import InvocationId
 from awaken.core.jsonvalue import loads_strict
+from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from awaken.errors import AwakenError
 from awaken.ingress.errors import HttpError, body_for
-from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond_error, respond_json
+from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
 from awaken.storage.protocol import InvocationRecord, Status
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ class AdminApp:
                 "state": {n: _state_json(v) for n, v in sorted(state.items())},
             }
             await respond_json(send, 200, body)
+        elif seg == ["metrics"]:
+            counts = await engine.store.count_invocations()
+            stats = getattr(engine.store, "stats", None)
+            storage = stats() if callable(stats) else {}
+            text = engine.metrics.render(counts, engine.live_count, storage)
+            await respond(send, 200, text, [(b"content-type", METRICS_CONTENT_TYPE.encode())])
         elif seg == ["health"]:
             await respond_json(send, 200, {"status": "ok"})
         elif seg == ["services"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ class Attempt:
         self._written = len(claim.journal)  # entries below this index exist in the store
         self._waiters: list[tuple[frozenset[int], asyncio.Future[None]]] = []
         self._steps: dict[int, asyncio.Task[None]] = {}
+        self._step_started: dict[int, float] = {}
         self._failure: BaseException | None = None
         self._suspend_timer: asyncio.TimerHandle | None = None
         self._suspended_on: set[int] = set()
@@ -100,12 +102,16 @@ class Attempt:
         return await asyncio.get_running_loop().run_in_executor(self.engine.step_executor, fn)
 
     def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
+        self._step_started[index] = time.perf_counter()
         task = asyncio.get_running_loop().create_task(body)
         self._steps[index] = task
         self._disarm_suspension()
         task.add_done_callback(lambda _t: self._step_finished(index))
 
     def step_done(self, index: int) -> None:
+        started = self._step_started.pop(index, None)
+        if started is not None:
+            self.engine.metrics.step(time.perf_counter() - started)
         self._wake(index)
 
     def take_cancel(self) -> bool:
@@ -156,6 +162,7 @@ class Attempt:
 
     def _step_finished(self, index: int) -> None:
         self._steps.pop(index, None)
+        self._step_started.pop(index, None)
         self._arm_suspension()
 
     def _arm_suspension(self) -> None:

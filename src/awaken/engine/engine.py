@@ -18,6 +18,7 @@ from awaken.core.ids import idempotent_invocation_id, random_invocation_id, work
 from awaken.core.journal import Entry, Outcome
 from awaken.core.retry import RetryPolicy
 from awaken.engine.attempt import Attempt
+from awaken.engine.metrics import EngineMetrics
 from awaken.engine.validation import validate_payload
 from awaken.errors import NotFound
 from awaken.sdk.service import AnyService, HandlerSpec
@@ -74,6 +75,7 @@ class Engine:
         self._queued_claims: dict[str, Claim] = {}
         self._late_deliveries: dict[str, list[Delivery]] = {}
         self._pending_cancels: set[str] = set()  # for attempts that start later
+        self.metrics = EngineMetrics()
         self._outcome_waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
         self._scheduler: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
@@ -279,6 +281,10 @@ class Engine:
             else:
                 attempt.deliver(delivery.index, delivery.outcome)
         for invocation_id, outcome in effects.completed:
+            if outcome.ok:
+                self.metrics.completed_ok += 1
+            else:
+                self.metrics.completed_failed += 1
             live = self._live.get(invocation_id)
             if live is not None and not live.closing:
                 live.abort()  # killed while it ran
@@ -311,6 +317,7 @@ class Engine:
             return
         attempt = Attempt(self, claim, spec)
         self._live[invocation_id] = attempt
+        self.metrics.attempts += 1
         for late in self._late_deliveries.pop(invocation_id, ()):
             attempt.deliver(late.index, late.outcome)
         if invocation_id in self._pending_cancels:

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from awaken.core.journal import Entry, Outcome
 from awaken.errors import StorageError
@@ -137,7 +137,7 @@ class SqliteStore:
         if fd is not None:
             os.close(fd)  # releases the lock
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Group-commit counters: batches_committed, ops_committed (average batch size is
         ops_committed / batches_committed), ops_failed, ops_skipped, batches_failed,
         max_batch_size, syncs (WAL fsyncs), checkpoints."""

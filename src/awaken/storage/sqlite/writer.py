@@ -31,6 +31,7 @@ database busy and retries its flush a moment later instead of blocking.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import queue
 import sqlite3
@@ -49,6 +50,7 @@ _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or excep
 BUSY_RETRY_S = 0.002  # the database is locked (a RESTART checkpoint, another process): retry
 BUSY_GIVE_UP_S = 10.0  # ... for this long, then fail the writes
 CHECKPOINT_EVERY_S = 0.02
+BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)  # histogram of writes per batch
 WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page size)
 
 
@@ -121,6 +123,8 @@ class GroupCommitWriter:
         self.max_batch_size = 0
         self.syncs = 0
         self.checkpoints = 0
+        self._batch_size_buckets = [0] * (len(BATCH_SIZE_BOUNDS) + 1)
+        self._ops_in_batches = 0
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -257,6 +261,8 @@ class GroupCommitWriter:
         self.ops_committed += len(results) - failed
         self.ops_failed += failed
         self.max_batch_size = max(self.max_batch_size, len(results))
+        self._batch_size_buckets[bisect.bisect_left(BATCH_SIZE_BOUNDS, len(results))] += 1
+        self._ops_in_batches += len(results)
         self._committed_seq += 1
         if self._durable:
             self._sync_queue.put((self._committed_seq, results))
@@ -440,8 +446,11 @@ class GroupCommitWriter:
             self._checkpoint_conn.close()
             self._checkpoint_conn = None
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         return {
+            "batch_size_bounds": BATCH_SIZE_BOUNDS,
+            "batch_size_buckets": list(self._batch_size_buckets),
+            "ops_in_batches": self._ops_in_batches,
             "batches_committed": self.batches_committed,
             "ops_committed": self.ops_committed,
             "ops_failed": self.ops_failed,
