@@ -80,3 +80,22 @@ async def test_bad_state_requests(
     r = await admin.request(method, path, content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert await env.engine.store.get_state("counter", "k") == {}
+
+
+async def test_services_are_listed_and_described(admin: httpx.AsyncClient) -> None:
+    listed = (await admin.get("/services")).json()["services"]
+    assert {s["name"]: s["ty"] for s in listed} == {
+        "svc": "service",
+        "counter": "object",
+        "signup": "workflow",
+        "review": "workflow",
+    }
+    counter = (await admin.get("/services/counter")).json()
+    assert counter["ty"] == "object"
+    handlers = {h["name"]: h for h in counter["handlers"]}
+    assert handlers["add"]["ty"] == "exclusive" and handlers["get"]["ty"] == "shared"
+    assert handlers["add"]["input_schema"] == {"type": "integer"}
+    assert handlers["get"]["input_schema"] is None and handlers["get"]["output_schema"] == {"type": "integer"}
+    review = {h["name"]: h["ty"] for h in (await admin.get("/services/review")).json()["handlers"]}
+    assert review == {"run": "workflow", "decide": "shared", "refuse": "shared", "look": "shared"}
+    assert (await admin.get("/services/nope")).status_code == 404

@@ -16,6 +16,7 @@ from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from awaken.errors import AwakenError
 from awaken.ingress.errors import HttpError, body_for
 from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
+from awaken.sdk.serde import json_schema_for
 from awaken.storage.protocol import InvocationRecord, Status
 
 if TYPE_CHECKING:
@@ -90,6 +91,20 @@ class AdminApp:
                 "state": {n: _state_json(v) for n, v in sorted(state.items())},
             }
             await respond_json(send, 200, body)
+        elif len(seg) == 2 and seg[0] == "services":
+            svc = engine.services.get(seg[1])
+            if svc is None:
+                raise HttpError(404, f"service '{seg[1]}' not found")
+            handlers = [
+                {
+                    "name": h.name,
+                    "ty": h.kind,
+                    "input_schema": json_schema_for(h.input_type) if h.takes_input else None,
+                    "output_schema": json_schema_for(h.output_type),
+                }
+                for h in sorted(svc.handlers.values(), key=lambda h: h.name)
+            ]
+            await respond_json(send, 200, {"name": svc.name, "ty": svc.service_kind, "handlers": handlers})
         elif seg == ["metrics"]:
             counts = await engine.store.count_invocations()
             stats = getattr(engine.store, "stats", None)
