@@ -10,6 +10,7 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from awaken.admin import openapi
 from awaken.core.ids import InvocationId
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -111,6 +112,8 @@ class AdminApp:
             storage = stats() if callable(stats) else {}
             text = engine.metrics.render(counts, engine.live_count, storage)
             await respond(send, 200, text, [(b"content-type", METRICS_CONTENT_TYPE.encode())])
+        elif seg == ["openapi.json"]:
+            await respond_json(send, 200, openapi.document(_version()))
         elif seg == ["health"]:
             await respond_json(send, 200, {"status": "ok"})
         elif seg == ["services"]:
@@ -243,3 +246,12 @@ def _limit(req: HttpRequest) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         raise HttpError(400, f"limit must be a whole number from 1 to 100000, not {raw!r}")
     return int(raw)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("awaken")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,135 @@
+"""The OpenAPI 3.1 document of the admin API, served at `GET /openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awaken.storage.protocol import Status
+
+
+def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+_ERROR = _json(
+    "error",
+    {
+        "type": "object",
+        "properties": {
+            "code": {"type": "integer"},
+            "message": {"type": "string"},
+            "source": {"type": "string"},
+        },
+        "required": ["code", "message"],
+    },
+)
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^inv_1"}}
+_SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
+_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
+_RESULT = _json(
+    "done",
+    {"type": "object", "properties": {"invocation_id": {"type": "string"}, "result": {"type": "string"}}},
+)
+
+
+def _action(summary: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    responses = {"200": _RESULT, "400": _ERROR, "404": _ERROR, "409": _ERROR, **(extra or {})}
+    return {"patch": {"summary": summary, "parameters": [_ID], "responses": responses}}
+
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/health": {"get": {"summary": "Liveness", "responses": {"200": _json("ok")}}},
+    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1")}}},
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "responses": {"200": {"description": "text format 0.0.4", "content": {"text/plain": {}}}},
+        }
+    },
+    "/services": {
+        "get": {"summary": "Services, their kinds and handlers", "responses": {"200": _json("services")}}
+    },
+    "/services/{service}": {
+        "get": {
+            "summary": "One service: handlers, kinds, input and output JSON schemas",
+            "parameters": [_SERVICE],
+            "responses": {"200": _json("service"), "404": _ERROR},
+        }
+    },
+    "/services/{service}/state": {
+        "post": {
+            "summary": "Replace the whole state of a key (409 while an invocation holds it)",
+            "parameters": [_SERVICE],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"object_key": {"type": "string"}, "new_state": {"type": "object"}},
+                            "required": ["object_key", "new_state"],
+                        }
+                    }
+                },
+            },
+            "responses": {"202": _json("replaced"), "400": _ERROR, "404": _ERROR, "409": _ERROR},
+        }
+    },
+    "/services/{service}/state/{key}": {
+        "get": {
+            "summary": "The state of a virtual object or workflow key",
+            "parameters": [_SERVICE, _KEY],
+            "responses": {"200": _json("state"), "400": _ERROR, "404": _ERROR},
+        }
+    },
+    "/invocations": {
+        "get": {
+            "summary": "Invocations, newest first",
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": [s.value for s in Status]},
+                },
+                _LIMIT,
+            ],
+            "responses": {"200": _json("invocations"), "400": _ERROR},
+        }
+    },
+    "/invocations/counts": {
+        "get": {"summary": "Invocations per status", "responses": {"200": _json("counts")}}
+    },
+    "/invocations/{id}": {
+        "get": {
+            "summary": "One invocation with its journal",
+            "parameters": [_ID],
+            "responses": {"200": _json("invocation"), "400": _ERROR, "404": _ERROR},
+        }
+    },
+    "/invocations/{id}/cancel": _action(
+        "Cancel: 200 if it had not started, 202 if its handler raises the cancellation at its next await",
+        {"202": _RESULT},
+    ),
+    "/invocations/{id}/kill": _action("Kill: end at once with 409 killed, with the calls it waits on"),
+    "/invocations/{id}/purge": _action("Delete a completed invocation now"),
+    "/invocations/{id}/resume": _action("Run a paused invocation again"),
+    "/awakeables": {
+        "get": {
+            "summary": "Pending awakeables, with deadline and expected JSON schema",
+            "parameters": [_LIMIT],
+            "responses": {"200": _json("awakeables"), "400": _ERROR},
+        }
+    },
+}
+
+
+def document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "awaken admin API", "version": version},
+        "paths": PATHS,
+    }
