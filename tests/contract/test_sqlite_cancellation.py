@@ -85,3 +85,16 @@ async def test_purge_and_resume(store: SqliteStore) -> None:
     assert await store.get_invocation("inv") is None
     with pytest.raises(NotFound):
         await store.purge_invocation("inv")
+
+
+async def test_pause_by_hand_fences_the_running_attempt(store: SqliteStore) -> None:
+    claim = await started(store, "inv")
+    await store.pause_invocation("inv", T0 + 1)
+    with pytest.raises(Conflict):  # the old attempt can no longer write
+        await store.commit(step(claim, T0 + 2, entries=[Entry(0, EntryKind.RUN, outcome=Outcome(b"1"))]))
+    with pytest.raises(Conflict):
+        await store.pause_invocation("inv", T0 + 3)
+    resumed = await store.resume_invocation("inv", T0 + 4)
+    assert resumed.record.epoch == claim.record.epoch + 2 and resumed.journal == []
+    with pytest.raises(NotFound):
+        await store.pause_invocation("nobody", T0)

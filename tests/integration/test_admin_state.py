@@ -118,6 +118,7 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
         ("GET", "/invocations/{id}"),
         ("PATCH", "/invocations/{id}/cancel"),
         ("PATCH", "/invocations/{id}/kill"),
+        ("PATCH", "/invocations/{id}/pause"),
         ("PATCH", "/invocations/{id}/purge"),
         ("PATCH", "/invocations/{id}/resume"),
         ("GET", "/awakeables"),

@@ -134,3 +134,22 @@ async def test_bad_admin_requests(env: TestEnvironment, admin: httpx.AsyncClient
     assert (await admin.get(f"/invocations/{unknown}/cancel")).status_code == 405
     assert (await admin.get("/invocations", params={"limit": "x"})).status_code == 400
     assert (await admin.get("/awakeables", params={"limit": "0"})).status_code == 400
+
+
+async def test_pause_by_hand_then_resume(env: TestEnvironment, admin: httpx.AsyncClient) -> None:
+    inv = await waiting(env, "approve", "pz")
+    r = await admin.patch(f"/invocations/{inv}/pause")
+    assert r.status_code == 200 and r.json()["result"] == "paused"
+    record = await env.engine.get_invocation(inv)
+    assert record.status == Status.PAUSED and record.last_failure == "paused by hand"
+    assert (await admin.patch(f"/invocations/{inv}/pause")).status_code == 409  # already paused
+    # a completion that arrives while it is paused is stored, and seen when it runs again
+    listed = await env.engine.store.list_awakeables()
+    [awk] = [a for a in listed if a.invocation_id == inv]
+    assert (await env.client.post(f"/restate/awakeables/{awk.id}/resolve", json="later")).status_code == 202
+    assert (await env.engine.get_invocation(inv)).status == Status.PAUSED
+    assert (await admin.patch(f"/invocations/{inv}/resume")).json()["result"] == "resumed"
+    out = await attach(env, inv)
+    assert out.status_code == 200 and out.json() == {"got": "later"}
+    assert apps.EFFECTS["hand_out:pz"] == 1  # the completed step did not run again
+    assert (await admin.patch(f"/invocations/{inv}/pause")).status_code == 409  # completed

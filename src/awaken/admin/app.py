@@ -1,5 +1,5 @@
 """Admin API: services, invocations and pending awakeables, as JSON; cancel, kill, purge and
-resume invocations (`PATCH /invocations/{id}/cancel|kill|purge|resume`, as Restate's admin API).
+resume invocations (`PATCH /invocations/{id}/cancel|kill|pause|purge|resume`, as Restate's admin API).
 """
 
 from __future__ import annotations
@@ -182,6 +182,9 @@ class AdminApp:
                 await respond_json(send, 200, {"invocation_id": invocation_id, "result": f"{action}ed"})
             else:  # the handler raises it at its next await
                 await respond_json(send, 202, {"invocation_id": invocation_id, "result": "cancel requested"})
+        elif action == "pause":
+            await engine.pause_invocation(invocation_id)
+            await respond_json(send, 200, {"invocation_id": invocation_id, "result": "paused"})
         elif action == "purge":
             await engine.purge_invocation(invocation_id)
             await respond_json(send, 200, {"invocation_id": invocation_id, "result": "purged"})
@@ -238,7 +241,7 @@ def _state_bytes(name: str, value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-_ACTIONS = ("cancel", "kill", "purge", "resume")
+_ACTIONS = ("cancel", "kill", "pause", "purge", "resume")
 
 
 def _limit(req: HttpRequest) -> int:

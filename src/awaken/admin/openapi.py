@@ -115,6 +115,7 @@ PATHS: dict[str, dict[str, Any]] = {
         {"202": _RESULT},
     ),
     "/invocations/{id}/kill": _action("Kill: end at once with 409 killed, with the calls it waits on"),
+    "/invocations/{id}/pause": _action("Pause a running, suspended or backing-off invocation"),
     "/invocations/{id}/purge": _action("Delete a completed invocation now"),
     "/invocations/{id}/resume": _action("Run a paused invocation again"),
     "/awakeables": {

@@ -183,7 +183,7 @@ def awakeables_reject(awakeable_id: str, reason: str, url: str) -> None:
 
 @main.group()
 def invocations() -> None:
-    """Invocations: list, describe, cancel, kill, purge, resume."""
+    """Invocations: list, describe, cancel, kill, pause, purge, resume."""
 
 
 _ADMIN = click.option("--admin-url", default="http://127.0.0.1:9070", show_default=True)
@@ -242,6 +242,14 @@ def invocations_kill(admin_url: str, invocation_id: str) -> None:
 def invocations_purge(admin_url: str, invocation_id: str) -> None:
     """Delete a completed invocation now."""
     click.echo(_admin_call(admin_url, "purge_invocation", invocation_id)["result"])
+
+
+@invocations.command("pause")
+@_ADMIN
+@click.argument("invocation_id")
+def invocations_pause(admin_url: str, invocation_id: str) -> None:
+    """Pause a running invocation (resume runs it again)."""
+    click.echo(_admin_call(admin_url, "pause_invocation", invocation_id)["result"])
 
 
 @invocations.command("resume")

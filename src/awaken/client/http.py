@@ -169,6 +169,9 @@ class Client:
     def purge_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(self._do(_act(invocation_id, "purge")))
 
+    def pause_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(self._do(_act(invocation_id, "pause")))
+
     def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(self._do(_act(invocation_id, "resume")))
 
@@ -267,6 +270,9 @@ class AsyncClient:
 
     async def purge_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(await self._do(_act(invocation_id, "purge")))
+
+    async def pause_invocation(self, invocation_id: str) -> dict[str, Any]:
+        return dict(await self._do(_act(invocation_id, "pause")))
 
     async def resume_invocation(self, invocation_id: str) -> dict[str, Any]:
         return dict(await self._do(_act(invocation_id, "resume")))

@@ -257,6 +257,13 @@ class Engine:
     async def purge_invocation(self, invocation_id: str) -> None:
         await self.store.purge_invocation(invocation_id)
 
+    async def pause_invocation(self, invocation_id: str) -> None:
+        """Pause a running invocation by hand; `resume_invocation` runs it again."""
+        await self.store.pause_invocation(invocation_id, self.now_ms())
+        live = self._live.get(invocation_id)
+        if live is not None:
+            live.abort()  # fenced out already: stop its handler and steps
+
     async def resume_invocation(self, invocation_id: str) -> None:
         self.start_attempt(await self.store.resume_invocation(invocation_id, self.now_ms()))
 

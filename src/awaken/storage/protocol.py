@@ -334,6 +334,11 @@ class Store(Protocol):
         """Delete a completed invocation now (not at the end of its retention). NotFound, or
         Conflict if it has not completed."""
 
+    async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
+        """Pause a running, suspended or backing-off invocation by hand: its attempt is fenced
+        out (the caller stops it), completions that arrive meanwhile are stored, and it runs
+        again on `resume_invocation`. NotFound, or Conflict in any other status."""
+
     async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
         """Run a `paused` invocation again (its retries start over). NotFound, or Conflict if
         it is not paused."""

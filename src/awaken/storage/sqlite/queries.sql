@@ -366,3 +366,10 @@ WHERE id = :id AND status = 'paused'
 -- name: key_lock_holder
 SELECT invocation_id FROM locks WHERE service = :service AND key = :key
 
+-- name: pause_by_hand
+-- A new epoch fences out the attempt that may be running; the key lock stays taken.
+UPDATE invocations
+SET status = 'paused', epoch = epoch + 1, last_failure = 'paused by hand', waiting_on = NULL,
+    modified_at = :now
+WHERE id = :id AND status IN ('running', 'suspended', 'backing-off')
+

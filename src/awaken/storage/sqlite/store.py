@@ -200,6 +200,9 @@ class SqliteStore:
     async def purge_invocation(self, invocation_id: str) -> None:
         await self._write(lambda tx: tx.purge(invocation_id))
 
+    async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
+        await self._write(lambda tx: tx.pause(invocation_id, now_ms))
+
     async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
         return await self._write(lambda tx: tx.resume(invocation_id, now_ms))
 

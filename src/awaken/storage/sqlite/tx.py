@@ -556,6 +556,17 @@ class Tx:
             raise Conflict(f"invocation '{invocation_id}' has not completed yet")
         self._purge(invocation_id)
 
+    def pause(self, invocation_id: str, now: int) -> None:
+        row = self.invocation_row(invocation_id)
+        if row is None:
+            raise NotFound(f"invocation '{invocation_id}' not found")
+        if self._exec("pause_by_hand", {"id": invocation_id, "now": now}).rowcount == 0:
+            raise Conflict(
+                f"invocation '{invocation_id}' is {row['status']}: only a running one can be paused"
+            )
+        params = {"id": invocation_id, "idx": INVOCATION_TIMER, "kind": TimerKind.RETRY.value}
+        self._exec("delete_timer", params)
+
     def resume(self, invocation_id: str, now: int) -> Claim:
         row = self.invocation_row(invocation_id)
         if row is None:
