@@ -295,6 +295,10 @@ class Engine:
             live = self._live.get(invocation_id)
             if live is not None and not live.closing:
                 live.abort()  # killed while it ran
+            # nothing of a completed invocation may start again (a claim queued behind its
+            # ending attempt, a cancellation for its next attempt)
+            self._queued_claims.pop(invocation_id, None)
+            self._pending_cancels.discard(invocation_id)
             for fut in self._outcome_waiters.get(invocation_id, ()):
                 if not fut.done():
                     fut.set_result(outcome)
