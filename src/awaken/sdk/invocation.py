@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
-import inspect
 import json
-import typing
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from random import Random
@@ -23,7 +19,6 @@ from awaken.core.ids import (
     workflow_invocation_id,
 )
 from awaken.core.journal import Entry, EntryKind, Outcome
-from awaken.core.retry import StepRetryPolicy
 from awaken.errors import BadRequest, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
     DurablePromise,
@@ -47,40 +42,9 @@ from awaken.sdk.futures import (
 )
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
+from awaken.sdk.steps import ms, return_hint, run_step, step_policy
 
 T = TypeVar("T")
-
-
-def _ms(delta: timedelta) -> int:
-    return int(delta.total_seconds() * 1000)
-
-
-@functools.lru_cache(maxsize=1024)
-def _return_hint(fn: Callable[..., Any]) -> Any:
-    try:
-        return typing.get_type_hints(fn).get("return")
-    except Exception:
-        return None
-
-
-def _step_policy(options: RunOptions[Any]) -> StepRetryPolicy | None:
-    duration = options.max_duration or options.max_retry_duration
-    fields = (
-        options.max_attempts,
-        duration,
-        options.initial_retry_interval,
-        options.max_retry_interval,
-        options.retry_interval_factor,
-    )
-    if all(f is None for f in fields):
-        return None
-    return StepRetryPolicy(
-        max_attempts=options.max_attempts,
-        max_duration_ms=_ms(duration) if duration is not None else None,
-        initial_interval_ms=_ms(options.initial_retry_interval) if options.initial_retry_interval else 50,
-        factor=options.retry_interval_factor or 2.0,
-        max_interval_ms=_ms(options.max_retry_interval) if options.max_retry_interval else 10_000,
-    )
 
 
 class InvocationContext(WorkflowContext):
@@ -239,74 +203,25 @@ class InvocationContext(WorkflowContext):
         *args: Any,
         **kwargs: Any,
     ) -> RestateDurableFuture[T]:
-        serde: Serde[Any] = resolve_serde(options.serde, options.type_hint or _return_hint(action))
+        serde: Serde[Any] = resolve_serde(options.serde, options.type_hint or return_hint(action))
         entry = self._step(EntryKind.RUN, name)
         if entry.outcome is None:
-            body = self._run_body(entry.index, name, action, args, kwargs, serde, _step_policy(options))
+            body = run_step(
+                self.machine,
+                self.driver,
+                entry.index,
+                name,
+                action,
+                args,
+                kwargs,
+                serde,
+                step_policy(options),
+            )
             self.driver.spawn_step(entry.index, body)
         return DurableFuture(self, entry.index, serde.deserialize)
 
-    async def _run_body(
-        self,
-        index: int,
-        name: str,
-        action: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        serde: Serde[Any],
-        policy: StepRetryPolicy | None,
-    ) -> None:
-        if self.machine.has_dirty_before(index) and not await self._flush_or_fail():
-            return  # everything journaled before a step is durable first
-        # Retries of earlier attempts (before a crash, say) count: their number is journaled.
-        retried = self.machine.entry(index).data
-        attempt = int(retried.get("attempts", 0))
-        started = int(retried.get("first_attempt_at") or self.driver.now_ms())
-        while True:
-            attempt += 1
-            try:
-                if inspect.iscoroutinefunction(action):
-                    result = await action(*args, **kwargs)
-                else:
-                    result = await self.driver.run_blocking(functools.partial(action, *args, **kwargs))
-                    if inspect.isawaitable(result):
-                        result = await result
-                outcome = Outcome(serde.serialize(result))
-            except TerminalError as exc:
-                outcome = Outcome.fail(exc.status_code, exc.message)
-            except Exception as exc:
-                if policy is None:
-                    self.driver.fail_attempt(exc)
-                    return
-                if policy.gives_up(attempt, self.driver.now_ms() - started):
-                    message = f"ctx.run {name!r} failed after {attempt} attempts: {exc}"
-                    outcome = Outcome.fail(500, message)
-                else:
-                    failure = {
-                        "attempts": attempt,
-                        "first_attempt_at": started,
-                        "last_failure": str(exc)[:1000],
-                    }
-                    self.machine.annotate(index, failure)
-                    if not await self._flush_or_fail():
-                        return
-                    await asyncio.sleep(policy.delay_ms(attempt) / 1000)
-                    continue
-            self.machine.complete(index, outcome, durable=False)
-            self.driver.step_done(index)
-            return
-
-    async def _flush_or_fail(self) -> bool:
-        """Flush from a step; if the store fails, the attempt fails (the handler waits on us)."""
-        try:
-            await self.driver.flush()
-        except Exception as exc:
-            self.driver.fail_attempt(exc)
-            return False
-        return True
-
     def sleep(self, delta: timedelta, name: str | None = None) -> RestateDurableSleepFuture:
-        data = None if self.machine.replaying else {"wake_at": self.driver.now_ms() + _ms(delta)}
+        data = None if self.machine.replaying else {"wake_at": self.driver.now_ms() + ms(delta)}
         entry = self._step(EntryKind.SLEEP, name or "", data=data)
         return SleepFuture(self, entry.index, lambda _: None)
 
@@ -322,7 +237,7 @@ class InvocationContext(WorkflowContext):
         if not self.machine.replaying:
             data = {
                 "id": new_awakeable_id(self.driver.random_bytes(28)),
-                "deadline": self.driver.now_ms() + _ms(timeout) if timeout is not None else None,
+                "deadline": self.driver.now_ms() + ms(timeout) if timeout is not None else None,
                 "schema": json_schema_for(type_hint),
             }
         entry = self._step(EntryKind.AWAKEABLE, data=data)
@@ -378,7 +293,7 @@ class InvocationContext(WorkflowContext):
                 "invocation_id": self._target_id(service, handler, key, idempotency_key, workflow_main),
                 "idempotency_key": idempotency_key,
                 "headers": headers or {},
-                "run_at": self.driver.now_ms() + _ms(delay) if delay else None,
+                "run_at": self.driver.now_ms() + ms(delay) if delay else None,
             }
         entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])

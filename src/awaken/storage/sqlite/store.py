@@ -28,6 +28,7 @@ from awaken.storage.protocol import (
     Status,
     Store,
 )
+from awaken.storage.sqlite import control
 from awaken.storage.sqlite.sql import QUERIES, apply_migrations
 from awaken.storage.sqlite.tx import Tx
 from awaken.storage.sqlite.writer import GroupCommitWriter, wrap_error
@@ -195,19 +196,19 @@ class SqliteStore:
         return await self._write(lambda tx: tx.complete_awakeable(awakeable_id, outcome, now_ms, validate))
 
     async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
-        return await self._write(lambda tx: tx.cancel(invocation_id, kill, now_ms))
+        return await self._write(lambda tx: control.cancel(tx, invocation_id, kill, now_ms))
 
     async def purge_invocation(self, invocation_id: str) -> None:
-        await self._write(lambda tx: tx.purge(invocation_id))
+        await self._write(lambda tx: control.purge(tx, invocation_id))
 
     async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
-        await self._write(lambda tx: tx.pause(invocation_id, now_ms))
+        await self._write(lambda tx: control.pause(tx, invocation_id, now_ms))
 
     async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
-        return await self._write(lambda tx: tx.resume(invocation_id, now_ms))
+        return await self._write(lambda tx: control.resume(tx, invocation_id, now_ms))
 
     async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
-        await self._write(lambda tx: tx.replace_state(service, key, state))
+        await self._write(lambda tx: control.replace_state(tx, service, key, state))
 
     async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
         return await self._write(lambda tx: tx.complete_entry(ref, outcome, now_ms))

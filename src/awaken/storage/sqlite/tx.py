@@ -18,7 +18,6 @@ from awaken.storage.protocol import (
     AwakeableCompletion,
     AwakeableInfo,
     AwakeableStatus,
-    CancelResult,
     Claim,
     Complete,
     CompletionStatus,
@@ -38,6 +37,7 @@ from awaken.storage.protocol import (
     Suspend,
     TimerKind,
 )
+from awaken.storage.sqlite.control import INVOCATION_TIMER, cancel_children, request_cancel
 from awaken.storage.sqlite.rows import (
     awakeable_from_row,
     dump_json,
@@ -49,8 +49,6 @@ from awaken.storage.sqlite.rows import (
     same_outcome,
 )
 from awaken.storage.sqlite.sql import QUERIES
-
-INVOCATION_TIMER = -1  # the idx of retry / start / purge timers
 
 
 def _promise_outcome(row: sqlite3.Row) -> Outcome:
@@ -445,10 +443,10 @@ class Tx:
         if any(e.kind is EntryKind.CANCEL_SIGNAL and e.outcome is not None for e in p.entries):
             # The handler raised the cancellation: it is delivered; the calls it waits on follow.
             self._exec("clear_cancel", {"id": inv})
-            effects = effects.merge(self._cancel_children(inv, False, now, {inv}))
+            effects = effects.merge(cancel_children(self, inv, False, now, {inv}))
         for target in p.cancels:
             try:
-                effects = effects.merge(self._cancel(target, False, now, {inv})[1])
+                effects = effects.merge(request_cancel(self, target, False, now, {inv})[1])
             except (NotFound, Conflict):
                 pass  # unknown or already completed: nothing to cancel (as Restate)
         for promise in p.promises:
@@ -503,77 +501,6 @@ class Tx:
     def _entry_completed(self, invocation_id: str, idx: int) -> bool:
         entry = self._one("get_entry", {"id": invocation_id, "idx": idx})
         return entry is not None and bool(entry["has_outcome"])
-
-    def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
-        holder = self._scalar("key_lock_holder", {"service": service, "key": key})
-        if holder is not None:
-            raise Conflict(
-                f"{service}/{key} is locked by invocation {holder}; edit its state when it is free"
-            )
-        self._exec("clear_all_state", {"service": service, "key": key})
-        for name, value in state.items():
-            self._exec("set_state", {"service": service, "key": key, "name": name, "value": value})
-
-    # -- cancellation, purge, resume -------------------------------------------------------------
-    def cancel(self, invocation_id: str, kill: bool, now: int) -> CancelResult:
-        done, effects = self._cancel(invocation_id, kill, now, set())
-        return CancelResult(done, self._finish(effects))
-
-    def _cancel(self, invocation_id: str, kill: bool, now: int, seen: set[str]) -> tuple[bool, Effects]:
-        seen.add(invocation_id)
-        row = self.invocation_row(invocation_id)
-        if row is None:
-            raise NotFound(f"invocation '{invocation_id}' not found")
-        status = row["status"]
-        if status == Status.COMPLETED:
-            raise Conflict(f"invocation '{invocation_id}' has already completed")
-        if kill or status not in (Status.RUNNING, Status.SUSPENDED):
-            effects = self._cancel_children(invocation_id, True, now, seen) if kill else Effects()
-            outcome = Outcome.fail(409, "killed" if kill else "canceled")
-            return True, effects.merge(self._complete_invocation(row, outcome, now))
-        self._exec("request_cancel", {"id": invocation_id, "now": now})
-        if status == Status.SUSPENDED:
-            return False, Effects(claims=[self._claim(invocation_id, now)])
-        return False, Effects(cancels=[invocation_id])
-
-    def _cancel_children(self, invocation_id: str, kill: bool, now: int, seen: set[str]) -> Effects:
-        """Cancel (or kill) the invocations that `invocation_id` called and still waits on."""
-        effects = Effects()
-        for (child,) in self._exec("pending_children", {"id": invocation_id}).fetchall():
-            if child is None or child in seen:
-                continue
-            try:
-                effects = effects.merge(self._cancel(str(child), kill, now, seen)[1])
-            except (NotFound, Conflict):
-                pass  # gone, or completed meanwhile
-        return effects
-
-    def purge(self, invocation_id: str) -> None:
-        row = self.invocation_row(invocation_id)
-        if row is None:
-            raise NotFound(f"invocation '{invocation_id}' not found")
-        if row["status"] != Status.COMPLETED:
-            raise Conflict(f"invocation '{invocation_id}' has not completed yet")
-        self._purge(invocation_id)
-
-    def pause(self, invocation_id: str, now: int) -> None:
-        row = self.invocation_row(invocation_id)
-        if row is None:
-            raise NotFound(f"invocation '{invocation_id}' not found")
-        if self._exec("pause_by_hand", {"id": invocation_id, "now": now}).rowcount == 0:
-            raise Conflict(
-                f"invocation '{invocation_id}' is {row['status']}: only a running one can be paused"
-            )
-        params = {"id": invocation_id, "idx": INVOCATION_TIMER, "kind": TimerKind.RETRY.value}
-        self._exec("delete_timer", params)
-
-    def resume(self, invocation_id: str, now: int) -> Claim:
-        row = self.invocation_row(invocation_id)
-        if row is None:
-            raise NotFound(f"invocation '{invocation_id}' not found")
-        if self._exec("resume_paused", {"id": invocation_id, "now": now}).rowcount == 0:
-            raise Conflict(f"invocation '{invocation_id}' is {row['status']}, not paused")
-        return self._claim(invocation_id, now)
 
     def begin_attempt(self, invocation_id: str, now: int) -> Claim | None:
         row = self.invocation_row(invocation_id)
