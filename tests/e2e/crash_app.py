@@ -205,6 +205,27 @@ async def read(ctx: restate.ObjectSharedContext) -> list[str]:
     return await ctx.get("log", type_hint=list[str]) or []
 
 
+async def compensation(tag: str) -> str:
+    """A compensation step that blocks until the test releases it."""
+    record("comp_started", tag)
+    await released(f"comp-{tag}")
+    return record("comp_done", tag, fresh())
+
+
+@flow.handler()
+async def compensating(ctx: restate.Context, tag: str) -> str:
+    """Waits on an awakeable; if cancelled, runs a (blocking) compensation step, then fails."""
+    await ctx.run_typed("before", lambda: record("c_before", tag, fresh()))
+    awakeable_id, fut = ctx.awakeable()
+    await ctx.run_typed("hand out", record, restate.RunOptions(), "c_hand_out", tag, awakeable_id)
+    try:
+        await fut
+    except restate.TerminalError as exc:
+        done = await ctx.run_typed("compensate", compensation, restate.RunOptions(), tag)
+        raise restate.TerminalError(f"{exc.message}, compensated {done}", 409) from exc
+    return "not cancelled"
+
+
 approval = restate.Workflow("approval")
 
 

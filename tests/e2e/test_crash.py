@@ -497,3 +497,25 @@ def test_workflow_waiting_on_a_promise_survives_kill(server: Server, effects: Ef
         expected = "early" if key == "k0" else f"yes {key}"
         assert response.json() == {"before": effects.values("wf_before", key)[0], "decision": expected}
     assert effects.counts("wf_before") == dict.fromkeys(keys, 1)
+
+
+def test_cancellation_is_raised_at_the_same_await_after_kill(server: Server, effects: Effects) -> None:
+    """kill -9 while a cancelled handler runs its compensation: after the restart the replay
+    raises the cancellation at the same await (the journal says where), the compensation (in
+    flight at the kill) runs again, and nothing before it does."""
+    invocation_id = server.send("/flow/compensating", "c")
+    eventually(lambda: effects.values("c_hand_out", "c"), what="the hand-out")
+    cancel = server.client.patch(f"{server.admin_url}/invocations/{invocation_id}/cancel")
+    assert cancel.status_code == 202, cancel.text
+    eventually(lambda: effects.count("comp_started", "c") == 1, what="the compensation started")
+
+    server.restart()
+
+    eventually(lambda: effects.count("comp_started", "c") == 2, what="the compensation again")
+    effects.release("comp-c")
+    response = server.attach(invocation_id)
+    assert response.status_code == 409, response.text
+    assert response.json()["message"] == f"cancelled, compensated {effects.values('comp_done', 'c')[0]}"
+    assert effects.count("c_before", "c") == 1
+    assert effects.count("c_hand_out", "c") == 1
+    assert effects.count("comp_done", "c") == 1

@@ -288,6 +288,20 @@ async def cancellable(ctx: restate.Context, channel: str) -> Any:
         raise
 
 
+@svc.handler()
+async def cancellable_sleeps(ctx: restate.Context, channel: str) -> Any:
+    """As `cancellable`, but the compensation first sleeps: in always-replay mode the attempt
+    suspends there and a replay must raise the cancellation again at the same await."""
+    awk_id, fut = ctx.awakeable()
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), channel, awk_id)
+    try:
+        return await fut
+    except restate.TerminalError:
+        await ctx.sleep(timedelta(milliseconds=5))
+        await ctx.run_typed("compensate", compensate, restate.RunOptions(), channel)
+        raise
+
+
 async def compensate(channel: str) -> None:
     EFFECTS[f"compensated:{channel}"] += 1
 

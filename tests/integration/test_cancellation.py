@@ -153,3 +153,16 @@ async def test_pause_by_hand_then_resume(env: TestEnvironment, admin: httpx.Asyn
     assert out.status_code == 200 and out.json() == {"got": "later"}
     assert apps.EFFECTS["hand_out:pz"] == 1  # the completed step did not run again
     assert (await admin.patch(f"/invocations/{inv}/pause")).status_code == 409  # completed
+
+
+async def test_a_replay_raises_the_cancellation_at_the_same_await(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
+    inv = await waiting(env, "cancellable_sleeps", "s1")
+    assert (await admin.patch(f"/invocations/{inv}/cancel")).status_code == 202
+    out = await attach(env, inv)
+    assert out.status_code == 409 and out.json()["message"] == "cancelled"
+    assert apps.EFFECTS["compensated:s1"] == 1 and apps.EFFECTS["hand_out:s1"] == 1
+    journal = await env.engine.store.get_journal(inv)
+    [signal] = [e for e in journal if e.kind == "cancel_signal"]
+    assert signal.data == {"awaiting": [0]}  # raised where the handler awaited the awakeable

@@ -45,9 +45,9 @@ class InvocationMachine:
     def stored_length(self) -> int:
         return self._replay_len
 
-    def next_kind(self) -> EntryKind | None:
-        """The kind of the recorded entry the next action will replay; None past the journal."""
-        return self._entries[self._cursor].kind if self.replaying else None
+    def next_entry(self) -> Entry | None:
+        """The recorded entry the next action will replay; None past the journal."""
+        return self._entries[self._cursor] if self.replaying else None
 
     def entry(self, index: int) -> Entry:
         return self._entries[index]

@@ -98,24 +98,29 @@ class InvocationContext(WorkflowContext):
             if outcome is not None and outcome.failure is not None:
                 raise TerminalError(outcome.failure.message, outcome.failure.code)
 
-    def _raise_if_cancelled(self, waiting: bool = True) -> None:
+    def _raise_if_cancelled(self, awaiting: list[int], waiting: bool = True) -> None:
         """Raise a cancellation of this invocation at an await that has to wait, once. Where it
-        was raised the journal holds a CANCEL_SIGNAL entry, so a replay raises it at the same
-        await (whether or not what it awaited has completed since)."""
+        was raised the journal holds a CANCEL_SIGNAL entry naming the entries that await waited
+        on, so a replay raises it at the same await (and not at an earlier one at the same
+        journal position), whether or not they have completed since."""
         if self.machine.replaying:
-            if self.machine.next_kind() is not EntryKind.CANCEL_SIGNAL:
+            recorded = self.machine.next_entry()
+            if recorded is None or recorded.kind is not EntryKind.CANCEL_SIGNAL:
+                return
+            if recorded.data.get("awaiting") != awaiting:
                 return
         elif not waiting or not self.driver.take_cancel():
             return
-        self._step(EntryKind.CANCEL_SIGNAL)
+        self._step(EntryKind.CANCEL_SIGNAL, data={"awaiting": awaiting})
         raise TerminalError("cancelled", 409)
 
     async def _await(self, fut: DurableFuture[T]) -> T:
         await self.settle()
-        self._raise_if_cancelled(waiting=self.machine.outcome(fut.index) is None)
+        awaiting = [fut.index]
+        self._raise_if_cancelled(awaiting, waiting=self.machine.outcome(fut.index) is None)
         while self.machine.outcome(fut.index) is None:
             await self.driver.wait_any((fut.index,))
-            self._raise_if_cancelled()
+            self._raise_if_cancelled(awaiting)
         outcome = self.machine.outcome(fut.index)
         assert outcome is not None
         if outcome.failure is not None:
@@ -128,7 +133,7 @@ class InvocationContext(WorkflowContext):
         replay sees the same set."""
         await self.settle()
         indices = [f.index for f in futures]
-        self._raise_if_cancelled(waiting=not self.machine.completed(indices))
+        self._raise_if_cancelled(indices, waiting=not self.machine.completed(indices))
         if self.machine.replaying:
             entry = self._step(EntryKind.WAIT)
             assert entry.outcome is not None and entry.outcome.value is not None
@@ -136,18 +141,19 @@ class InvocationContext(WorkflowContext):
             return done
         while not self.machine.completed(indices):
             await self.driver.wait_any(indices)
-            self._raise_if_cancelled()
+            self._raise_if_cancelled(indices)
         done = self.machine.completed(indices)
         self._step(EntryKind.WAIT, outcome=Outcome(json.dumps(done).encode()))
         return done
 
     async def wait_all(self, futures: Sequence[DurableFuture[Any]]) -> None:
         await self.settle()
+        awaiting = [f.index for f in futures]
         pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
-        self._raise_if_cancelled(waiting=bool(pending))
+        self._raise_if_cancelled(awaiting, waiting=bool(pending))
         while pending:
             await self.driver.wait_any(pending)
-            self._raise_if_cancelled()
+            self._raise_if_cancelled(awaiting)
             pending = [f.index for f in futures if self.machine.outcome(f.index) is None]
 
     # -- request, determinism helpers --------------------------------------------------------
