@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 import awaken as restate
+from awaken.admin.app import AdminApp
 from awaken.core.retry import RetryPolicy
 from awaken.engine.engine import EngineConfig
 from awaken.testing import TestEnvironment, harness
@@ -38,3 +40,11 @@ async def loose_env() -> AsyncIterator[TestEnvironment]:
     """An app serving the untyped `loose` service."""
     async with harness(restate.app(services=[loose]), config=FAST_RETRIES) as environment:
         yield environment
+
+
+@pytest.fixture
+async def admin(env: TestEnvironment) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin API of `env`'s app, in-process."""
+    transport = httpx.ASGITransport(app=AdminApp(env.app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        yield client

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
-from awaken.admin.app import AdminApp
 from awaken.testing import TestEnvironment
 from tests.integration.helpers import next_awakeable
-
-
-@pytest.fixture
-async def admin(env: TestEnvironment) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=AdminApp(env.app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-        yield client
 
 
 async def test_state_is_read_and_replaced(env: TestEnvironment, admin: httpx.AsyncClient) -> None:

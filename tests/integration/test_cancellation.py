@@ -4,23 +4,12 @@ the calls it waits on are cancelled with it. A killed one ends at once, with its
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from awaken.admin.app import AdminApp
 from awaken.storage.protocol import Status
 from awaken.testing import TestEnvironment
 from tests.integration import apps
 from tests.integration.helpers import eventually, next_awakeable
-
-
-@pytest.fixture
-async def admin(env: TestEnvironment) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=AdminApp(env.app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-        yield client
 
 
 async def waiting(env: TestEnvironment, handler: str, channel: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from awaken.admin.app import AdminApp
 from awaken.testing import TestEnvironment
 from tests.integration.helpers import next_awakeable
 
@@ -18,18 +17,18 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-async def test_metrics_follow_invocations_steps_and_storage(env: TestEnvironment) -> None:
-    transport = httpx.ASGITransport(app=AdminApp(env.app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as admin:
-        r = await admin.get("/metrics")
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
-        before = samples(r.text)
+async def test_metrics_follow_invocations_steps_and_storage(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
+    r = await admin.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    before = samples(r.text)
 
-        for i in range(3):
-            assert (await env.client.post("/svc/greet", json=f"m{i}")).status_code == 200
-        assert (await env.client.post("/svc/approve/send", json="m-wait")).status_code == 202
-        await next_awakeable("m-wait")
-        after = samples((await admin.get("/metrics")).text)
+    for i in range(3):
+        assert (await env.client.post("/svc/greet", json=f"m{i}")).status_code == 200
+    assert (await env.client.post("/svc/approve/send", json="m-wait")).status_code == 202
+    await next_awakeable("m-wait")
+    after = samples((await admin.get("/metrics")).text)
 
     assert after[("awaken_invocations", (("status", "completed"),))] == 3
     waiting = (

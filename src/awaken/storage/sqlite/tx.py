@@ -361,22 +361,22 @@ class Tx:
         if key is None:
             return Outcome.fail(400, "promises are only available in workflows"), Effects()
         where = {"service": service, "key": key, "name": op.name}
+        if op.action == "complete":
+            assert op.outcome is not None
+            params = {**where, **outcome_params(op.outcome), "now": now}
+            if self._exec("complete_promise", params).rowcount == 0:
+                return Outcome.fail(409, "promise was already completed"), Effects()
+            effects = Effects()
+            for r in self._exec("take_promise_waiters", where).fetchall():
+                effects = effects.merge(self._wake(str(r[0]), int(r[1]), op.outcome, now))
+            return Outcome(), effects
         row = self._one("get_promise", where)
         stored = None if row is None else _promise_outcome(row)
-        if op.action == "get":
-            if stored is None:
-                self._exec("add_promise_waiter", {**where, "id": inv, "idx": op.index})
-            return stored, Effects()
         if op.action == "peek":
             return (stored if stored is not None else Outcome()), Effects()
-        assert op.outcome is not None
-        if stored is not None:
-            return Outcome.fail(409, "promise was already completed"), Effects()
-        self._exec("complete_promise", {**where, **outcome_params(op.outcome), "now": now})
-        effects = Effects()
-        for r in self._exec("take_promise_waiters", where).fetchall():
-            effects = effects.merge(self._wake(str(r[0]), int(r[1]), op.outcome, now))
-        return Outcome(), effects
+        if stored is None:
+            self._exec("add_promise_waiter", {**where, "id": inv, "idx": op.index})
+        return stored, Effects()
 
     # -- operations ----------------------------------------------------------------------------
     def create(self, new: NewInvocation) -> CreateResult:
@@ -440,8 +440,11 @@ class Tx:
             if attached is not None:
                 self._exec("complete_entry", {"id": inv, "idx": idx, **outcome_params(attached)})
                 entry_outcomes[idx] = attached
-        if any(e.kind is EntryKind.CANCEL_SIGNAL and e.outcome is not None for e in p.entries):
-            # The handler raised the cancellation: it is delivered; the calls it waits on follow.
+        # A flagged invocation whose handler raised the cancellation (a new CANCEL_SIGNAL entry):
+        # it is delivered, and the calls it waits on follow. Unflagged ones (nearly all) skip this.
+        cancel_pending = bool(row["cancel_requested"])
+        signalled = cancel_pending and any(e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries)
+        if signalled:
             self._exec("clear_cancel", {"id": inv})
             effects = effects.merge(cancel_children(self, inv, False, now, {inv}))
         for target in p.cancels:
@@ -480,10 +483,9 @@ class Tx:
             )
         elif isinstance(transition, Suspend):
             # A cancellation that came while the attempt was ending must still be raised.
-            cancelled = bool(row["cancel_requested"]) and not any(
-                e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries
-            )
-            if cancelled or any(self._entry_completed(inv, idx) for idx in transition.waiting_on):
+            if (cancel_pending and not signalled) or any(
+                self._entry_completed(inv, idx) for idx in transition.waiting_on
+            ):
                 resumed = self._claim(inv, now)
             else:
                 waiting = dump_json(sorted(set(transition.waiting_on)))

@@ -115,6 +115,7 @@ class GroupCommitWriter:
         self._wal_fd: int | None = None
         self._wal_path = ""
         self._last_checkpoint = 0.0
+        self._last_checkpoint_poke = 0.0
         self.batches_committed = 0
         self.ops_committed = 0
         self.ops_failed = 0  # rolled back alone, or with a failed batch
@@ -269,7 +270,10 @@ class GroupCommitWriter:
         else:
             _resolve(results)
             self._synced_seq = self._committed_seq
-            self._sync_queue.put((self._committed_seq, []))  # the sync thread still checkpoints
+            now = time.monotonic()
+            if now - self._last_checkpoint_poke >= CHECKPOINT_EVERY_S:
+                self._last_checkpoint_poke = now  # wake the sync thread to checkpoint, not per batch
+                self._sync_queue.put((self._committed_seq, []))
 
     def durable_barrier(self) -> asyncio.Future[None] | None:
         """None if every transaction committed so far is on disk; else a future that resolves
