@@ -7,7 +7,8 @@ Exception
     │   └── (raised by awaken with codes 404/408/409/410/400 where SPEC says so)
     ├── RetryableError               user: retry this attempt, optionally after `retry_after`
     ├── NotFound                     internal: unknown service / handler / invocation / awakeable
-    ├── Conflict                     internal: a second, different completion; a fenced write
+    ├── Conflict                     internal: a second, different completion
+    │   └── Fenced                   internal: a write of an attempt that lost its invocation
     ├── Gone                         internal: awakeable expired, or its invocation ended
     ├── BadRequest                   internal: malformed id, duration, body
     ├── NonDeterminismError          internal: replay took another path than the journal
@@ -56,6 +57,11 @@ class NotFound(AwakenError):
 
 class Conflict(AwakenError):
     """A conflicting write: a different second completion, or a fenced journal append (409)."""
+
+
+class Fenced(Conflict):
+    """A write of an attempt whose invocation has moved on: another attempt (on this node or
+    another) owns it now, or it was paused or killed. The attempt stops and is not retried."""
 
 
 class Gone(AwakenError):

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Any
 
 from awaken.core.journal import Outcome
 from awaken.storage.protocol import Complete, Progress
+from awaken.storage.sql import load_migrations, load_schema
 from awaken.storage.sqlite import SqliteStore
-from awaken.storage.sqlite.sql import QUERIES, load_migrations, load_schema
+from awaken.storage.sqlite.tx import QUERIES
+from tests.contract.schema_shape import sqlite_shape
 
 T0 = 1_000_000
-
-
-def _objects(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
-    rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
-    ).fetchall()
-    return [(t, n, tbl, re.sub(r"\s+", " ", sql or "").strip()) for t, n, tbl, sql in rows]
 
 
 async def test_migrations_yield_schema_sql(db_path: str, tmp_path: Any) -> None:
@@ -26,16 +20,18 @@ async def test_migrations_yield_schema_sql(db_path: str, tmp_path: Any) -> None:
     await store.open()
     await store.close()
     with sqlite3.connect(db_path) as migrated, sqlite3.connect(str(tmp_path / "schema.db")) as fresh:
-        fresh.executescript(load_schema())
-        assert _objects(migrated) == _objects(fresh)
-        assert any(name == "invocations" for _, name, _, _ in _objects(fresh))
+        fresh.executescript(load_schema("awaken.storage.sqlite"))
+        shape = sqlite_shape(fresh)
+        assert sqlite_shape(migrated) == shape
+        assert "lease_until" in [c[0] for c in shape["invocations"]["columns"]]
+        assert shape["journal"]["without_rowid"]
 
 
 async def test_migration_3_flags_invocations_that_already_have_waiters(db_path: str) -> None:
     # A database at version 2, with a running invocation that a second caller waits on.
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute(QUERIES["create_migrations_table"])
-    for migration in load_migrations()[:2]:
+    for migration in load_migrations("awaken.storage.sqlite")[:2]:
         conn.executescript(migration.sql)
         conn.execute(QUERIES["record_migration"], {"version": migration.version, "name": migration.name})
     for inv, status, epoch in (("target", "running", 1), ("waiter", "suspended", 1)):

@@ -19,8 +19,10 @@ from awaken.storage.protocol import (
     Status,
     Suspend,
 )
+from awaken.storage.sql import parse_queries
 from awaken.storage.sqlite import SqliteStore
-from awaken.storage.sqlite.sql import QUERIES, parse_queries, split_statements
+from awaken.storage.sqlite.migrate import split_statements
+from awaken.storage.sqlite.tx import QUERIES
 from tests.contract.support import (
     T0,
     new_inv,
@@ -460,6 +462,7 @@ async def test_reopen_keeps_everything_and_recover_claims_orphans(db_path: str) 
             (3,),
             (4,),
             (5,),
+            (6,),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -499,7 +502,7 @@ def test_queries_parse() -> None:
     assert not any(q.rstrip().endswith(";") for q in QUERIES.values())
     assert parse_queries("-- name: a\nSELECT 1;\n\n-- name: b\n-- comment\nSELECT 2\n") == {
         "a": "SELECT 1",
-        "b": "-- comment\nSELECT 2",
+        "b": "SELECT 2",  # comment lines are dropped
     }
     with pytest.raises(ValueError):
         parse_queries("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")

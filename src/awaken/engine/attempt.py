@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.core.machine import InvocationMachine
-from awaken.errors import Conflict, NonDeterminismError, RetryableError, StorageError, Suspended
+from awaken.errors import Conflict, Fenced, NonDeterminismError, RetryableError, StorageError, Suspended
 from awaken.sdk.invocation import InvocationContext, run_handler
 from awaken.sdk.service import HandlerSpec
 from awaken.storage.protocol import (
@@ -222,12 +222,16 @@ class Attempt:
                 self._cancel_steps()
                 raise
             transition = self._retry_transition(self._failure)
+        except Fenced as exc:
+            # Another attempt owns the invocation now (taken over, paused, killed): stop here,
+            # write nothing more, and do not try again.
+            log.info("invocation %s: attempt at epoch %d stopped: %s", record.id, self.epoch, exc)
+            self._stop(ctx)
+            return
         except (StorageError, Conflict) as exc:
-            # The store failed us or another owner fenced us out: nothing more to write here.
+            # The store failed us: claim the invocation again once it works.
             log.warning("invocation %s: attempt abandoned: %s", record.id, exc)
-            self._cancel_steps()
-            self.closing = True
-            ctx.finished.set()
+            self._stop(ctx)
             self.engine.attempt_abandoned(record.id, exc)
             return
         except Exception as exc:
@@ -237,12 +241,20 @@ class Attempt:
         ctx.finished.set()
         try:
             result = await self._commit(transition)
+        except Fenced as exc:
+            log.info("invocation %s: attempt at epoch %d stopped: %s", record.id, self.epoch, exc)
+            return
         except (StorageError, Conflict) as exc:
             log.warning("invocation %s: could not record the attempt's end: %s", record.id, exc)
             self.engine.attempt_abandoned(record.id, exc)
             return
         if result.resumed is not None:
             self.engine.start_attempt(result.resumed)
+
+    def _stop(self, ctx: InvocationContext) -> None:
+        self._cancel_steps()
+        self.closing = True
+        ctx.finished.set()
 
     def _cancel_steps(self) -> None:
         for task in list(self._steps.values()):

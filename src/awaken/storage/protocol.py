@@ -8,6 +8,14 @@ Vocabulary:
 - *claim*: the invocation becomes `running` under a new `epoch` (fencing token) and the caller
   gets its record and journal back; whoever receives a `Claim` must run it.
 - *wake*: a suspended invocation whose awaited entry completed is claimed in the same transaction.
+- *lease*: a claim is leased to the store's node (`node_id`) for `lease_ms`; the engine renews the
+  leases of the attempts it runs (`renew_leases`). When a node dies, its leases expire and other
+  nodes claim its invocations (`claim_orphans`); the old attempt's writes are then fenced
+  (`Fenced`), because every write of an attempt carries its epoch.
+- *notice*: a write made on one node that concerns an attempt or a caller on another (a
+  completion, a cancellation) reaches that node as a `Notice` (PostgreSQL: LISTEN/NOTIFY, sent
+  when the write commits). Notices can be lost; polling (suspension, lease renewal, outcome
+  checks) is what guarantees progress, notices make it fast.
 - Times are integer milliseconds since the epoch, passed in by the caller (the store never reads
   a clock, so tests can control time).
 """
@@ -93,6 +101,8 @@ class InvocationRecord:
     caller: EntryRef | None = None
     completed_at_ms: int | None = None
     cancel_requested: bool = False  # a cancellation waits to be raised in the handler
+    node: str | None = None  # the node that runs its attempt (running) or ran its last one
+    lease_until_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,24 @@ class Effects:
             min(nxt) if nxt else None,
             self.cancels + other.cancels,
         )
+
+
+class NoticeKind(StrEnum):
+    DELIVER = "deliver"  # an entry of an attempt this node runs completed (`index`)
+    CANCEL = "cancel"  # raise a cancellation in an attempt this node runs
+    ABORT = "abort"  # an attempt this node runs lost its invocation (paused by hand)
+    COMPLETED = "completed"  # an invocation completed (callers may wait on it here)
+    RESYNC = "resync"  # notices may have been lost (the connection that carries them broke)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: NoticeKind
+    invocation_id: str = ""
+    index: int | None = None
+
+
+NoticeListener = Callable[[Notice], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +321,15 @@ PayloadValidator = Callable[[dict[str, Any], bytes], list[str]]
 class Store(Protocol):
     """Durable state of the engine. SQLite and PostgreSQL implement it."""
 
+    node_id: str  # this engine's identity in leases and notices
+    lease_ms: int  # how long a claim is leased before other nodes may take it over
+    shared: bool  # whether other nodes may share the database (leases and notices matter)
+
     async def open(self) -> None:
         """Connect, and apply pending migrations."""
+
+    def subscribe(self, listener: NoticeListener) -> None:
+        """Call `listener` (on the event loop) with every notice for this node."""
 
     async def close(self) -> None: ...
 
@@ -362,7 +397,20 @@ class Store(Protocol):
         """When the earliest timer fires, if any."""
 
     async def recover(self, now_ms: int) -> list[Claim]:
-        """At start-up (single node): claim every `ready` or orphaned `running` invocation."""
+        """At start-up: claim what no live node runs (a single-node store: every `ready` or
+        `running` invocation; a shared one: those whose lease has expired)."""
+
+    async def claim_orphans(self, now_ms: int, limit: int) -> list[Claim]:
+        """Claim invocations whose lease has expired (a shared store; [] otherwise)."""
+
+    async def renew_leases(self, invocation_ids: list[str], now_ms: int) -> set[str]:
+        """Extend this node's leases on these invocations; the ids it still holds (an id not
+        returned was taken over, paused or killed: its attempt must stop)."""
+
+    async def get_outcomes(self, invocation_ids: list[str]) -> dict[str, Outcome]:
+        """The outcomes of those of these invocations that have completed."""
+
+    async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None: ...
 
     async def get_invocation(self, invocation_id: str) -> InvocationRecord | None: ...
 

@@ -1,9 +1,12 @@
 -- Every SQL statement of the SQLite store, by name. A section starts at a `-- name: NAME` line
--- and runs to the next one; `awaken.storage.sqlite.sql` loads them into QUERIES at import.
--- Parameters are named (:name).
+-- and runs to the next one; `awaken.storage.sql` loads them. Parameters are named (:name); a
+-- list parameter is bound as JSON text and read with json_each. The PostgreSQL dialect defines the
+-- same names with the same parameters (the lifecycle rules run them by name).
+--
+-- SQLite has one writer at a time, so the row locks of the rules (`lock_*`) are plain reads here.
 
 -- ---------------------------------------------------------------------------------------------
--- connection set-up and transaction control
+-- connection set-up and transaction control (SQLite only)
 
 -- name: pragma_wal
 PRAGMA journal_mode = WAL
@@ -49,9 +52,6 @@ PRAGMA wal_checkpoint(RESTART)
 -- name: begin_immediate
 BEGIN IMMEDIATE
 
--- name: begin_deferred
-BEGIN DEFERRED
-
 -- name: commit
 COMMIT
 
@@ -67,9 +67,6 @@ ROLLBACK TO SAVEPOINT op
 -- name: release_savepoint
 RELEASE SAVEPOINT op
 
--- ---------------------------------------------------------------------------------------------
--- migrations
-
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -82,6 +79,9 @@ SELECT version FROM schema_migrations ORDER BY version
 -- name: record_migration
 INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
 
+-- =============================================================================================
+-- The lifecycle queries (same names and parameters in every dialect)
+
 -- ---------------------------------------------------------------------------------------------
 -- invocations
 
@@ -93,30 +93,40 @@ INSERT INTO invocations (
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
     :now, :now, :run_at, 0, 0, 0, :caller_id, :caller_index,
-    :retention_ms, :inbox_seq, :workflow_main
+    :retention_ms, NULL, :workflow_main
 )
+ON CONFLICT (id) DO NOTHING
 
 -- name: insert_running_invocation
 -- The common path of create: a due invocation that needs no key lock starts right away.
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq
+    retention_ms, inbox_seq, workflow_main, owner, lease_until
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, 'running', :input, :headers, :idempotency_key,
     :now, :now, NULL, 1, 0, 0, :caller_id, :caller_index,
-    :retention_ms, NULL
+    :retention_ms, NULL, :workflow_main, :node, :lease_until
 )
 ON CONFLICT (id) DO NOTHING
 
 -- name: get_invocation
 SELECT * FROM invocations WHERE id = :id
 
--- name: get_fence
--- What a commit of a running attempt needs of its invocation (not its input or outcome).
-SELECT id, service, handler, key, status, epoch, caller_id, caller_index, retention_ms, has_waiters,
-    cancel_requested
-FROM invocations WHERE id = :id
+-- name: lock_invocation
+SELECT * FROM invocations WHERE id = :id
+
+-- name: lock_invocation_skip_locked
+SELECT * FROM invocations WHERE id = :id
+
+-- name: fence
+-- The invocation, if the attempt at :epoch still owns it (locked for the commit).
+SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
+    retention_ms, has_waiters, cancel_requested
+FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
+
+-- name: get_fence_info
+SELECT status, epoch FROM invocations WHERE id = :id
 
 -- name: list_invocations
 SELECT * FROM invocations
@@ -127,14 +137,31 @@ LIMIT :limit
 -- name: count_invocations_by_status
 SELECT status, COUNT(*) FROM invocations GROUP BY status
 
--- name: recoverable_invocations
-SELECT id FROM invocations WHERE status IN ('ready', 'running') ORDER BY created_at, id
+-- name: get_outcomes
+SELECT id, has_outcome, outcome_value, failure_code, failure_message FROM invocations
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: orphaned_invocations
+-- Ready invocations, and running ones whose lease has expired; with :everything (one node, at
+-- start-up) every running one but those this node claimed already.
+SELECT id FROM invocations
+WHERE status = 'ready'
+    OR (status = 'running' AND owner IS NOT :node
+        AND (:everything OR lease_until IS NULL OR lease_until < :now))
+ORDER BY created_at, id
+LIMIT :limit
 
 -- name: claim_invocation
 UPDATE invocations
-SET status = 'running', epoch = epoch + 1, modified_at = :now, waiting_on = NULL, inbox_seq = NULL
+SET status = 'running', epoch = epoch + 1, owner = :node, lease_until = :lease_until,
+    modified_at = :now, waiting_on = NULL, inbox_seq = NULL
 WHERE id = :id
 RETURNING *
+
+-- name: renew_leases
+UPDATE invocations SET lease_until = :lease_until
+WHERE id IN (SELECT value FROM json_each(:ids)) AND owner = :node AND status = 'running'
+RETURNING id
 
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
@@ -143,25 +170,27 @@ UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at =
 UPDATE invocations SET modified_at = :now WHERE id = :id
 
 -- name: suspend_invocation
-UPDATE invocations SET status = 'suspended', waiting_on = :waiting_on, modified_at = :now
+UPDATE invocations
+SET status = 'suspended', waiting_on = :waiting_on, modified_at = :now, lease_until = NULL
 WHERE id = :id
 
 -- name: back_off_invocation
 UPDATE invocations
 SET status = 'backing-off', attempts = attempts + 1, last_failure = :failure, run_at = :run_at,
-    modified_at = :now
+    modified_at = :now, lease_until = NULL
 WHERE id = :id
 
 -- name: pause_invocation
 UPDATE invocations
-SET status = 'paused', attempts = attempts + 1, last_failure = :failure, modified_at = :now
+SET status = 'paused', attempts = attempts + 1, last_failure = :failure, modified_at = :now,
+    lease_until = NULL
 WHERE id = :id
 
 -- name: complete_invocation
 UPDATE invocations
 SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code = :failure_code,
     failure_message = :failure_message, completed_at = :now, modified_at = :now,
-    waiting_on = NULL, inbox_seq = NULL, purge_at = :purge_at
+    waiting_on = NULL, inbox_seq = NULL, purge_at = :purge_at, lease_until = NULL
 WHERE id = :id
 
 -- name: delete_invocation
@@ -170,13 +199,26 @@ DELETE FROM invocations WHERE id = :id
 -- ---------------------------------------------------------------------------------------------
 -- virtual object locks and inboxes
 
--- name: try_lock
-INSERT OR IGNORE INTO locks (service, key, invocation_id) VALUES (:service, :key, :id)
+-- name: acquire_key
+-- Take the key's lock for :id if it is free; the holder after the statement (:id if taken).
+INSERT INTO locks (service, key, invocation_id) VALUES (:service, :key, :id)
+ON CONFLICT (service, key) DO UPDATE SET invocation_id = locks.invocation_id
+RETURNING invocation_id
 
--- name: release_lock
+-- name: lock_key
+SELECT invocation_id FROM locks WHERE service = :service AND key = :key
+
+-- name: pass_key
+UPDATE locks SET invocation_id = :id WHERE service = :service AND key = :key
+
+-- name: free_key
 DELETE FROM locks WHERE service = :service AND key = :key AND invocation_id = :id
 
+-- name: key_lock_holder
+SELECT invocation_id FROM locks WHERE service = :service AND key = :key
+
 -- name: next_inbox_seq
+-- One writer: the next number after the key's queue is safe here.
 SELECT COALESCE(MAX(inbox_seq), 0) + 1 FROM invocations
 WHERE service = :service AND key = :key AND status = 'pending'
 
@@ -190,15 +232,12 @@ LIMIT 1
 -- callers attached to an existing invocation
 
 -- name: add_waiter
-INSERT OR IGNORE INTO waiters (invocation_id, caller_id, caller_index)
+INSERT INTO waiters (invocation_id, caller_id, caller_index)
 VALUES (:id, :caller_id, :caller_index)
+ON CONFLICT DO NOTHING
 
 -- name: flag_waiters
 UPDATE invocations SET has_waiters = 1 WHERE id = :id
-
--- name: get_waiters
-SELECT caller_id, caller_index FROM waiters WHERE invocation_id = :id
-ORDER BY caller_id, caller_index
 
 -- name: take_waiters
 DELETE FROM waiters WHERE invocation_id = :id RETURNING caller_id, caller_index
@@ -215,12 +254,17 @@ SELECT * FROM journal WHERE invocation_id = :id ORDER BY idx
 -- name: get_entry
 SELECT * FROM journal WHERE invocation_id = :id AND idx = :idx
 
+-- name: get_completed_entry
+SELECT 1 FROM journal WHERE invocation_id = :id AND idx = :idx AND has_outcome
+
 -- name: upsert_entry
 -- A stored outcome is never replaced: completions from outside win over a stale in-memory copy.
 INSERT INTO journal (
-    invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code, failure_message
+    invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code,
+    failure_message, created_at, completed_at
 ) VALUES (
-    :id, :idx, :kind, :name, :data, :payload, :has_outcome, :value, :failure_code, :failure_message
+    :id, :idx, :kind, :name, :data, :payload, :has_outcome, :value, :failure_code,
+    :failure_message, :now, CASE WHEN :has_outcome THEN :now END
 )
 ON CONFLICT (invocation_id, idx) DO UPDATE SET
     kind = excluded.kind,
@@ -232,11 +276,13 @@ ON CONFLICT (invocation_id, idx) DO UPDATE SET
     failure_message = CASE
         WHEN journal.has_outcome THEN journal.failure_message ELSE excluded.failure_message
     END,
+    completed_at = CASE WHEN journal.has_outcome THEN journal.completed_at ELSE excluded.completed_at END,
     has_outcome = MAX(journal.has_outcome, excluded.has_outcome)
 
 -- name: complete_entry
 UPDATE journal
-SET has_outcome = 1, value = :value, failure_code = :failure_code, failure_message = :failure_message
+SET has_outcome = 1, value = :value, failure_code = :failure_code, failure_message = :failure_message,
+    completed_at = :now
 WHERE invocation_id = :id AND idx = :idx AND has_outcome = 0
 
 -- name: delete_journal
@@ -319,6 +365,9 @@ SELECT MIN(t) FROM (
 -- ---------------------------------------------------------------------------------------------
 -- workflow promises
 
+-- name: lock_promise
+SELECT 1
+
 -- name: get_promise
 SELECT value, failure_code, failure_message FROM promises
 WHERE service = :service AND key = :key AND name = :name
@@ -329,8 +378,9 @@ VALUES (:service, :key, :name, :value, :failure_code, :failure_message, :now)
 ON CONFLICT (service, key, name) DO NOTHING
 
 -- name: add_promise_waiter
-INSERT OR IGNORE INTO promise_waiters (service, key, name, invocation_id, idx)
+INSERT INTO promise_waiters (service, key, name, invocation_id, idx)
 VALUES (:service, :key, :name, :id, :idx)
+ON CONFLICT DO NOTHING
 
 -- name: take_promise_waiters
 DELETE FROM promise_waiters WHERE service = :service AND key = :key AND name = :name
@@ -346,7 +396,7 @@ DELETE FROM promises WHERE service = :service AND key = :key
 DELETE FROM promise_waiters WHERE service = :service AND key = :key
 
 -- ---------------------------------------------------------------------------------------------
--- cancellation
+-- cancellation, pause, resume
 
 -- name: request_cancel
 UPDATE invocations SET cancel_requested = 1, modified_at = :now WHERE id = :id
@@ -363,13 +413,9 @@ WHERE invocation_id = :id AND kind = 'call' AND has_outcome = 0
 UPDATE invocations SET status = 'ready', attempts = 0, modified_at = :now
 WHERE id = :id AND status = 'paused'
 
--- name: key_lock_holder
-SELECT invocation_id FROM locks WHERE service = :service AND key = :key
-
 -- name: pause_by_hand
 -- A new epoch fences out the attempt that may be running; the key lock stays taken.
 UPDATE invocations
 SET status = 'paused', epoch = epoch + 1, last_failure = 'paused by hand', waiting_on = NULL,
-    modified_at = :now
+    modified_at = :now, lease_until = NULL
 WHERE id = :id AND status IN ('running', 'suspended', 'backing-off')
-

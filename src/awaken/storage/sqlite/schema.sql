@@ -1,5 +1,5 @@
 -- The full current schema of awaken's SQLite store: what applying every file of migrations/ in
--- order yields (tests/contract checks it). Edit a new migration, then mirror it here.
+-- order yields (a test compares the two structurally). Add a new migration, then mirror it here.
 
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -31,14 +31,26 @@ CREATE TABLE invocations (
     completed_at INTEGER,
     retention_ms INTEGER NOT NULL,
     inbox_seq INTEGER,
-    waiting_on TEXT
-, purge_at INTEGER, has_waiters INTEGER NOT NULL DEFAULT 0, workflow_main INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0);
+    waiting_on TEXT,
+    purge_at INTEGER,
+    has_waiters INTEGER NOT NULL DEFAULT 0,
+    workflow_main INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until INTEGER,
+    deployment_id TEXT,
+    protocol_version INTEGER,
+    protocol_id BLOB,
+    last_failure_code INTEGER
+);
 
 CREATE INDEX invocations_by_status ON invocations (status);
 
 CREATE INDEX invocations_inbox ON invocations (service, key, inbox_seq) WHERE status = 'pending';
 
 CREATE INDEX invocations_purge ON invocations (purge_at) WHERE purge_at IS NOT NULL;
+
+CREATE UNIQUE INDEX invocations_by_protocol_id ON invocations (protocol_id) WHERE protocol_id IS NOT NULL;
 
 CREATE TABLE journal (
     invocation_id TEXT NOT NULL,
@@ -51,8 +63,15 @@ CREATE TABLE journal (
     value BLOB,
     failure_code INTEGER,
     failure_message TEXT,
+    created_at INTEGER,
+    completed_at INTEGER,
+    completion_id INTEGER,
+    signal_id INTEGER,
+    signal_name TEXT,
     PRIMARY KEY (invocation_id, idx)
 ) WITHOUT ROWID;
+
+CREATE INDEX journal_by_completion_id ON journal (invocation_id, completion_id) WHERE completion_id IS NOT NULL;
 
 CREATE TABLE state (
     service TEXT NOT NULL,

@@ -10,34 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from awaken.core.journal import Entry, Outcome
 from awaken.errors import StorageError
-from awaken.storage.protocol import (
-    AwakeableCompletion,
-    AwakeableInfo,
-    CancelResult,
-    Claim,
-    CreateResult,
-    Effects,
-    EntryRef,
-    InvocationRecord,
-    NewInvocation,
-    PayloadValidator,
-    Progress,
-    ProgressResult,
-    Status,
-    Store,
-)
-from awaken.storage.sqlite import control
-from awaken.storage.sqlite.sql import QUERIES, apply_migrations
-from awaken.storage.sqlite.tx import Tx
+from awaken.storage.lifecycle.op import Op
+from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Operation
+from awaken.storage.protocol import Store
+from awaken.storage.sqlite.migrate import apply_migrations, latest_version, schema_version
+from awaken.storage.sqlite.tx import QUERIES, SqliteTx, run_to_end
 from awaken.storage.sqlite.writer import GroupCommitWriter, wrap_error
 
 T = TypeVar("T")
 Synchronous = Literal["full", "normal"]
 
 
-class SqliteStore:
+class SqliteStore(LifecycleStore):
     """awaken's durable state in one SQLite file (WAL mode), with group commit.
 
     Writes run on the event loop that opened the store, in `GroupCommitWriter` (writer.py):
@@ -53,10 +38,21 @@ class SqliteStore:
       process, but the last commits before an OS crash or power loss may be lost (the database
       stays consistent). Faster on slow disks.
 
-    The store never reads a clock: every time is an integer of milliseconds passed in.
+    The store never reads a clock: every time is an integer of milliseconds passed in. One
+    process per file (an exclusive lock on `<path>.lock`): a SQLite store is never shared.
+    `migrate=False` refuses to open a database whose schema is not the latest.
     """
 
-    def __init__(self, path: str, *, synchronous: str = "full") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "full",
+        node_id: str | None = None,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        migrate: bool = True,
+    ) -> None:
+        super().__init__(node_id=node_id, lease_ms=lease_ms)
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         if path in ("", ":memory:") or path.startswith("file::memory:"):
@@ -68,6 +64,8 @@ class SqliteStore:
         self._reader: ThreadPoolExecutor | None = None
         self._reader_conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self.migrate = migrate
+        self.version = 0  # the schema version, once open
 
     # -- life cycle ------------------------------------------------------------------------------
     def _connect(self, *, reader: bool) -> sqlite3.Connection:
@@ -98,7 +96,7 @@ class SqliteStore:
         parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_exclusively(self.path + ".lock")
         writer = GroupCommitWriter(
-            lambda: self._connect(reader=False), apply_migrations, durable=self.synchronous == "full"
+            lambda: self._connect(reader=False), self._set_up, durable=self.synchronous == "full"
         )
         try:
             await writer.start()
@@ -112,6 +110,16 @@ class SqliteStore:
         except BaseException:
             await self.close()
             raise
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        if self.migrate:
+            apply_migrations(conn)
+        self.version = schema_version(conn)
+        if self.version != latest_version():
+            raise StorageError(
+                f"{self.path} is at schema version {self.version}, and this awaken needs "
+                f"{latest_version()}: run `awaken migrate` (or start without --no-migrate)"
+            )
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer, close both connections. Idempotent."""
@@ -148,11 +156,12 @@ class SqliteStore:
         return writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Callable[[Tx], T]) -> T:
+    async def _write(self, fn: Operation[T]) -> T:
         writer = self._writer
         if writer is None:
             raise StorageError("the store is not open")
-        result: T = await writer.submit(lambda conn: fn(Tx(conn)))
+        node, lease_ms = self.node_id, self.lease_ms
+        result: T = await writer.submit(lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))))
         return result
 
     async def _in_reader(self, fn: Callable[[], T]) -> T:
@@ -160,13 +169,15 @@ class SqliteStore:
             raise StorageError("the store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn)
 
-    async def _read(self, fn: Callable[[Tx], T]) -> T:
+    async def _read(self, fn: Operation[T]) -> T:
+        node, lease_ms = self.node_id, self.lease_ms
+
         def run() -> T:
             conn = self._reader_conn
             if conn is None:
                 raise StorageError("the store is not open")
             try:
-                return fn(Tx(conn))
+                return run_to_end(fn(Op(SqliteTx(conn, node, lease_ms))))
             except sqlite3.Error as exc:
                 raise wrap_error(exc) from exc
 
@@ -179,71 +190,6 @@ class SqliteStore:
             if barrier is not None:
                 await barrier
         return result
-
-    # -- writes ----------------------------------------------------------------------------------
-    async def create_invocation(self, new: NewInvocation) -> CreateResult:
-        return await self._write(lambda tx: tx.create(new))
-
-    async def commit(self, progress: Progress) -> ProgressResult:
-        return await self._write(lambda tx: tx.commit(progress))
-
-    async def begin_attempt(self, invocation_id: str, now_ms: int) -> Claim | None:
-        return await self._write(lambda tx: tx.begin_attempt(invocation_id, now_ms))
-
-    async def complete_awakeable(
-        self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator
-    ) -> AwakeableCompletion:
-        return await self._write(lambda tx: tx.complete_awakeable(awakeable_id, outcome, now_ms, validate))
-
-    async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
-        return await self._write(lambda tx: control.cancel(tx, invocation_id, kill, now_ms))
-
-    async def purge_invocation(self, invocation_id: str) -> None:
-        await self._write(lambda tx: control.purge(tx, invocation_id))
-
-    async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
-        await self._write(lambda tx: control.pause(tx, invocation_id, now_ms))
-
-    async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
-        return await self._write(lambda tx: control.resume(tx, invocation_id, now_ms))
-
-    async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
-        await self._write(lambda tx: control.replace_state(tx, service, key, state))
-
-    async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
-        return await self._write(lambda tx: tx.complete_entry(ref, outcome, now_ms))
-
-    async def fire_due_timers(self, now_ms: int, limit: int) -> Effects:
-        return await self._write(lambda tx: tx.fire_due_timers(now_ms, limit))
-
-    async def recover(self, now_ms: int) -> list[Claim]:
-        return await self._write(lambda tx: tx.recover(now_ms))
-
-    # -- reads -----------------------------------------------------------------------------------
-    async def next_timer_ms(self) -> int | None:
-        return await self._read(lambda tx: tx.next_timer())
-
-    async def get_invocation(self, invocation_id: str) -> InvocationRecord | None:
-        return await self._read(lambda tx: tx.record(invocation_id))
-
-    async def get_journal(self, invocation_id: str) -> list[Entry]:
-        return await self._read(lambda tx: tx.journal(invocation_id))
-
-    async def list_invocations(
-        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
-    ) -> list[InvocationRecord]:
-        """Newest first."""
-        return await self._read(lambda tx: tx.list_invocations(status, service, limit))
-
-    async def count_invocations(self) -> dict[Status, int]:
-        return await self._read(lambda tx: tx.count_invocations())
-
-    async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
-        """Pending awakeables, oldest first."""
-        return await self._read(lambda tx: tx.list_awakeables(limit))
-
-    async def get_state(self, service: str, key: str) -> dict[str, bytes]:
-        return await self._read(lambda tx: tx.state(service, key))
 
 
 def _lock_exclusively(lock_path: str) -> int | None:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from awaken.errors import AwakenError, StorageError
-from awaken.storage.sqlite.sql import QUERIES
+from awaken.storage.sqlite.tx import QUERIES
 
 WriteFn = Callable[[sqlite3.Connection], Any]
 _Op = tuple[WriteFn, "asyncio.Future[Any]"]

@@ -1,12 +1,16 @@
-"""Codecs between SQLite rows and the storage dataclasses."""
+"""Codecs between result rows (of either dialect) and the storage dataclasses.
+
+SQLite gives flags as 0/1 and blobs as bytes; PostgreSQL gives booleans and bytes: the codecs
+accept both. JSON columns are text in both dialects.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from awaken.core.journal import Entry, EntryKind, Failure, Outcome
+from awaken.storage.lifecycle.op import Row
 from awaken.storage.protocol import (
     AwakeableInfo,
     AwakeableStatus,
@@ -27,13 +31,15 @@ def dump_json(value: Any) -> str:
 def outcome_params(outcome: Outcome | None) -> dict[str, Any]:
     """The has_outcome / value / failure_code / failure_message parameters of an outcome."""
     if outcome is None:
-        return {"has_outcome": 0, "value": None, "failure_code": None, "failure_message": None}
+        return {"has_outcome": False, "value": None, "failure_code": None, "failure_message": None}
     failure = outcome.failure
+    if failure is None:
+        return {"has_outcome": True, "value": outcome.value, "failure_code": None, "failure_message": None}
     return {
-        "has_outcome": 1,
-        "value": None if failure is not None else outcome.value,
-        "failure_code": failure.code if failure is not None else None,
-        "failure_message": failure.message if failure is not None else None,
+        "has_outcome": True,
+        "value": None,
+        "failure_code": failure.code,
+        "failure_message": failure.message,
     }
 
 
@@ -45,7 +51,7 @@ def _outcome(has_outcome: Any, value: Any, code: Any, message: Any) -> Outcome |
     return Outcome(None if value is None else bytes(value))
 
 
-def entry_params(invocation_id: str, entry: Entry) -> dict[str, Any]:
+def entry_params(invocation_id: str, entry: Entry, now: int) -> dict[str, Any]:
     return {
         "id": invocation_id,
         "idx": entry.index,
@@ -53,11 +59,12 @@ def entry_params(invocation_id: str, entry: Entry) -> dict[str, Any]:
         "name": entry.name,
         "data": dump_json(entry.data),
         "payload": entry.payload,
+        "now": now,
         **outcome_params(entry.outcome),
     }
 
 
-def entry_from_row(row: sqlite3.Row) -> Entry:
+def entry_from_row(row: Row) -> Entry:
     return Entry(
         index=int(row["idx"]),
         kind=EntryKind(row["kind"]),
@@ -68,11 +75,15 @@ def entry_from_row(row: sqlite3.Row) -> Entry:
     )
 
 
-def entry_outcome(row: sqlite3.Row) -> Outcome | None:
+def entry_outcome(row: Row) -> Outcome | None:
     return _outcome(row["has_outcome"], row["value"], row["failure_code"], row["failure_message"])
 
 
-def record_from_row(row: sqlite3.Row) -> InvocationRecord:
+def invocation_outcome(row: Row) -> Outcome | None:
+    return _outcome(row["has_outcome"], row["outcome_value"], row["failure_code"], row["failure_message"])
+
+
+def record_from_row(row: Row) -> InvocationRecord:
     caller = None
     if row["caller_id"] is not None:
         caller = EntryRef(str(row["caller_id"]), int(row["caller_index"]))
@@ -90,17 +101,17 @@ def record_from_row(row: sqlite3.Row) -> InvocationRecord:
         attempts=int(row["attempts"]),
         idempotency_key=row["idempotency_key"],
         run_at_ms=row["run_at"],
-        outcome=_outcome(
-            row["has_outcome"], row["outcome_value"], row["failure_code"], row["failure_message"]
-        ),
+        outcome=invocation_outcome(row),
         last_failure=row["last_failure"],
         caller=caller,
         completed_at_ms=row["completed_at"],
         cancel_requested=bool(row["cancel_requested"]),
+        node=row["owner"],
+        lease_until_ms=row["lease_until"],
     )
 
 
-def awakeable_from_row(row: sqlite3.Row) -> AwakeableInfo:
+def awakeable_from_row(row: Row) -> AwakeableInfo:
     schema = row["schema_json"]
     return AwakeableInfo(
         id=str(row["id"]),
@@ -114,6 +125,12 @@ def awakeable_from_row(row: sqlite3.Row) -> AwakeableInfo:
         deadline_ms=row["deadline"],
         schema=None if schema is None else json.loads(schema),
     )
+
+
+def promise_outcome(row: Row) -> Outcome:
+    if row["failure_code"] is not None:
+        return Outcome.fail(int(row["failure_code"]), str(row["failure_message"] or ""))
+    return Outcome(None if row["value"] is None else bytes(row["value"]))
 
 
 def _parse_json(value: bytes | None) -> tuple[bool, Any]:

@@ -1,0 +1,186 @@
+"""One step of a running attempt (`Progress`), applied atomically and fenced by its epoch."""
+
+from __future__ import annotations
+
+from awaken.core.journal import EntryKind, Outcome
+from awaken.errors import BadRequest, Conflict, Fenced, NotFound
+from awaken.storage.lifecycle import awakeables, control, invocations
+from awaken.storage.lifecycle.op import Op, Row
+from awaken.storage.lifecycle.rows import (
+    dump_json,
+    entry_params,
+    invocation_outcome,
+    outcome_params,
+    promise_outcome,
+)
+from awaken.storage.protocol import (
+    Claim,
+    Complete,
+    Effects,
+    Pause,
+    Progress,
+    ProgressResult,
+    PromiseOp,
+    Retry,
+    Status,
+    Suspend,
+    TimerKind,
+)
+
+
+async def fence(op: Op, p: Progress) -> Row:
+    """Lock the invocation if this attempt still owns it (its epoch, running); else Fenced."""
+    row = await op.tx.one("fence", {"id": p.invocation_id, "epoch": p.epoch})
+    if row is not None:
+        return row
+    current = await op.tx.one("get_fence_info", {"id": p.invocation_id})
+    if current is None:
+        raise Fenced(f"invocation {p.invocation_id} does not exist (epoch {p.epoch} is stale)")
+    raise Fenced(
+        f"stale write to invocation {p.invocation_id}: epoch {p.epoch}, but the invocation is "
+        f"{current['status']} at epoch {current['epoch']}"
+    )
+
+
+async def commit(op: Op, p: Progress) -> ProgressResult:
+    row = await fence(op, p)
+    inv, service, key, now = p.invocation_id, row["service"], row["key"], p.now_ms
+    tx = op.tx
+    if p.entries:
+        await tx.run_many("upsert_entry", [entry_params(inv, e, now) for e in p.entries])
+    for state_op in p.state:
+        if key is None:
+            raise BadRequest(f"invocation {inv} has no key: it has no state")
+        where = {"service": service, "key": key}
+        if state_op.name is None:
+            await tx.run("clear_all_state", where)
+        elif state_op.value is None:
+            await tx.run("clear_state", {**where, "name": state_op.name})
+        else:
+            await tx.run("set_state", {**where, "name": state_op.name, "value": state_op.value})
+    for aw in p.awakeables:
+        params = {
+            "id": aw.id,
+            "invocation_id": inv,
+            "idx": aw.index,
+            "service": service,
+            "handler": row["handler"],
+            "key": key,
+            "now": now,
+            "deadline": aw.deadline_ms,
+            "schema_json": None if aw.schema is None else dump_json(aw.schema),
+        }
+        await tx.run("create_awakeable", params)
+        if aw.deadline_ms is not None:
+            await invocations.timer(op, inv, aw.index, TimerKind.DEADLINE, aw.deadline_ms)
+    for idx, wake_at in p.sleeps:
+        await invocations.timer(op, inv, idx, TimerKind.SLEEP, wake_at)
+    effects = Effects()
+    for child in p.children:
+        effects = effects.merge((await invocations.create(op, child)).effects)
+    entry_outcomes: dict[int, Outcome] = {}
+    for idx, target in p.attaches:
+        attached = await _attach(op, inv, idx, target)
+        if attached is not None:
+            await _set_outcome(op, inv, idx, attached, now)
+            entry_outcomes[idx] = attached
+    # A flagged invocation whose handler raised the cancellation (a new CANCEL_SIGNAL entry):
+    # it is delivered, and the calls it waits on follow. Unflagged ones (nearly all) skip this.
+    cancel_pending = bool(row["cancel_requested"])
+    signalled = cancel_pending and any(e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries)
+    if signalled:
+        await tx.run("clear_cancel", {"id": inv})
+        effects = effects.merge(await control.cancel_children(op, inv, False, now, {inv}))
+    for target in p.cancels:
+        try:
+            effects = effects.merge((await control.request_cancel(op, target, False, now, {inv}))[1])
+        except (NotFound, Conflict):
+            pass  # unknown or already completed: nothing to cancel (as Restate)
+    for promise in p.promises:
+        promised, woken = await _promise(op, inv, service, key, promise, now)
+        effects = effects.merge(woken)
+        if promised is not None:
+            await _set_outcome(op, inv, promise.index, promised, now)
+            entry_outcomes[promise.index] = promised
+    for req in p.awakeable_completions:
+        result = await awakeables.complete_from_handler(op, req.awakeable_id, req.outcome, now)
+        effects = effects.merge(result[1])
+        await _set_outcome(op, inv, req.index, result[0], now)
+        entry_outcomes[req.index] = result[0]
+    resumed: Claim | None = None
+    transition = p.transition
+    if isinstance(transition, Complete):
+        ended = await invocations.complete(
+            op, row, transition.outcome, now, transition.open_timers, transition.open_awakeables
+        )
+        effects = effects.merge(ended)
+    elif isinstance(transition, Suspend):
+        # A completion that arrived while the attempt was ending, or a cancellation still to be
+        # raised: run again at once instead of sleeping on it.
+        if (cancel_pending and not signalled) or await _any_completed(op, inv, transition.waiting_on):
+            resumed = await invocations.claim(op, inv, now)
+        else:
+            waiting = dump_json(sorted(set(transition.waiting_on)))
+            await tx.run("suspend_invocation", {"id": inv, "waiting_on": waiting, "now": now})
+    elif isinstance(transition, Retry):
+        params = {"id": inv, "failure": transition.failure, "run_at": transition.run_at_ms, "now": now}
+        await tx.run("back_off_invocation", params)
+        await invocations.timer(op, inv, invocations.INVOCATION_TIMER, TimerKind.RETRY, transition.run_at_ms)
+    elif isinstance(transition, Pause):
+        await tx.run("pause_invocation", {"id": inv, "failure": transition.failure, "now": now})
+    else:
+        await tx.run("touch_invocation", {"id": inv, "now": now})
+    return ProgressResult(op.finish(effects), entry_outcomes, resumed)
+
+
+async def _set_outcome(op: Op, inv: str, idx: int, outcome: Outcome, now: int) -> None:
+    await op.tx.run("complete_entry", {"id": inv, "idx": idx, "now": now, **outcome_params(outcome)})
+
+
+async def _any_completed(op: Op, inv: str, indices: list[int]) -> bool:
+    for idx in indices:
+        if await op.tx.one("get_completed_entry", {"id": inv, "idx": idx}) is not None:
+            return True
+    return False
+
+
+async def _attach(op: Op, inv: str, idx: int, target: str) -> Outcome | None:
+    """An ATTACH entry: the target's outcome now if it has one (404 if there is no target), else
+    None and the entry is completed when the target completes."""
+    target_row = await invocations.lock(op, target)
+    if target_row is None:
+        return Outcome.fail(404, f"invocation '{target}' not found")
+    if target_row["status"] == Status.COMPLETED:
+        return invocation_outcome(target_row)
+    await invocations.add_waiter(op, target, inv, idx)
+    return None
+
+
+async def _promise(
+    op: Op, inv: str, service: str, key: str | None, promise: PromiseOp, now: int
+) -> tuple[Outcome | None, Effects]:
+    """Apply a promise entry; its outcome if known now (see PromiseOp), and what it woke."""
+    if key is None:
+        return Outcome.fail(400, "promises are only available in workflows"), Effects()
+    where = {"service": service, "key": key, "name": promise.name}
+    await op.tx.one("lock_promise", where)  # a get and a complete of one promise take turns
+    if promise.action == "complete":
+        assert promise.outcome is not None
+        params = {**where, **outcome_params(promise.outcome), "now": now}
+        if await op.tx.run("complete_promise", params) == 0:
+            return Outcome.fail(409, "promise was already completed"), Effects()
+        effects = Effects()
+        for waiter in await op.tx.all("take_promise_waiters", where):
+            woken = await invocations.wake(op, str(waiter[0]), int(waiter[1]), promise.outcome, now)
+            effects = effects.merge(woken)
+        return Outcome(), effects
+    stored_row = await op.tx.one("get_promise", where)
+    stored = None if stored_row is None else promise_outcome(stored_row)
+    if promise.action == "peek":
+        return (stored if stored is not None else Outcome()), Effects()
+    if stored is None:
+        await op.tx.run("add_promise_waiter", {**where, "id": inv, "idx": promise.index})
+    return stored, Effects()
+
+
+__all__ = ["commit", "fence"]

@@ -1,0 +1,58 @@
+"""Reads: records, journals, state, listings (no locks taken)."""
+
+from __future__ import annotations
+
+from awaken.core.journal import Entry, Outcome
+from awaken.storage.lifecycle.op import Op
+from awaken.storage.lifecycle.rows import (
+    awakeable_from_row,
+    entry_from_row,
+    entry_outcome,
+    invocation_outcome,
+    record_from_row,
+)
+from awaken.storage.protocol import AwakeableInfo, InvocationRecord, Status
+
+
+async def record(op: Op, invocation_id: str) -> InvocationRecord | None:
+    row = await op.tx.one("get_invocation", {"id": invocation_id})
+    return None if row is None else record_from_row(row)
+
+
+async def journal(op: Op, invocation_id: str) -> list[Entry]:
+    return [entry_from_row(r) for r in await op.tx.all("get_journal", {"id": invocation_id})]
+
+
+async def entry_result(op: Op, invocation_id: str, idx: int) -> Outcome | None:
+    row = await op.tx.one("get_entry", {"id": invocation_id, "idx": idx})
+    return None if row is None else entry_outcome(row)
+
+
+async def outcomes(op: Op, invocation_ids: list[str]) -> dict[str, Outcome]:
+    """The outcomes of those of these invocations that have completed."""
+    found: dict[str, Outcome] = {}
+    for row in await op.tx.all("get_outcomes", {"ids": invocation_ids}):
+        outcome = invocation_outcome(row)
+        if outcome is not None:
+            found[str(row["id"])] = outcome
+    return found
+
+
+async def state(op: Op, service: str, key: str) -> dict[str, bytes]:
+    rows = await op.tx.all("get_state", {"service": service, "key": key})
+    return {str(r["name"]): bytes(r["value"]) for r in rows}
+
+
+async def list_invocations(
+    op: Op, status: Status | None, service: str | None, limit: int
+) -> list[InvocationRecord]:
+    params = {"status": None if status is None else status.value, "service": service, "limit": limit}
+    return [record_from_row(r) for r in await op.tx.all("list_invocations", params)]
+
+
+async def count_invocations(op: Op) -> dict[Status, int]:
+    return {Status(r[0]): int(r[1]) for r in await op.tx.all("count_invocations_by_status")}
+
+
+async def list_awakeables(op: Op, limit: int) -> list[AwakeableInfo]:
+    return [awakeable_from_row(r) for r in await op.tx.all("list_pending_awakeables", {"limit": limit})]

@@ -1,0 +1,166 @@
+"""The Store Protocol on the lifecycle rules: a dialect subclasses `LifecycleStore` and supplies
+how an operation runs in a write transaction (`_write`, group-committed) and in a read (`_read`),
+plus opening, closing and notices."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from awaken.core.journal import Entry, Outcome
+from awaken.storage.lifecycle import awakeables, commit, control, invocations, reads, timers
+from awaken.storage.lifecycle.op import Op
+from awaken.storage.protocol import (
+    AwakeableCompletion,
+    AwakeableInfo,
+    CancelResult,
+    Claim,
+    CreateResult,
+    Effects,
+    EntryRef,
+    InvocationRecord,
+    NewInvocation,
+    NoticeListener,
+    PayloadValidator,
+    Progress,
+    ProgressResult,
+    Status,
+)
+
+T = TypeVar("T")
+Operation = Callable[[Op], Coroutine[Any, Any, T]]
+DEFAULT_LEASE_MS = 3_000
+RECOVERY_BATCH = 500
+
+
+def new_node_id() -> str:
+    """A node's id: new at every start, so that a restarted node never takes its old leases for
+    its own (they expire, and any node, this one included, takes them over)."""
+    return os.urandom(6).hex()
+
+
+class LifecycleStore:
+    """Everything of the Store Protocol but the transaction plumbing."""
+
+    shared = False
+
+    def __init__(self, *, node_id: str | None = None, lease_ms: int = DEFAULT_LEASE_MS) -> None:
+        if lease_ms <= 0:
+            raise ValueError("lease_ms must be positive")
+        self.node_id = node_id or new_node_id()
+        self.lease_ms = lease_ms
+        self._listeners: list[NoticeListener] = []
+
+    # -- what a dialect supplies -----------------------------------------------------------------
+    async def _write(self, fn: Operation[T]) -> T:
+        raise NotImplementedError
+
+    async def _read(self, fn: Operation[T]) -> T:
+        raise NotImplementedError
+
+    def subscribe(self, listener: NoticeListener) -> None:
+        self._listeners.append(listener)
+
+    # -- writes ------------------------------------------------------------------------------------
+    async def create_invocation(self, new: NewInvocation) -> CreateResult:
+        async def run(op: Op) -> CreateResult:
+            result = await invocations.create(op, new)
+            effects = op.finish(result.effects)
+            return (
+                result if effects is result.effects else CreateResult(result.record, result.created, effects)
+            )
+
+        return await self._write(run)
+
+    async def commit(self, progress: Progress) -> ProgressResult:
+        return await self._write(lambda op: commit.commit(op, progress))
+
+    async def begin_attempt(self, invocation_id: str, now_ms: int) -> Claim | None:
+        return await self._write(lambda op: control.begin_attempt(op, invocation_id, now_ms))
+
+    async def complete_awakeable(
+        self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator
+    ) -> AwakeableCompletion:
+        async def run(op: Op) -> AwakeableCompletion:
+            done = await awakeables.complete(op, awakeable_id, outcome, now_ms, validate)
+            return AwakeableCompletion(done.status, op.finish(done.effects))
+
+        return await self._write(run)
+
+    async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
+        return await self._write(lambda op: control.cancel(op, invocation_id, kill, now_ms))
+
+    async def purge_invocation(self, invocation_id: str) -> None:
+        await self._write(lambda op: control.purge(op, invocation_id))
+
+    async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
+        await self._write(lambda op: control.pause(op, invocation_id, now_ms))
+
+    async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
+        return await self._write(lambda op: control.resume(op, invocation_id, now_ms))
+
+    async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
+        await self._write(lambda op: control.replace_state(op, service, key, state))
+
+    async def complete_entry(self, ref: EntryRef, outcome: Outcome, now_ms: int) -> Effects:
+        return await self._write(
+            lambda op: timers.complete_entry(op, ref.invocation_id, ref.index, outcome, now_ms)
+        )
+
+    async def fire_due_timers(self, now_ms: int, limit: int) -> Effects:
+        return await self._write(lambda op: timers.fire_due(op, now_ms, limit))
+
+    async def recover(self, now_ms: int) -> list[Claim]:
+        claims: list[Claim] = []
+        while True:
+            batch = await self._write(
+                lambda op: control.claim_orphans(op, now_ms, RECOVERY_BATCH, not self.shared)
+            )
+            claims.extend(batch)
+            if len(batch) < RECOVERY_BATCH:
+                return claims
+
+    async def claim_orphans(self, now_ms: int, limit: int) -> list[Claim]:
+        if not self.shared:
+            return []  # one node: whatever runs, runs here
+        return await self._write(lambda op: control.claim_orphans(op, now_ms, limit, False))
+
+    async def renew_leases(self, invocation_ids: list[str], now_ms: int) -> set[str]:
+        if not invocation_ids:
+            return set()
+        return await self._write(lambda op: control.renew_leases(op, invocation_ids, now_ms))
+
+    # -- reads -------------------------------------------------------------------------------------
+    async def next_timer_ms(self) -> int | None:
+        return await self._read(timers.next_timer)
+
+    async def get_invocation(self, invocation_id: str) -> InvocationRecord | None:
+        return await self._read(lambda op: reads.record(op, invocation_id))
+
+    async def get_journal(self, invocation_id: str) -> list[Entry]:
+        return await self._read(lambda op: reads.journal(op, invocation_id))
+
+    async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None:
+        return await self._read(lambda op: reads.entry_result(op, invocation_id, index))
+
+    async def get_outcomes(self, invocation_ids: list[str]) -> dict[str, Outcome]:
+        if not invocation_ids:
+            return {}
+        return await self._read(lambda op: reads.outcomes(op, invocation_ids))
+
+    async def list_invocations(
+        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
+    ) -> list[InvocationRecord]:
+        """Newest first."""
+        return await self._read(lambda op: reads.list_invocations(op, status, service, limit))
+
+    async def count_invocations(self) -> dict[Status, int]:
+        return await self._read(reads.count_invocations)
+
+    async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
+        """Pending awakeables, oldest first."""
+        return await self._read(lambda op: reads.list_awakeables(op, limit))
+
+    async def get_state(self, service: str, key: str) -> dict[str, bytes]:
+        return await self._read(lambda op: reads.state(op, service, key))
