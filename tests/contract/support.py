@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from awaken.core.journal import Entry, EntryKind
+from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import Claim, EntryRef, NewAwakeable, NewInvocation, Progress, Suspend
-from awaken.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000_000  # a fixed "now": the store never reads a clock
 RETENTION = 60_000
@@ -52,7 +52,7 @@ def accept_all(schema: dict[str, Any], payload: bytes) -> list[str]:
     return []
 
 
-async def started(store: SqliteStore, id: str, **kwargs: Any) -> Claim:
+async def started(store: LifecycleStore, id: str, **kwargs: Any) -> Claim:
     result = await store.create_invocation(new_inv(id, **kwargs))
     assert result.created
     assert len(result.effects.claims) == 1
@@ -60,7 +60,7 @@ async def started(store: SqliteStore, id: str, **kwargs: Any) -> Claim:
 
 
 async def with_awakeable(
-    store: SqliteStore,
+    store: LifecycleStore,
     id: str = "inv-aw",
     awakeable_id: str = "sign_1aw",
     *,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from awaken.admin.app import AdminApp
 from awaken.core.retry import RetryPolicy
 from awaken.engine.engine import EngineConfig
 from awaken.testing import TestEnvironment, harness
+from tests import pg
 from tests.integration import apps
 from tests.integration.bad_input_support import loose
 
@@ -18,11 +20,36 @@ FAST_RETRIES = EngineConfig(
 )
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of this test session on the test PostgreSQL server."""
+    name = f"awaken_integration_{os.getpid()}"
+    yield pg.fresh_database(name)
+    pg.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def db_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The `--db` of the test's engine: None for a fresh SQLite file, or the emptied PostgreSQL
+    database of the session."""
+    if backend == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    await pg.empty(url)
+    return url
+
+
 @pytest.fixture(params=[False, True], ids=["in-memory", "always-replay"])
-async def env(request: pytest.FixtureRequest) -> AsyncIterator[TestEnvironment]:
-    """Every integration test runs twice: waiting in memory, and suspending at every await."""
+async def env(request: pytest.FixtureRequest, db_url: str | None) -> AsyncIterator[TestEnvironment]:
+    """Every integration test runs on every backend, twice: waiting in memory, and suspending at
+    every await."""
     apps.reset()
-    async with harness(apps.app, always_replay=request.param, config=FAST_RETRIES) as environment:
+    async with harness(apps.app, always_replay=request.param, config=FAST_RETRIES, db=db_url) as environment:
         yield environment
 
 

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from awaken.storage.sqlite import SqliteStore
 from awaken.testing import TestEnvironment
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite's own fault (PostgreSQL's outages are produced for real in tests/e2e)."""
+    return "sqlite"
 
 
 def write_connection(env: TestEnvironment) -> sqlite3.Connection:

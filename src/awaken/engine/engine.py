@@ -18,6 +18,7 @@ from awaken.core.ids import idempotent_invocation_id, random_invocation_id, work
 from awaken.core.journal import Entry, Outcome
 from awaken.core.retry import RetryPolicy
 from awaken.engine.attempt import Attempt
+from awaken.engine.cluster import NodeDuties
 from awaken.engine.metrics import EngineMetrics
 from awaken.engine.validation import validate_payload
 from awaken.errors import NotFound
@@ -38,6 +39,7 @@ from awaken.storage.protocol import (
 log = logging.getLogger("awaken.engine")
 
 DAY_MS = 86_400_000
+BUSY_TIMER_RETRY_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class Engine:
         self._pending_cancels: set[str] = set()  # for attempts that start later
         self.metrics = EngineMetrics()
         self._outcome_waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
+        self._waiting_since: dict[str, float] = {}  # first waiter's time (monotonic), by id
+        self.duties = NodeDuties(self)
         self._scheduler: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._next_timer: int | None = None
@@ -92,15 +96,23 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self.store.subscribe(self.duties.on_notice)
         await self.store.open()
         self._running = True
         for claim in await self.store.recover(self.now_ms()):
             self.start_attempt(claim)
         self._next_timer = await self.store.next_timer_ms()
         self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
+        if self.store.shared:
+            self.duties.start()
+
+    @property
+    def node_id(self) -> str:
+        return self.store.node_id
 
     async def stop(self) -> None:
         self._running = False
+        await self.duties.stop()
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,6 +135,37 @@ class Engine:
     @property
     def live_count(self) -> int:
         return len(self._live)
+
+    def live_attempt(self, invocation_id: str) -> Attempt | None:
+        return self._live.get(invocation_id)
+
+    def running_ids(self) -> list[str]:
+        """The invocations whose attempts run here (and are not ending)."""
+        return [i for i, attempt in self._live.items() if not attempt.closing]
+
+    def has_waiters(self, invocation_id: str) -> bool:
+        return invocation_id in self._outcome_waiters
+
+    def waited_on(self, older_than: float | None = None) -> list[str]:
+        """Invocations that callers here wait on (since before `older_than`, monotonic)."""
+        if older_than is None:
+            return list(self._outcome_waiters)
+        return [i for i, since in self._waiting_since.items() if since <= older_than]
+
+    def completed_elsewhere(self, invocation_id: str, outcome: Outcome) -> None:
+        """Another node completed (or killed) an invocation: answer the callers waiting here, and
+        stop an attempt of it that still runs here."""
+        live = self._live.get(invocation_id)
+        if live is not None and not live.closing:
+            live.abort()
+        self._queued_claims.pop(invocation_id, None)
+        self._pending_cancels.discard(invocation_id)
+        self._answer_waiters(invocation_id, outcome)
+
+    def _answer_waiters(self, invocation_id: str, outcome: Outcome) -> None:
+        for fut in self._outcome_waiters.get(invocation_id, ()):
+            if not fut.done():
+                fut.set_result(outcome)
 
     # -- registry ----------------------------------------------------------------------------
     def handler(self, service: str, handler: str) -> HandlerSpec:
@@ -231,7 +274,13 @@ class Engine:
 
     def _register_waiter(self, invocation_id: str) -> asyncio.Future[Outcome]:
         fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._outcome_waiters.setdefault(invocation_id, []).append(fut)
+        waiters = self._outcome_waiters.get(invocation_id)
+        if waiters is None:
+            self._outcome_waiters[invocation_id] = [fut]
+            if self.store.shared:
+                self._waiting_since[invocation_id] = time.monotonic()
+        else:
+            waiters.append(fut)
         return fut
 
     def _drop_waiter(self, invocation_id: str, fut: asyncio.Future[Outcome]) -> None:
@@ -241,6 +290,7 @@ class Engine:
                 waiters.remove(fut)
             if not waiters:
                 del self._outcome_waiters[invocation_id]
+                self._waiting_since.pop(invocation_id, None)
 
     async def get_invocation(self, invocation_id: str) -> InvocationRecord:
         record = await self.store.get_invocation(invocation_id)
@@ -299,9 +349,7 @@ class Engine:
             # ending attempt, a cancellation for its next attempt)
             self._queued_claims.pop(invocation_id, None)
             self._pending_cancels.discard(invocation_id)
-            for fut in self._outcome_waiters.get(invocation_id, ()):
-                if not fut.done():
-                    fut.set_result(outcome)
+            self._answer_waiters(invocation_id, outcome)
         for invocation_id in effects.cancels:
             live = self._live.get(invocation_id)
             if live is None or not live.request_cancel():
@@ -368,6 +416,10 @@ class Engine:
                     self._next_timer = effects.next_timer_ms
                     self.apply(effects)
                     if self._next_timer is not None and self._next_timer <= self.now_ms():
+                        if not (effects.claims or effects.deliveries or effects.completed):
+                            # What is due is held by another node's transaction: look again soon
+                            # rather than spin on it.
+                            await asyncio.sleep(BUSY_TIMER_RETRY_S)
                         continue  # more due than one batch
                 await self._retry_abandoned()
             except Exception:

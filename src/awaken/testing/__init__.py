@@ -59,14 +59,16 @@ async def harness(
     suspend_after: float = 0.05,
     db_path: str | Path | None = None,
     config: EngineConfig | None = None,
+    db: str | None = None,
 ) -> AsyncIterator[TestEnvironment]:
-    """Start `app`'s engine on a temporary SQLite file and give an httpx client bound to it."""
+    """Start `app`'s engine on a temporary SQLite file (or on the database `db`, a `--db` URL such
+    as `postgresql://...`) and give an httpx client bound to it."""
     with tempfile.TemporaryDirectory(prefix="awaken-test-") as tmp:
         path = Path(db_path) if db_path is not None else Path(tmp) / "test.db"
         clock = ManualClock()
         test_app = AwakenApp(
             app.services,
-            db=f"sqlite:///{path}",
+            db=db or f"sqlite:///{path}",
             suspend_after=suspend_after,
             always_replay=always_replay,
             synchronous="normal",

@@ -4,14 +4,14 @@ retention)."""
 from __future__ import annotations
 
 from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import Complete, Delivery, PromiseOp, StateOp, Status, Suspend
-from awaken.storage.sqlite import SqliteStore
 from tests.contract.support import T0, started, step
 
 WF = {"service": "Wf", "key": "k", "exclusive": False}
 
 
-async def test_get_waits_until_another_handler_completes_the_promise(store: SqliteStore) -> None:
+async def test_get_waits_until_another_handler_completes_the_promise(store: LifecycleStore) -> None:
     main = await started(store, "main", **WF)
     got = await store.commit(
         step(main, entries=[Entry(0, EntryKind.GET_PROMISE, "p")], promises=[PromiseOp(0, "get", "p")])
@@ -33,7 +33,7 @@ async def test_get_waits_until_another_handler_completes_the_promise(store: Sqli
     assert woken.record.id == "main" and woken.journal[0].outcome == Outcome(b'"yes"')
 
 
-async def test_a_running_waiter_gets_a_delivery(store: SqliteStore) -> None:
+async def test_a_running_waiter_gets_a_delivery(store: LifecycleStore) -> None:
     main = await started(store, "main", **WF)
     await store.commit(
         step(main, entries=[Entry(0, EntryKind.GET_PROMISE, "p")], promises=[PromiseOp(0, "get", "p")])
@@ -51,7 +51,7 @@ async def test_a_running_waiter_gets_a_delivery(store: SqliteStore) -> None:
     assert (await store.get_journal("main"))[0].outcome == failure
 
 
-async def test_peek_get_and_a_second_completion(store: SqliteStore) -> None:
+async def test_peek_get_and_a_second_completion(store: LifecycleStore) -> None:
     inv = await started(store, "inv", **WF)
     entries = [
         Entry(0, EntryKind.PEEK_PROMISE, "p"),
@@ -81,7 +81,7 @@ async def test_peek_get_and_a_second_completion(store: SqliteStore) -> None:
     assert {e.index: e.outcome for e in journal} == {**result.entry_outcomes, 5: None}
 
 
-async def test_promises_belong_to_a_workflow_key(store: SqliteStore) -> None:
+async def test_promises_belong_to_a_workflow_key(store: LifecycleStore) -> None:
     one = await started(store, "one", **WF)
     await store.commit(
         step(
@@ -102,7 +102,7 @@ async def test_promises_belong_to_a_workflow_key(store: SqliteStore) -> None:
     assert refused.entry_outcomes[0].failure is not None and refused.entry_outcomes[0].failure.code == 400
 
 
-async def test_purging_a_workflow_run_clears_its_state_and_promises(store: SqliteStore) -> None:
+async def test_purging_a_workflow_run_clears_its_state_and_promises(store: LifecycleStore) -> None:
     main = await started(
         store, "main", service="Wf", key="k", exclusive=True, workflow_main=True, retention=1000
     )

@@ -6,12 +6,12 @@ import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.errors import Conflict, NotFound
+from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import Complete, EntryRef, Pause, Status, Suspend
-from awaken.storage.sqlite import SqliteStore
 from tests.contract.support import T0, new_inv, started, step
 
 
-async def with_child(store: SqliteStore, parent_id: str, child_id: str) -> None:
+async def with_child(store: LifecycleStore, parent_id: str, child_id: str) -> None:
     """`parent_id` called `child_id` (entry 0) and suspended waiting for it."""
     parent = await started(store, parent_id)
     call = Entry(0, EntryKind.CALL, "Greeter/greet", data={"invocation_id": child_id})
@@ -19,7 +19,7 @@ async def with_child(store: SqliteStore, parent_id: str, child_id: str) -> None:
     await store.commit(step(parent, entries=[call], children=[child], transition=Suspend([0])))
 
 
-async def test_cancel_before_start_ends_at_once(store: SqliteStore) -> None:
+async def test_cancel_before_start_ends_at_once(store: LifecycleStore) -> None:
     await store.create_invocation(new_inv("later", run_at=T0 + 60_000))
     result = await store.cancel_invocation("later", False, T0 + 1)
     assert result.done and result.effects.completed == [("later", Outcome.fail(409, "canceled"))]
@@ -31,7 +31,7 @@ async def test_cancel_before_start_ends_at_once(store: SqliteStore) -> None:
         await store.cancel_invocation("nobody", True, T0 + 2)
 
 
-async def test_cancel_of_a_suspended_invocation_claims_it_with_the_request(store: SqliteStore) -> None:
+async def test_cancel_of_a_suspended_invocation_claims_it_with_the_request(store: LifecycleStore) -> None:
     await with_child(store, "parent", "child")
     result = await store.cancel_invocation("parent", False, T0 + 1)
     assert not result.done
@@ -48,7 +48,7 @@ async def test_cancel_of_a_suspended_invocation_claims_it_with_the_request(store
     assert child is not None and child.cancel_requested
 
 
-async def test_a_cancel_that_lands_while_the_attempt_suspends_resumes_it(store: SqliteStore) -> None:
+async def test_a_cancel_that_lands_while_the_attempt_suspends_resumes_it(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     result = await store.cancel_invocation("inv", False, T0 + 1)
     assert result.effects.cancels == ["inv"] and not result.done  # running: its attempt is told
@@ -58,7 +58,7 @@ async def test_a_cancel_that_lands_while_the_attempt_suspends_resumes_it(store: 
     assert ended.resumed is not None and ended.resumed.record.cancel_requested  # not parked
 
 
-async def test_kill_ends_the_invocation_and_the_calls_it_waits_on(store: SqliteStore) -> None:
+async def test_kill_ends_the_invocation_and_the_calls_it_waits_on(store: LifecycleStore) -> None:
     await with_child(store, "parent", "child")
     result = await store.cancel_invocation("parent", True, T0 + 1)
     assert result.done
@@ -71,7 +71,7 @@ async def test_kill_ends_the_invocation_and_the_calls_it_waits_on(store: SqliteS
         assert record is not None and record.status == Status.COMPLETED
 
 
-async def test_purge_and_resume(store: SqliteStore) -> None:
+async def test_purge_and_resume(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     with pytest.raises(Conflict):
         await store.purge_invocation("inv")
@@ -87,7 +87,7 @@ async def test_purge_and_resume(store: SqliteStore) -> None:
         await store.purge_invocation("inv")
 
 
-async def test_pause_by_hand_fences_the_running_attempt(store: SqliteStore) -> None:
+async def test_pause_by_hand_fences_the_running_attempt(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.pause_invocation("inv", T0 + 1)
     with pytest.raises(Conflict):  # the old attempt can no longer write

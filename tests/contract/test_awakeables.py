@@ -6,6 +6,7 @@ import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, Conflict, Gone, NotFound
+from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import (
     AwakeableCompletionRequest,
     AwakeableStatus,
@@ -14,7 +15,6 @@ from awaken.storage.protocol import (
     PayloadValidator,
     Status,
 )
-from awaken.storage.sqlite import SqliteStore
 from tests.contract.support import (
     RETENTION,
     T0,
@@ -25,7 +25,7 @@ from tests.contract.support import (
 )
 
 
-async def test_complete_closes_awakeables_and_deletes_timers(store: SqliteStore) -> None:
+async def test_complete_closes_awakeables_and_deletes_timers(store: LifecycleStore) -> None:
     claim = await with_awakeable(store, deadline=T0 + 100, suspend=False)
     await store.commit(step(claim, entries=[Entry(1, EntryKind.SLEEP)], sleeps=[(1, T0 + 50)]))
     assert await store.next_timer_ms() == T0 + 50
@@ -37,7 +37,7 @@ async def test_complete_closes_awakeables_and_deletes_timers(store: SqliteStore)
 
 
 # -- awakeables --------------------------------------------------------------------------------
-async def test_awakeable_is_listed_while_pending(store: SqliteStore) -> None:
+async def test_awakeable_is_listed_while_pending(store: LifecycleStore) -> None:
     schema = {"type": "object", "required": ["ok"]}
     await with_awakeable(store, "i1", "sign_1a", schema=schema, deadline=T0 + 10)
     await with_awakeable(store, "i2", "sign_1b")
@@ -50,7 +50,7 @@ async def test_awakeable_is_listed_while_pending(store: SqliteStore) -> None:
     assert len(await store.list_awakeables(limit=1)) == 1
 
 
-async def test_awakeable_accepted_wakes_the_suspended_invocation(store: SqliteStore) -> None:
+async def test_awakeable_accepted_wakes_the_suspended_invocation(store: LifecycleStore) -> None:
     await with_awakeable(store)
     done = await store.complete_awakeable("sign_1aw", Outcome(b'{"a": 1, "b": [1, 2]}'), T0 + 1, accept_all)
     assert done.status == CompletionStatus.ACCEPTED
@@ -74,7 +74,7 @@ async def test_awakeable_accepted_wakes_the_suspended_invocation(store: SqliteSt
     assert (await store.get_journal("inv-aw"))[0].outcome == Outcome(b'{"a": 1, "b": [1, 2]}')
 
 
-async def test_awakeable_rejection_matrix(store: SqliteStore) -> None:
+async def test_awakeable_rejection_matrix(store: LifecycleStore) -> None:
     await with_awakeable(store, suspend=False)
     done = await store.complete_awakeable("sign_1aw", Outcome.fail(400, "declined"), T0, accept_all)
     assert done.status == CompletionStatus.ACCEPTED
@@ -87,7 +87,7 @@ async def test_awakeable_rejection_matrix(store: SqliteStore) -> None:
         await store.complete_awakeable("sign_1aw", Outcome(b"null"), T0, accept_all)
 
 
-async def test_awakeable_non_json_payloads_compare_bytes(store: SqliteStore) -> None:
+async def test_awakeable_non_json_payloads_compare_bytes(store: LifecycleStore) -> None:
     await with_awakeable(store)
     await store.complete_awakeable("sign_1aw", Outcome(b"not json"), T0, accept_all)
     same = await store.complete_awakeable("sign_1aw", Outcome(b"not json"), T0, accept_all)
@@ -96,7 +96,7 @@ async def test_awakeable_non_json_payloads_compare_bytes(store: SqliteStore) -> 
         await store.complete_awakeable("sign_1aw", Outcome(b"not  json"), T0, accept_all)
 
 
-async def test_awakeable_json_types_are_not_coerced(store: SqliteStore) -> None:
+async def test_awakeable_json_types_are_not_coerced(store: LifecycleStore) -> None:
     await with_awakeable(store)
     await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0, accept_all)
     assert (await store.complete_awakeable("sign_1aw", Outcome(b"1.0"), T0, accept_all)).status == (
@@ -106,13 +106,13 @@ async def test_awakeable_json_types_are_not_coerced(store: SqliteStore) -> None:
         await store.complete_awakeable("sign_1aw", Outcome(b"true"), T0, accept_all)
 
 
-async def test_unknown_awakeable_is_not_found(store: SqliteStore) -> None:
+async def test_unknown_awakeable_is_not_found(store: LifecycleStore) -> None:
     with pytest.raises(NotFound):
         await store.complete_awakeable("sign_1missing", Outcome(b"1"), T0, accept_all)
 
 
 async def test_awakeable_payload_is_checked_against_its_schema(
-    store: SqliteStore, validate: PayloadValidator
+    store: LifecycleStore, validate: PayloadValidator
 ) -> None:
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     await with_awakeable(store, schema=schema)
@@ -128,7 +128,7 @@ async def test_awakeable_payload_is_checked_against_its_schema(
     assert done.status == CompletionStatus.ACCEPTED
 
 
-async def test_awakeable_deadline_expires_it(store: SqliteStore) -> None:
+async def test_awakeable_deadline_expires_it(store: LifecycleStore) -> None:
     await with_awakeable(store, deadline=T0 + 100)
     assert await store.next_timer_ms() == T0 + 100
     fired = await store.fire_due_timers(T0 + 100, 10)
@@ -140,7 +140,7 @@ async def test_awakeable_deadline_expires_it(store: SqliteStore) -> None:
         await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 101, accept_all)
 
 
-async def test_awakeable_past_its_deadline_is_gone_before_the_timer_fires(store: SqliteStore) -> None:
+async def test_awakeable_past_its_deadline_is_gone_before_the_timer_fires(store: LifecycleStore) -> None:
     await with_awakeable(store, deadline=T0 + 100)
     with pytest.raises(Gone):
         await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 100, accept_all)
@@ -148,7 +148,7 @@ async def test_awakeable_past_its_deadline_is_gone_before_the_timer_fires(store:
     assert fired.claims[0].journal[0].outcome == Outcome.fail(408, "awakeable sign_1aw timed out")
 
 
-async def test_awakeable_completed_before_its_deadline_ignores_the_timer(store: SqliteStore) -> None:
+async def test_awakeable_completed_before_its_deadline_ignores_the_timer(store: LifecycleStore) -> None:
     await with_awakeable(store, deadline=T0 + 100)
     await store.complete_awakeable("sign_1aw", Outcome(b"1"), T0 + 99, accept_all)
     assert await store.next_timer_ms() is None  # the DEADLINE timer went with the completion
@@ -157,7 +157,7 @@ async def test_awakeable_completed_before_its_deadline_ignores_the_timer(store: 
     assert (await store.get_journal("inv-aw"))[0].outcome == Outcome(b"1")
 
 
-async def test_commit_completes_awakeables_and_records_each_result(store: SqliteStore) -> None:
+async def test_commit_completes_awakeables_and_records_each_result(store: LifecycleStore) -> None:
     await with_awakeable(store, "target", "sign_1t")
     await with_awakeable(store, "late", "sign_1late", deadline=T0 + 1)
     completer = await started(store, "completer")

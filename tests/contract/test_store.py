@@ -1,14 +1,14 @@
-"""Contract tests of the SQLite store against `awaken.storage.protocol` (real files, no mocks)."""
+"""Contract tests of every store against `awaken.storage.protocol` (real databases, no mocks)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome
-from awaken.errors import BadRequest, Conflict, StorageError
+from awaken.errors import BadRequest, Conflict, Fenced, StorageError
+from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import (
     Complete,
     EntryRef,
@@ -19,10 +19,7 @@ from awaken.storage.protocol import (
     Status,
     Suspend,
 )
-from awaken.storage.sql import parse_queries
-from awaken.storage.sqlite import SqliteStore
-from awaken.storage.sqlite.migrate import split_statements
-from awaken.storage.sqlite.tx import QUERIES
+from tests.contract.conftest import StoreFactory
 from tests.contract.support import (
     T0,
     new_inv,
@@ -33,7 +30,7 @@ from tests.contract.support import (
 
 
 # -- create ------------------------------------------------------------------------------------
-async def test_create_claims_a_plain_invocation(store: SqliteStore) -> None:
+async def test_create_claims_a_plain_invocation(store: LifecycleStore) -> None:
     result = await store.create_invocation(new_inv("inv-1", idempotency_key="idem"))
     assert result.created
     [claim] = result.effects.claims
@@ -53,7 +50,7 @@ async def test_create_claims_a_plain_invocation(store: SqliteStore) -> None:
     assert await store.get_invocation("nope") is None
 
 
-async def test_create_keyed_claim_carries_the_objects_state(store: SqliteStore) -> None:
+async def test_create_keyed_claim_carries_the_objects_state(store: LifecycleStore) -> None:
     owner = await started(store, "inv-0", service="Counter", key="k", exclusive=True)
     await store.commit(step(owner, state=[StateOp("count", b"1"), StateOp("name", b'"x"')]))
     await store.commit(step(owner, transition=Complete(Outcome(b"1"))))
@@ -63,7 +60,7 @@ async def test_create_keyed_claim_carries_the_objects_state(store: SqliteStore) 
     assert await store.get_state("Counter", "other") == {}
 
 
-async def test_create_duplicate_id_returns_the_existing_invocation(store: SqliteStore) -> None:
+async def test_create_duplicate_id_returns_the_existing_invocation(store: LifecycleStore) -> None:
     first = await store.create_invocation(new_inv("inv-1"))
     again = await store.create_invocation(new_inv("inv-1", now=T0 + 5))
     assert not again.created
@@ -72,7 +69,7 @@ async def test_create_duplicate_id_returns_the_existing_invocation(store: Sqlite
     assert len(await store.list_invocations()) == 1
 
 
-async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(store: SqliteStore) -> None:
+async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(store: LifecycleStore) -> None:
     first = await store.create_invocation(new_inv("a", service="Obj", key="k", exclusive=True))
     assert len(first.effects.claims) == 1
     queued = []
@@ -104,7 +101,7 @@ async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(sto
     assert pending == []
 
 
-async def test_delayed_invocation_is_scheduled_then_started_by_its_timer(store: SqliteStore) -> None:
+async def test_delayed_invocation_is_scheduled_then_started_by_its_timer(store: LifecycleStore) -> None:
     result = await store.create_invocation(new_inv("later", run_at=T0 + 1000))
     assert result.created and result.effects.claims == []
     assert result.record.status == Status.SCHEDULED
@@ -122,12 +119,12 @@ async def test_delayed_invocation_is_scheduled_then_started_by_its_timer(store: 
     assert await store.next_timer_ms() is None
 
 
-async def test_run_at_in_the_past_starts_now(store: SqliteStore) -> None:
+async def test_run_at_in_the_past_starts_now(store: LifecycleStore) -> None:
     result = await store.create_invocation(new_inv("now", run_at=T0))
     assert len(result.effects.claims) == 1
 
 
-async def test_delayed_exclusive_invocation_queues_if_the_key_is_locked(store: SqliteStore) -> None:
+async def test_delayed_exclusive_invocation_queues_if_the_key_is_locked(store: LifecycleStore) -> None:
     holder = await started(store, "holder", service="Obj", key="k", exclusive=True)
     await store.create_invocation(new_inv("later", service="Obj", key="k", exclusive=True, run_at=T0 + 10))
     fired = await store.fire_due_timers(T0 + 10, 10)
@@ -138,7 +135,7 @@ async def test_delayed_exclusive_invocation_queues_if_the_key_is_locked(store: S
 
 
 # -- commit ------------------------------------------------------------------------------------
-async def test_commit_upserts_entries_by_index(store: SqliteStore) -> None:
+async def test_commit_upserts_entries_by_index(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     run = Entry(0, EntryKind.RUN, "fetch", data={"a": [1, 2]}, payload=b"p")
     await store.commit(step(claim, entries=[run, Entry(1, EntryKind.SET_STATE, "n", outcome=Outcome())]))
@@ -162,7 +159,7 @@ async def test_commit_upserts_entries_by_index(store: SqliteStore) -> None:
     assert journal[1].outcome == Outcome(None)
 
 
-async def test_commit_with_a_stale_epoch_is_rejected(store: SqliteStore) -> None:
+async def test_commit_with_a_stale_epoch_is_rejected(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     newer = await store.begin_attempt("inv", T0 + 1)
     assert newer is not None and newer.record.epoch == 2
@@ -177,7 +174,7 @@ async def test_commit_with_a_stale_epoch_is_rejected(store: SqliteStore) -> None
         await store.commit(Progress("unknown", 1, T0))
 
 
-async def test_state_ops(store: SqliteStore) -> None:
+async def test_state_ops(store: LifecycleStore) -> None:
     claim = await started(store, "inv", service="Obj", key="k", exclusive=True)
     await store.commit(step(claim, state=[StateOp("a", b"1"), StateOp("b", b"2"), StateOp("c", b"3")]))
     await store.commit(step(claim, state=[StateOp("a", b"10"), StateOp("b", None)]))
@@ -189,7 +186,7 @@ async def test_state_ops(store: SqliteStore) -> None:
         await store.commit(step(plain, state=[StateOp("a", b"1")]))
 
 
-async def test_complete_stores_the_outcome_and_schedules_purge(store: SqliteStore) -> None:
+async def test_complete_stores_the_outcome_and_schedules_purge(store: LifecycleStore) -> None:
     claim = await started(store, "inv", retention=5000)
     result = await store.commit(step(claim, T0 + 10, transition=Complete(Outcome.fail(409, "taken"))))
     assert result.effects.completed == [("inv", Outcome.fail(409, "taken"))]
@@ -202,7 +199,7 @@ async def test_complete_stores_the_outcome_and_schedules_purge(store: SqliteStor
     assert await store.begin_attempt("inv", T0 + 11) is None
 
 
-async def test_complete_wakes_a_suspended_caller(store: SqliteStore) -> None:
+async def test_complete_wakes_a_suspended_caller(store: LifecycleStore) -> None:
     parent = await started(store, "parent")
     child = new_inv("child", service="Child", caller=EntryRef("parent", 0))
     result = await store.commit(
@@ -224,7 +221,7 @@ async def test_complete_wakes_a_suspended_caller(store: SqliteStore) -> None:
     assert woken.journal[0].outcome == Outcome(b'"done"')
 
 
-async def test_complete_delivers_to_a_running_caller(store: SqliteStore) -> None:
+async def test_complete_delivers_to_a_running_caller(store: LifecycleStore) -> None:
     parent = await started(store, "parent")
     result = await store.commit(
         step(
@@ -243,7 +240,7 @@ async def test_complete_delivers_to_a_running_caller(store: SqliteStore) -> None
 
 
 async def test_call_of_an_already_completed_invocation_completes_the_entry_at_once(
-    store: SqliteStore,
+    store: LifecycleStore,
 ) -> None:
     first = await started(store, "idem-child", idempotency_key="k1")
     await store.commit(step(first, transition=Complete(Outcome(b"42"))))
@@ -262,7 +259,7 @@ async def test_call_of_an_already_completed_invocation_completes_the_entry_at_on
 
 
 async def test_second_caller_of_a_running_invocation_is_completed_with_the_first(
-    store: SqliteStore,
+    store: LifecycleStore,
 ) -> None:
     callee = await store.create_invocation(new_inv("callee", caller=None))
     [callee_claim] = callee.effects.claims
@@ -283,7 +280,7 @@ async def test_second_caller_of_a_running_invocation_is_completed_with_the_first
         assert c.journal[0].outcome == Outcome(b"7")
 
 
-async def test_suspend_resumes_when_an_awaited_entry_is_already_complete(store: SqliteStore) -> None:
+async def test_suspend_resumes_when_an_awaited_entry_is_already_complete(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP), Entry(1, EntryKind.CALL)]))
     await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 1)
@@ -296,7 +293,7 @@ async def test_suspend_resumes_when_an_awaited_entry_is_already_complete(store: 
         await store.commit(step(claim))
 
 
-async def test_wake_only_on_an_awaited_entry(store: SqliteStore) -> None:
+async def test_wake_only_on_an_awaited_entry(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.commit(
         step(claim, entries=[Entry(0, EntryKind.SLEEP), Entry(1, EntryKind.SLEEP)], transition=Suspend([1]))
@@ -308,7 +305,7 @@ async def test_wake_only_on_an_awaited_entry(store: SqliteStore) -> None:
     assert [e.outcome for e in second.claims[0].journal] == [Outcome(), Outcome()]
 
 
-async def test_retry_then_retry_timer_claims_again(store: SqliteStore) -> None:
+async def test_retry_then_retry_timer_claims_again(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     result = await store.commit(step(claim, T0 + 1, transition=Retry(T0 + 500, "boom")))
     assert result.effects.next_timer_ms == T0 + 500
@@ -323,7 +320,7 @@ async def test_retry_then_retry_timer_claims_again(store: SqliteStore) -> None:
     assert again.record.epoch == 2 and again.record.attempts == 1
 
 
-async def test_pause(store: SqliteStore) -> None:
+async def test_pause(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.commit(step(claim, transition=Pause("gave up")))
     record = await store.get_invocation("inv")
@@ -333,7 +330,7 @@ async def test_pause(store: SqliteStore) -> None:
     assert [r.id for r in await store.list_invocations(status=Status.PAUSED)] == ["inv"]
 
 
-async def test_purge_deletes_the_invocation_but_not_the_objects_state(store: SqliteStore) -> None:
+async def test_purge_deletes_the_invocation_but_not_the_objects_state(store: LifecycleStore) -> None:
     claim = await started(store, "inv", service="Obj", key="k", exclusive=True, retention=1000)
     await with_awakeable(store, "other")  # untouched
     await store.commit(
@@ -352,7 +349,7 @@ async def test_purge_deletes_the_invocation_but_not_the_objects_state(store: Sql
 
 
 # -- sleeps and complete_entry -------------------------------------------------------------------
-async def test_sleep_timer_wakes_the_sleeper(store: SqliteStore) -> None:
+async def test_sleep_timer_wakes_the_sleeper(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     result = await store.commit(
         step(
@@ -369,7 +366,7 @@ async def test_sleep_timer_wakes_the_sleeper(store: SqliteStore) -> None:
     assert woken.record.epoch == 2
 
 
-async def test_complete_entry_removes_the_sleep_timer_and_is_idempotent(store: SqliteStore) -> None:
+async def test_complete_entry_removes_the_sleep_timer_and_is_idempotent(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP)], sleeps=[(0, T0 + 100)]))
     effects = await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 100)
@@ -382,7 +379,7 @@ async def test_complete_entry_removes_the_sleep_timer_and_is_idempotent(store: S
     assert missing.claims == [] and missing.deliveries == []
 
 
-async def test_completion_of_a_backing_off_invocation_is_stored_for_its_replay(store: SqliteStore) -> None:
+async def test_completion_of_a_backing_off_invocation_is_stored_for_its_replay(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     await store.commit(step(claim, entries=[Entry(0, EntryKind.SLEEP)], transition=Retry(T0 + 10, "x")))
     effects = await store.complete_entry(EntryRef("inv", 0), Outcome(), T0 + 1)
@@ -392,7 +389,7 @@ async def test_completion_of_a_backing_off_invocation_is_stored_for_its_replay(s
 
 
 # -- group commit --------------------------------------------------------------------------------
-async def test_concurrent_writes_share_transactions(store: SqliteStore) -> None:
+async def test_concurrent_writes_share_transactions(store: LifecycleStore) -> None:
     before = store.stats()
     results = await asyncio.gather(*(store.create_invocation(new_inv(f"inv-{i:03}")) for i in range(200)))
     assert all(r.created and len(r.effects.claims) == 1 for r in results)
@@ -405,7 +402,7 @@ async def test_concurrent_writes_share_transactions(store: SqliteStore) -> None:
     assert sorted(r.id for r in rows) == [f"inv-{i:03}" for i in range(200)]
 
 
-async def test_a_failing_write_does_not_fail_its_batch(store: SqliteStore) -> None:
+async def test_a_failing_write_does_not_fail_its_batch(store: LifecycleStore) -> None:
     claims = [await started(store, f"inv-{i}") for i in range(20)]
     stale = await started(store, "stale")
     await store.begin_attempt("stale", T0)  # its epoch moves on
@@ -421,9 +418,8 @@ async def test_a_failing_write_does_not_fail_its_batch(store: SqliteStore) -> No
 
 
 # -- durability, recovery, migrations ------------------------------------------------------------
-async def test_reopen_keeps_everything_and_recover_claims_orphans(db_path: str) -> None:
-    store = SqliteStore(db_path, synchronous="normal")
-    await store.open()
+async def test_reopen_keeps_everything_and_recover_claims_orphans(open_store: StoreFactory) -> None:
+    store = await open_store()
     running = await started(store, "running", service="Obj", key="k", exclusive=True)
     await store.commit(step(running, entries=[Entry(0, EntryKind.RUN, "r", outcome=Outcome(b"5"))]))
     await store.commit(step(running, state=[StateOp("s", b"1")]))
@@ -432,42 +428,31 @@ async def test_reopen_keeps_everything_and_recover_claims_orphans(db_path: str) 
     await store.commit(step(sleeper, entries=[Entry(0, EntryKind.SLEEP)], sleeps=[(0, T0 + 9)]))
     await store.commit(step(sleeper, transition=Suspend([0])))
     await with_awakeable(store, "aw", "sign_1x", schema={"type": "string"})
-    await store.close()
-    await store.close()  # idempotent
+    await store.close()  # type: ignore[attr-defined]
+    await store.close()  # type: ignore[attr-defined]  # idempotent
     with pytest.raises(StorageError):
         await store.get_invocation("running")
 
-    again = SqliteStore(db_path)
-    await again.open()
-    try:
-        assert (await again.get_invocation("queued")).status == Status.PENDING  # type: ignore[union-attr]
-        assert (await again.get_journal("running"))[0].outcome == Outcome(b"5")
-        assert await again.next_timer_ms() == T0 + 9
-        assert [a.schema for a in await again.list_awakeables()] == [{"type": "string"}]
-        claims = await again.recover(T0 + 1000)
-        assert [c.record.id for c in claims] == ["running"]
-        [claim] = claims
-        assert claim.record.epoch == 2 and claim.state == {"s": b"1"}
-        assert claim.journal[0].outcome == Outcome(b"5")
-        with pytest.raises(Conflict):  # the attempt from before the restart is fenced off
-            await again.commit(step(running))
-        done = await again.commit(step(claim, transition=Complete(Outcome())))
-        assert [c.record.id for c in done.effects.claims] == ["queued"]
-    finally:
-        await again.close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-            (5,),
-            (6,),
-        ]
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again = await open_store()
+    assert (await again.get_invocation("queued")).status == Status.PENDING  # type: ignore[union-attr]
+    assert (await again.get_journal("running"))[0].outcome == Outcome(b"5")
+    assert await again.next_timer_ms() == T0 + 9
+    assert [a.schema for a in await again.list_awakeables()] == [{"type": "string"}]
+    # Past the lease of the attempt from before the restart: its invocation is an orphan.
+    claims = await again.recover(T0 + 10_000)
+    assert [c.record.id for c in claims] == ["running"]
+    [claim] = claims
+    assert claim.record.epoch == 2 and claim.state == {"s": b"1"}
+    assert claim.record.node == again.node_id != store.node_id
+    assert claim.journal[0].outcome == Outcome(b"5")
+    with pytest.raises(Fenced):  # the attempt from before the restart is fenced off
+        await again.commit(step(running))
+    done = await again.commit(step(claim, transition=Complete(Outcome())))
+    assert [c.record.id for c in done.effects.claims] == ["queued"]
+    assert await again.recover(T0 + 20_000) == []  # nothing else is orphaned
 
 
-async def test_begin_attempt(store: SqliteStore) -> None:
+async def test_begin_attempt(store: LifecycleStore) -> None:
     claim = await started(store, "inv")
     again = await store.begin_attempt("inv", T0 + 1)
     assert again is not None and again.record.epoch == claim.record.epoch + 1
@@ -476,7 +461,7 @@ async def test_begin_attempt(store: SqliteStore) -> None:
     assert await store.begin_attempt("missing", T0) is None
 
 
-async def test_list_invocations_filters(store: SqliteStore) -> None:
+async def test_list_invocations_filters(store: LifecycleStore) -> None:
     await started(store, "a", service="S1")
     await started(store, "b", service="S2", now=T0 + 1)
     c = await started(store, "c", service="S1", now=T0 + 2)
@@ -486,40 +471,3 @@ async def test_list_invocations_filters(store: SqliteStore) -> None:
     assert [r.id for r in await store.list_invocations(status=Status.RUNNING)] == ["b", "a"]
     assert [r.id for r in await store.list_invocations(status=Status.RUNNING, service="S1")] == ["a"]
     assert len(await store.list_invocations(limit=2)) == 2
-
-
-async def test_store_options() -> None:
-    with pytest.raises(ValueError):
-        SqliteStore("x.db", synchronous="off")
-    with pytest.raises(ValueError):
-        SqliteStore(":memory:")
-    with pytest.raises(StorageError):
-        await SqliteStore("never-opened.db").get_invocation("x")
-
-
-def test_queries_parse() -> None:
-    assert QUERIES["get_invocation"].startswith("SELECT")
-    assert not any(q.rstrip().endswith(";") for q in QUERIES.values())
-    assert parse_queries("-- name: a\nSELECT 1;\n\n-- name: b\n-- comment\nSELECT 2\n") == {
-        "a": "SELECT 1",
-        "b": "SELECT 2",  # comment lines are dropped
-    }
-    with pytest.raises(ValueError):
-        parse_queries("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")
-    assert split_statements("-- c\nCREATE TABLE a (x);\nCREATE TABLE b (\n y\n);\n-- end\n") == [
-        "-- c\nCREATE TABLE a (x);",
-        "CREATE TABLE b (\n y\n);",
-    ]
-
-
-async def test_one_store_per_file(db_path: str) -> None:
-    first = SqliteStore(db_path)
-    await first.open()
-    try:
-        with pytest.raises(StorageError, match="in use by another awaken process"):
-            await SqliteStore(db_path).open()
-    finally:
-        await first.close()
-    again = SqliteStore(db_path)
-    await again.open()  # the lock went with close()
-    await again.close()
