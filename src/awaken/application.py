@@ -9,6 +9,8 @@ sets):
 | always_replay    | AWAKEN_ALWAYS_REPLAY=1    | off (suspend_after=0) |
 | synchronous      | AWAKEN_SQLITE_SYNCHRONOUS | full                  |
 | max_body         | AWAKEN_MAX_BODY (bytes)   | 32 MiB                |
+| migrate          | AWAKEN_NO_MIGRATE=1       | on (apply migrations) |
+| lease_ms         | AWAKEN_LEASE_MS           | 3000                  |
 
 `synchronous=normal` trades durability across power loss for speed: commits survive a crash
 of the process but the last ones may be lost if the machine loses power.
@@ -27,7 +29,7 @@ from awaken.errors import AwakenError
 from awaken.ingress.http import Receive, Scope, Send, respond_json
 from awaken.ingress.routes import DEFAULT_MAX_BODY, Ingress
 from awaken.sdk.service import AnyService
-from awaken.storage import open_store
+from awaken.storage import DEFAULT_LEASE_MS, open_store
 
 log = logging.getLogger("awaken")
 
@@ -49,6 +51,8 @@ class AwakenApp:
         always_replay: bool | None = None,
         synchronous: str | None = None,
         max_body: int | None = None,
+        migrate: bool | None = None,
+        lease_ms: int | None = None,
         clock: Callable[[], float] = time.time,
         config: EngineConfig | None = None,
     ) -> None:
@@ -58,6 +62,8 @@ class AwakenApp:
         self.always_replay = always_replay
         self.synchronous = synchronous
         self.max_body = max_body
+        self.migrate = migrate
+        self.lease_ms = lease_ms
         self.clock = clock
         self.base_config = config
         self.engine: Engine | None = None
@@ -95,13 +101,17 @@ class AwakenApp:
             return self.engine
         db = self.db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
         sync = self.synchronous or os.environ.get("AWAKEN_SQLITE_SYNCHRONOUS") or "full"
-        store = open_store(db, synchronous=sync)
+        migrate = self.migrate
+        if migrate is None:
+            migrate = os.environ.get("AWAKEN_NO_MIGRATE", "") in ("", "0", "false")
+        lease_ms = self.lease_ms or int(os.environ.get("AWAKEN_LEASE_MS") or DEFAULT_LEASE_MS)
+        store = open_store(db, synchronous=sync, migrate=migrate, lease_ms=lease_ms)
         engine = Engine(self.services, store, self._engine_config(), clock=self.clock)
         await engine.start()
         max_body = self.max_body or int(os.environ.get("AWAKEN_MAX_BODY") or DEFAULT_MAX_BODY)
         self.engine = engine
         self._ingress = Ingress(engine, max_body)
-        log.info("awaken engine started on %s", db)
+        log.info("awaken engine started on %s (node %s)", db, store.node_id)
         return engine
 
     async def shutdown(self) -> None:

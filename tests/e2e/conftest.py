@@ -107,6 +107,7 @@ class Server:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         launcher: list[str] | None = None,
+        db: str | None = None,
     ) -> None:
         self.target = target
         self.launcher = launcher or [sys.executable, "-m", "awaken.cli.main"]
@@ -114,6 +115,7 @@ class Server:
         self.cwd = cwd
         self.mode = mode
         self.db_path = workdir / "awaken.db"
+        self.db = db or f"sqlite:///{self.db_path}"  # an absolute path: sqlite:////tmp/...
         self.extra_args = [*MODES[mode], *(extra_args or [])]
         self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -136,7 +138,7 @@ class Server:
         return [
             *self.launcher, "serve", self.target,
             "--port", str(self.port), "--admin-port", str(self.admin_port),
-            "--db", f"sqlite:///{self.db_path}",  # an absolute path: sqlite:////tmp/...
+            "--db", self.db,
             *self.extra_args,
         ]  # fmt: skip
 
@@ -205,12 +207,23 @@ class Server:
         self.kill()
         assert self.proc.returncode == -signal.SIGKILL
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops where it is (its connections stay open)."""
+        assert self.proc is not None and self.proc.poll() is None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def restart(self) -> Server:
         """kill -9, then start again on the same database."""
         self.crash()
         return self.start()
 
     def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.thaw()  # a frozen server would not see the SIGTERM
         self.stop(timeout=3.0)
         self.client.close()
 

@@ -40,6 +40,15 @@ def main() -> None:
     default=None,
     help="SQLite durability: full survives power loss, normal only process crashes",
 )
+@click.option(
+    "--no-migrate", is_flag=True, default=False, help="refuse to start on an old schema instead of migrating"
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="seconds a node's claim on an invocation lasts unrenewed (PostgreSQL) [default: 3]",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def serve(
     target: str,
@@ -50,6 +59,8 @@ def serve(
     suspend_after: float | None,
     always_replay: bool,
     synchronous: str | None,
+    no_migrate: bool,
+    lease: float | None,
     log_level: str,
 ) -> None:
     """Serve MODULE:APP (an app made with awaken.app) on the ingress port."""
@@ -66,9 +77,13 @@ def serve(
             suspend_after=suspend_after,
             synchronous=synchronous,
             always_replay=True if always_replay else None,
+            migrate=False if no_migrate else None,
+            lease_ms=int(lease * 1000) if lease is not None else None,
         )
     where = f"http://{host}:{port}" + (f", admin API on http://{host}:{admin_port}" if admin_port else "")
-    database = db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
+    from awaken.storage import redact_url
+
+    database = redact_url(db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db")
     click.echo(f"awaken: serving {target} on {where} (database {database})", err=True)
     try:
         import uvloop
@@ -89,21 +104,26 @@ def serve(
 
 
 @main.command()
-@click.option("--db", default="sqlite:///awaken.db", show_default=True)
-def migrate(db: str) -> None:
-    """Create or upgrade the database schema."""
-    from awaken.storage import open_store
+@click.option("--db", default=None, help="database URL [default: $AWAKEN_DB or sqlite:///awaken.db]")
+def migrate(db: str | None) -> None:
+    """Create or upgrade the database schema (safe while other nodes start or run)."""
+    from awaken.storage import open_store, redact_url
 
-    async def run() -> None:
-        store = open_store(db)
+    url = db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
+
+    async def run() -> int:
+        store = open_store(url)
         await store.open()
-        await store.close()
+        try:
+            return store.version
+        finally:
+            await store.close()
 
     try:
-        asyncio.run(run())
-    except StorageError as exc:
+        version = asyncio.run(run())
+    except (StorageError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"schema of {db} is up to date")
+    click.echo(f"schema of {redact_url(url)} is at version {version}")
 
 
 @main.group()

@@ -226,6 +226,7 @@ class Attempt:
             # Another attempt owns the invocation now (taken over, paused, killed): stop here,
             # write nothing more, and do not try again.
             log.info("invocation %s: attempt at epoch %d stopped: %s", record.id, self.epoch, exc)
+            self.engine.metrics.attempts_lost += 1
             self._stop(ctx)
             return
         except (StorageError, Conflict) as exc:
@@ -243,6 +244,7 @@ class Attempt:
             result = await self._commit(transition)
         except Fenced as exc:
             log.info("invocation %s: attempt at epoch %d stopped: %s", record.id, self.epoch, exc)
+            self.engine.metrics.attempts_lost += 1
             return
         except (StorageError, Conflict) as exc:
             log.warning("invocation %s: could not record the attempt's end: %s", record.id, exc)

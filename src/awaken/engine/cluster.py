@@ -35,8 +35,6 @@ class NodeDuties:
         self._deliveries: list[tuple[str, int]] = []
         self._completions: set[str] = set()
         self._flush: asyncio.Task[None] | None = None
-        self.taken_over = 0  # invocations this node claimed from dead or stalled nodes
-        self.lost = 0  # attempts this node stopped because another node took their invocation
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -103,7 +101,7 @@ class NodeDuties:
     def _lose(self, invocation_id: str) -> None:
         attempt = self.engine.live_attempt(invocation_id)
         if attempt is not None and not attempt.closing:
-            self.lost += 1
+            self.engine.metrics.attempts_lost += 1
             log.info("invocation %s is no longer this node's: stopping its attempt", invocation_id)
             attempt.abort()
 
@@ -133,7 +131,7 @@ class NodeDuties:
             try:
                 claims = await engine.store.claim_orphans(engine.now_ms(), ORPHAN_BATCH)
                 for claim in claims:
-                    self.taken_over += 1
+                    engine.metrics.taken_over += 1
                     log.info("invocation %s: taken over (its node's lease expired)", claim.record.id)
                     engine.start_attempt(claim)
                 stale = engine.waited_on(older_than=time.monotonic() - engine.config.poll_interval)

@@ -157,6 +157,7 @@ class Engine:
         stop an attempt of it that still runs here."""
         live = self._live.get(invocation_id)
         if live is not None and not live.closing:
+            self.metrics.attempts_lost += 1
             live.abort()
         self._queued_claims.pop(invocation_id, None)
         self._pending_cancels.discard(invocation_id)

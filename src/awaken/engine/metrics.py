@@ -79,6 +79,8 @@ class EngineMetrics(Collector):
         self.attempts = 0
         self.completed_ok = 0
         self.completed_failed = 0
+        self.taken_over = 0  # invocations claimed from nodes whose lease expired
+        self.attempts_lost = 0  # attempts stopped here because another attempt owns their invocation
         self._step_buckets = [0] * (len(STEP_BOUNDS) + 1)
         self._step_count = 0
         self._step_sum = 0.0
@@ -102,6 +104,16 @@ class EngineMetrics(Collector):
         completed.add_metric(["success"], self.completed_ok)
         completed.add_metric(["failure"], self.completed_failed)
         yield completed
+        yield CounterMetricFamily(
+            "awaken_taken_over",
+            "Invocations this node took over from nodes whose lease had expired",
+            value=self.taken_over,
+        )
+        yield CounterMetricFamily(
+            "awaken_attempts_lost",
+            "Attempts stopped because their invocation moved on (taken over, paused, killed elsewhere)",
+            value=self.attempts_lost,
+        )
         cumulative, total = [], 0
         for bound, count in zip([*map(str, STEP_BOUNDS), "+Inf"], self._step_buckets, strict=True):
             total += count

@@ -3,8 +3,20 @@ PostgreSQL (any number of nodes sharing one database)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS
 from awaken.storage.protocol import Store
+
+__all__ = ["DEFAULT_LEASE_MS", "Store", "open_store", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ***, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def open_store(

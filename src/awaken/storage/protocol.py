@@ -324,6 +324,7 @@ class Store(Protocol):
     node_id: str  # this engine's identity in leases and notices
     lease_ms: int  # how long a claim is leased before other nodes may take it over
     shared: bool  # whether other nodes may share the database (leases and notices matter)
+    version: int  # the schema version of the database, once open
 
     async def open(self) -> None:
         """Connect, and apply pending migrations."""

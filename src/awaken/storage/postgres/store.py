@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from awaken.errors import StorageError
+from awaken.storage import redact_url
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Operation
 from awaken.storage.postgres.migrate import apply_migrations, latest_version, schema_version
@@ -25,14 +26,6 @@ log = logging.getLogger("awaken.storage.postgres")
 CONNECT_TIMEOUT_S = 5.0
 STATEMENT_TIMEOUT_S = 15.0
 READ_POOL_SIZE = 4
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresStore(LifecycleStore):
@@ -65,7 +58,7 @@ class PostgresStore(LifecycleStore):
         self._open = False
 
     def __repr__(self) -> str:
-        return f"PostgresStore({_redacted(self.url)!r}, node {self.node_id})"
+        return f"PostgresStore({redact_url(self.url)!r}, node {self.node_id})"
 
     # -- life cycle ------------------------------------------------------------------------------
     async def _connect(self) -> asyncpg.Connection:
@@ -97,7 +90,7 @@ class PostgresStore(LifecycleStore):
             await self._listener.start()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             await self._close_parts()
-            raise StorageError(f"cannot open {_redacted(self.url)}: {exc}") from exc
+            raise StorageError(f"cannot open {redact_url(self.url)}: {exc}") from exc
         except BaseException:
             await self._close_parts()
             raise
@@ -117,7 +110,7 @@ class PostgresStore(LifecycleStore):
             await conn.close()
         if self.version != latest_version():
             raise StorageError(
-                f"{_redacted(self.url)} is at schema version {self.version}, and this awaken needs "
+                f"{redact_url(self.url)} is at schema version {self.version}, and this awaken needs "
                 f"{latest_version()}: run `awaken migrate` (or start without --no-migrate)"
             )
 
@@ -125,7 +118,7 @@ class PostgresStore(LifecycleStore):
         parts = urlsplit(self.url)
         name = parts.path.lstrip("/")
         if not name or '"' in name:
-            raise StorageError(f"{_redacted(self.url)} names no usable database")
+            raise StorageError(f"{redact_url(self.url)} names no usable database")
         admin_url = urlunsplit(parts._replace(path="/postgres"))
         conn = await asyncpg.connect(admin_url, timeout=CONNECT_TIMEOUT_S)
         try:

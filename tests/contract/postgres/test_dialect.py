@@ -1,0 +1,159 @@
+"""The PostgreSQL dialect's own behaviour: migrations (structure, several nodes at once, a missing
+database, --no-migrate), and its writer when a connection breaks mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import asyncpg
+import pytest
+
+from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.errors import StorageError
+from awaken.storage.postgres import PostgresStore
+from awaken.storage.postgres.migrate import latest_version
+from awaken.storage.sql import load_schema
+from tests import pg
+from tests.contract.support import new_inv, started, step
+
+
+async def _shape(url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default"
+            " FROM information_schema.columns WHERE table_schema = 'public'"
+            " ORDER BY table_name, ordinal_position"
+        )
+        indexes = await conn.fetch(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            " ORDER BY indexname"
+        )
+        sequences = await conn.fetch(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
+        )
+        tables: dict[str, Any] = {}
+        for r in columns:
+            tables.setdefault(r["table_name"], []).append(tuple(r)[1:])
+        return {
+            "tables": tables,
+            "indexes": {r["indexname"]: (r["tablename"], r["indexdef"]) for r in indexes},
+            "sequences": sorted(r[0] for r in sequences),
+        }
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def scratch() -> Any:
+    """Fresh databases made (and dropped) by the test."""
+    made: list[str] = []
+
+    def make(suffix: str) -> str:
+        name = f"awaken_scratch_{os.getpid()}_{suffix}"
+        made.append(name)
+        return pg.fresh_database(name)
+
+    yield make
+    for name in made:
+        pg.drop_database(name)
+
+
+async def test_migrations_yield_schema_sql(scratch: Any) -> None:
+    migrated, fresh = scratch("migrated"), scratch("fresh")
+    store = PostgresStore(migrated)
+    await store.open()
+    assert store.version == latest_version()
+    await store.close()
+    conn = await asyncpg.connect(fresh)
+    try:
+        await conn.execute(load_schema("awaken.storage.postgres"))
+    finally:
+        await conn.close()
+    shape = await _shape(fresh)
+    assert await _shape(migrated) == shape
+    assert "lease_until" in [c[0] for c in shape["tables"]["invocations"]]
+    assert shape["sequences"] == ["inbox_seq"]
+
+
+async def test_nodes_starting_together_migrate_once(scratch: Any) -> None:
+    url = scratch("together")
+    stores = [PostgresStore(url) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        assert {s.version for s in stores} == {latest_version()}
+        conn = await asyncpg.connect(url)
+        try:
+            versions = [
+                r[0] for r in await conn.fetch("SELECT version FROM awaken_schema_migrations ORDER BY 1")
+            ]
+        finally:
+            await conn.close()
+        assert versions == list(range(1, latest_version() + 1))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_missing_database_is_created(scratch: Any) -> None:
+    url = scratch("created")
+    pg.drop_database(url.rsplit("/", 1)[1])
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        assert (await store.create_invocation(new_inv("inv"))).created
+    finally:
+        await store.close()
+
+
+async def test_no_migrate_refuses_an_old_schema_and_a_bad_url_fails_clearly(scratch: Any) -> None:
+    url = scratch("old")
+    with pytest.raises(StorageError, match=r"schema version 0.*awaken migrate"):
+        await PostgresStore(url, migrate=False).open()
+    with pytest.raises(StorageError, match=r"cannot open postgresql://nobody:\*\*\*@127\.0\.0\.1:1/x"):
+        await PostgresStore("postgresql://nobody:secret@127.0.0.1:1/x").open()
+
+
+async def test_a_broken_connection_fails_its_batch_only(store: PostgresStore, pg_url: str) -> None:
+    """The write connection is killed from outside while writes are queued: the writes of the
+    batch in flight fail with StorageError (none of them applied), later writes go through on a
+    new connection."""
+    claims = [await started(store, f"inv-{i}") for i in range(20)]
+    admin = await asyncpg.connect(pg_url)
+    try:
+        backend = await admin.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", f"awaken-{store.node_id}"
+        )
+        # Slow the writer down (a lock it must wait for), then kill its backend while it waits.
+        await admin.execute("BEGIN")
+        await admin.execute("SELECT * FROM invocations WHERE id = 'inv-0' FOR UPDATE")
+        writes = [
+            asyncio.ensure_future(
+                store.commit(step(c, entries=[Entry(0, EntryKind.RUN, outcome=Outcome(b"1"))]))
+            )
+            for c in claims
+        ]
+        await asyncio.sleep(0)
+        await pg_wait_for_lock(admin)
+        await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+        await admin.execute("ROLLBACK")
+    finally:
+        await admin.close()
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert failed and all(isinstance(r, StorageError) for r in failed)
+    for claim, result in zip(claims, results, strict=True):
+        journal = await store.get_journal(claim.record.id)
+        assert (journal == []) == isinstance(result, BaseException)  # never half-applied
+    again = await store.commit(step(claims[0], entries=[Entry(0, EntryKind.RUN, outcome=Outcome(b"2"))]))
+    assert again.effects.empty()
+    assert (await store.get_journal("inv-0"))[0].outcome is not None
+
+
+async def pg_wait_for_lock(admin: asyncpg.Connection) -> None:
+    for _ in range(500):
+        if await admin.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the writer never waited for the lock")
