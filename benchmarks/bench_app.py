@@ -24,4 +24,24 @@ async def wait(ctx: restate.Context, x: int) -> int:
     return await fut + x
 
 
-app = restate.app(services=[bench])
+big = restate.VirtualObject("big")
+MIB = "x" * (1 << 20)
+
+
+@big.handler()
+async def touch(ctx: restate.ObjectContext, n: int) -> int:
+    """Reads and rewrites a 1 MiB value of its state."""
+    value = await ctx.get("blob", type_hint=str) or MIB
+    ctx.set("blob", value[:-1] + str(n % 10))
+    return len(value)
+
+
+@big.handler()
+async def small(ctx: restate.ObjectContext, n: int) -> int:
+    """Touches a small value of an object that also holds a 1 MiB one."""
+    count = await ctx.get("count", type_hint=int) or 0
+    ctx.set("count", count + 1)
+    return count
+
+
+app = restate.app(services=[bench, big])

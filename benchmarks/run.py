@@ -8,6 +8,8 @@ and drives it from this process with aiohttp:
 - step_c1 / step_c64: a 1-step handler (one ctx.run), N calls at concurrency 1 and 64;
 - awakeables: 1,000 invocations wait on awakeables; all are resolved over HTTP (concurrency 64);
   `resolve_per_s` counts 202 answers, `completions_per_s` runs until every handler has finished;
+- large_state: server CPU per call of a virtual object with a 1 MiB value: one that reads and
+  rewrites it, one that touches a small value beside it;
 - suspended_memory: RSS of the server idle, and after 10,000 invocations are suspended.
 """
 
@@ -31,13 +33,13 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _disk_commit_ms(directory: Path, n: int = 300) -> dict[str, float]:
+def disk_commit_ms(directory: Path, n: int = 300) -> dict[str, float]:
     """Latency of a bare one-row SQLite commit (WAL, synchronous=FULL) on this disk: the floor
     under every durable step, and the figure to compare runs on a shared machine by."""
     import sqlite3
@@ -58,14 +60,14 @@ def _disk_commit_ms(directory: Path, n: int = 300) -> dict[str, float]:
     return {"p50_ms": round(times[n // 2] * 1000, 3), "p99_ms": round(times[int(n * 0.99) - 1] * 1000, 3)}
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used: steadier than wall time on a shared
     machine, so each workload also reports server CPU per operation."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -73,18 +75,25 @@ def _rss_mb(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, workdir: Path, suspend_after: float | None = None) -> None:
-        self.port, self.admin_port = _free_port(), _free_port()
+    def __init__(
+        self,
+        workdir: Path,
+        suspend_after: float | None = None,
+        db: str | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        self.port, self.admin_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         args = [
             sys.executable, "-m", "awaken.cli.main", "serve", "benchmarks.bench_app:app",
             "--port", str(self.port), "--admin-port", str(self.admin_port),
-            "--db", f"sqlite:///{workdir / 'bench.db'}",
+            "--db", db or f"sqlite:///{workdir / 'bench.db'}",
         ]  # fmt: skip
         if suspend_after is not None:
             args += ["--suspend-after", str(suspend_after)]
-        self.log = open(workdir / "server.log", "wb")  # noqa: SIM115
+        args += extra or []
+        self.log = open(workdir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
     async def ready(self, session: aiohttp.ClientSession) -> None:
@@ -108,7 +117,7 @@ class Server:
         self.log.close()
 
 
-async def _pool(n: int, concurrency: int, job: Any) -> list[float]:
+async def pool(n: int, concurrency: int, job: Any) -> list[float]:
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -122,7 +131,7 @@ async def _pool(n: int, concurrency: int, job: Any) -> list[float]:
     return latencies
 
 
-def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
         "calls": len(ordered),
@@ -139,30 +148,30 @@ async def bench_steps(
     url = server.url
 
     async def call(i: int) -> None:
-        async with session.post(f"{url}/bench/step", data=str(i), headers=_JSON) as r:
+        async with session.post(f"{url}/bench/step", data=str(i), headers=JSON) as r:
             body = await r.read()
             if r.status != 200 or int(body) != i:
                 raise RuntimeError(f"bad answer {r.status} {body!r}")
 
-    await _pool(min(200, n), concurrency, call)  # warm-up
-    cpu0 = _cpu_s(server.proc.pid)
+    await pool(min(200, n), concurrency, call)  # warm-up
+    cpu0 = cpu_s(server.proc.pid)
     t0 = time.perf_counter()
-    latencies = await _pool(n, concurrency, call)
-    summary = _summary(latencies, time.perf_counter() - t0)
-    summary["server_cpu_ms_per_call"] = round((_cpu_s(server.proc.pid) - cpu0) / n * 1000, 3)
-    return summary
+    latencies = await pool(n, concurrency, call)
+    result = summary(latencies, time.perf_counter() - t0)
+    result["server_cpu_ms_per_call"] = round((cpu_s(server.proc.pid) - cpu0) / n * 1000, 3)
+    return result
 
 
-_JSON = {"content-type": "application/json"}
+JSON = {"content-type": "application/json"}
 
 
-async def _send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -> list[str]:
+async def send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -> list[str]:
     async def send(i: int) -> None:
-        async with session.post(f"{server.url}/bench/wait/send", data=str(i), headers=_JSON) as r:
+        async with session.post(f"{server.url}/bench/wait/send", data=str(i), headers=JSON) as r:
             if r.status != 202:
                 raise RuntimeError(f"send failed: {r.status}")
 
-    await _pool(n, 64, send)
+    await pool(n, 64, send)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         async with session.get(f"{server.admin}/invocations/counts") as r:
@@ -176,30 +185,30 @@ async def _send_waiters(session: aiohttp.ClientSession, server: Server, n: int) 
     raise RuntimeError("awakeables were not all created")
 
 
-async def _count(session: aiohttp.ClientSession, server: Server, status: str) -> int:
+async def count(session: aiohttp.ClientSession, server: Server, status: str) -> int:
     async with session.get(f"{server.admin}/invocations/counts") as r:
         return int((await r.json()).get(status, 0))
 
 
 async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
-    ids = await _send_waiters(session, server, n)
-    done_before = await _count(session, server, "completed")
+    ids = await send_waiters(session, server, n)
+    done_before = await count(session, server, "completed")
 
     async def resolve(i: int) -> None:
         async with session.post(
-            f"{server.url}/restate/awakeables/{ids[i]}/resolve", data=str(i), headers=_JSON
+            f"{server.url}/restate/awakeables/{ids[i]}/resolve", data=str(i), headers=JSON
         ) as r:
             if r.status != 202:
                 raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
 
-    cpu0 = _cpu_s(server.proc.pid)
+    cpu0 = cpu_s(server.proc.pid)
     t0 = time.perf_counter()
-    latencies = await _pool(n, 64, resolve)
+    latencies = await pool(n, 64, resolve)
     resolved = time.perf_counter() - t0
-    while await _count(session, server, "completed") < done_before + n:
+    while await count(session, server, "completed") < done_before + n:
         await asyncio.sleep(0.002)
     finished = time.perf_counter() - t0
-    cpu = _cpu_s(server.proc.pid) - cpu0
+    cpu = cpu_s(server.proc.pid) - cpu0
     return {
         "server_cpu_ms_per_completion": round(cpu / n * 1000, 3),
         "awakeables": n,
@@ -209,15 +218,33 @@ async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: in
     }
 
 
+async def bench_large_state(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
+    """A virtual object with a 1 MiB value: server CPU per call that reads and rewrites it, and per
+    call that touches only a small value beside it."""
+    out: dict[str, Any] = {}
+    for handler in ("touch", "small"):
+        url = f"{server.url}/big/obj/{handler}"
+        async with session.post(url, data="0", headers=JSON) as r:  # the value exists
+            await r.read()
+        cpu0 = cpu_s(server.proc.pid)
+        for i in range(n):
+            async with session.post(url, data=str(i), headers=JSON) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"{handler} failed: {r.status} {await r.text()}")
+                await r.read()
+        out[f"{handler}_server_cpu_ms_per_call"] = round((cpu_s(server.proc.pid) - cpu0) / n * 1000, 3)
+    return out
+
+
 async def bench_memory(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
-    idle = _rss_mb(server.proc.pid)
-    await _send_waiters(session, server, n)
+    idle = rss_mb(server.proc.pid)
+    await send_waiters(session, server, n)
     deadline = time.monotonic() + 120
-    while await _count(session, server, "suspended") < n:
+    while await count(session, server, "suspended") < n:
         if time.monotonic() > deadline:
             raise RuntimeError("invocations did not all suspend")
         await asyncio.sleep(0.2)
-    loaded = _rss_mb(server.proc.pid)
+    loaded = rss_mb(server.proc.pid)
     return {
         "suspended": n,
         "rss_idle_mb": round(idle, 1),
@@ -226,7 +253,7 @@ async def bench_memory(session: aiohttp.ClientSession, server: Server, n: int) -
     }
 
 
-def _median(rounds: list[dict[str, Any]], key: str) -> dict[str, Any]:
+def median(rounds: list[dict[str, Any]], key: str) -> dict[str, Any]:
     ordered = sorted(rounds, key=lambda r: float(r[key]))
     median = dict(ordered[len(ordered) // 2])
     median[f"rounds_{key}"] = [r[key] for r in rounds]
@@ -243,7 +270,7 @@ async def main(quick: bool) -> dict[str, Any]:
         "storage": "sqlite, WAL, synchronous=full, one process",
     }
     with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
-        results["disk_commit"] = _disk_commit_ms(Path(tmp))
+        results["disk_commit"] = disk_commit_ms(Path(tmp))
     connector = aiohttp.TCPConnector(limit=128)
     async with aiohttp.ClientSession(connector=connector) as session:
         with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
@@ -255,9 +282,10 @@ async def main(quick: bool) -> dict[str, Any]:
                 c1 = [await bench_steps(session, server, n_calls, 1) for _ in range(rounds)]
                 c64 = [await bench_steps(session, server, n_calls, 64) for _ in range(rounds)]
                 awk = [await bench_awakeables(session, server, n_awk) for _ in range(rounds)]
-                results["step_c1"] = _median(c1, "per_s")
-                results["step_c64"] = _median(c64, "per_s")
-                results["awakeables"] = _median(awk, "completions_per_s")
+                results["step_c1"] = median(c1, "per_s")
+                results["step_c64"] = median(c64, "per_s")
+                results["awakeables"] = median(awk, "completions_per_s")
+                results["large_state"] = await bench_large_state(session, server, 20 if quick else 100)
             finally:
                 server.stop()
         with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:

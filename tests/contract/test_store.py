@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, Conflict, Fenced, StorageError
 from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import (
@@ -471,3 +471,28 @@ async def test_list_invocations_filters(store: LifecycleStore) -> None:
     assert [r.id for r in await store.list_invocations(status=Status.RUNNING)] == ["b", "a"]
     assert [r.id for r in await store.list_invocations(status=Status.RUNNING, service="S1")] == ["a"]
     assert len(await store.list_invocations(limit=2)) == 2
+
+
+# -- large state values ---------------------------------------------------------------------------
+async def test_a_claim_loads_small_values_and_names_the_large_ones(store: LifecycleStore) -> None:
+    big = b"x" * (LARGE_VALUE + 1)
+    owner = await started(store, "w", service="Obj", key="k", exclusive=True)
+    await store.commit(step(owner, state=[StateOp("big", big), StateOp("small", b"1")]))
+    await store.commit(step(owner, transition=Complete(Outcome())))
+    claim = await started(store, "r", service="Obj", key="k", exclusive=True)
+    assert claim.state == {"small": b"1"} and claim.lazy_state == frozenset({"big"})
+    assert await store.get_state_value("Obj", "k", "big") == big
+    assert await store.get_state_value("Obj", "k", "none") is None
+
+
+async def test_a_capture_copies_the_value_a_read_saw_before_the_write(store: LifecycleStore) -> None:
+    claim = await started(store, "inv", service="Obj", key="k", exclusive=True)
+    await store.commit(step(claim, state=[StateOp("v", b'"old"')]))
+    read = Entry(0, EntryKind.GET_STATE, "v", {"ref": True}, outcome=Outcome())
+    write = Entry(1, EntryKind.SET_STATE, "v", {"size": 5})
+    await store.commit(
+        step(claim, entries=[read, write], captures=[(0, "v")], state=[StateOp("v", b'"new"')])
+    )
+    journal = await store.get_journal("inv")
+    assert journal[0].outcome == Outcome(b'"old"') and journal[0].data == {}
+    assert await store.get_state("Obj", "k") == {"v": b'"new"'}

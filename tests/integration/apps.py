@@ -374,4 +374,34 @@ async def promise_outside_a_workflow(ctx: restate.Context) -> str:
     return "unreachable"
 
 
-app = restate.app(services=[svc, counter, signup, review])
+blobs = restate.VirtualObject("blobs")
+BIG = 20_000  # past awaken.core.journal.LARGE_VALUE: loaded lazily, journaled by reference
+
+
+@blobs.handler()
+async def grow(ctx: restate.ObjectContext, tag: str) -> dict[str, int]:
+    """Reads a large value, waits (a replay follows in always-replay mode), rewrites it, and
+    reads it again: the first read must replay as what it read, not as what was written after."""
+    before = await ctx.get("blob", type_hint=str) or ""
+    awk_id, fut = ctx.awakeable(type_hint=str)
+    await ctx.run_typed("hand out", hand_out, restate.RunOptions(), f"grow:{tag}", awk_id)
+    suffix = await fut
+    ctx.set("blob", (before or "x" * BIG) + suffix)
+    again = await ctx.get("blob", type_hint=str) or ""
+    await ctx.sleep(timedelta(milliseconds=1))  # one more suspension past the write
+    return {"before": len(before), "after": len(again), "keys": len(await ctx.state_keys())}
+
+
+@blobs.handler()
+async def small(ctx: restate.ObjectContext) -> int:
+    n = (await ctx.get("n", type_hint=int) or 0) + 1
+    ctx.set("n", n)
+    return n
+
+
+@blobs.handler(kind="shared")
+async def size(ctx: restate.ObjectSharedContext) -> int:
+    return len(await ctx.get("blob", type_hint=str) or "")
+
+
+app = restate.app(services=[svc, counter, signup, review, blobs])

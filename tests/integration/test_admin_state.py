@@ -79,6 +79,7 @@ async def test_services_are_listed_and_described(admin: httpx.AsyncClient) -> No
         "counter": "object",
         "signup": "workflow",
         "review": "workflow",
+        "blobs": "object",
     }
     counter = (await admin.get("/services/counter")).json()
     assert counter["ty"] == "object"

@@ -110,7 +110,7 @@ async def test_wrong_methods_are_405(env: TestEnvironment) -> None:
     head = await env.client.head("/svc/greet")
     assert head.status_code == 405 and head.headers["x-restate-error-source"] == "ingress"
     assert (await env.client.get("/restate/health")).json() == {
-        "services": ["counter", "review", "signup", "svc"]
+        "services": ["blobs", "counter", "review", "signup", "svc"]
     }
 
 

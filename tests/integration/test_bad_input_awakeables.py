@@ -223,7 +223,9 @@ async def test_garbage_requests_never_crash_nor_create_invocations(env: TestEnvi
             assert r.status_code == 418 or r.headers.get("x-restate-error-source") == "ingress", context
     assert created >= 10  # the generator does reach valid calls
     health = await env.client.get("/restate/health")
-    assert health.status_code == 200 and health.json() == {"services": ["counter", "review", "signup", "svc"]}
+    assert health.status_code == 200 and health.json() == {
+        "services": ["blobs", "counter", "review", "signup", "svc"]
+    }
     assert (await env.client.post("/svc/greet", json="still here")).json() == "hello still here"
 
 

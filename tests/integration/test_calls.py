@@ -110,7 +110,7 @@ async def test_non_determinism_is_reported(env: TestEnvironment) -> None:
 
 async def test_health(env: TestEnvironment) -> None:
     r = await env.client.get("/restate/health")
-    assert r.status_code == 200 and r.json() == {"services": ["counter", "review", "signup", "svc"]}
+    assert r.status_code == 200 and r.json() == {"services": ["blobs", "counter", "review", "signup", "svc"]}
 
 
 async def test_concurrent_calls(env: TestEnvironment) -> None:

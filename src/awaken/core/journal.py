@@ -28,13 +28,17 @@ class EntryKind(StrEnum):
     CANCEL_SIGNAL = "cancel_signal"  # where a cancellation was raised in the handler
 
 
+# A state value larger than this is not carried where it is not needed: a claim does not load it
+# (the handler reads it when it asks for it), and the journal keeps a reference to it rather than a
+# copy where replay can do without one.
+LARGE_VALUE = 16 * 1024
+
 # Kinds whose outcome is known the moment they are journaled.
 IMMEDIATE_KINDS = frozenset(
     {
         EntryKind.SET_STATE,
         EntryKind.CLEAR_STATE,
         EntryKind.CLEAR_ALL_STATE,
-        EntryKind.GET_STATE,
         EntryKind.STATE_KEYS,
         EntryKind.SEND,
         EntryKind.WAIT,

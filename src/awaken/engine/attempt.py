@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.core.machine import InvocationMachine
 from awaken.errors import Conflict, Fenced, NonDeterminismError, RetryableError, StorageError, Suspended
 from awaken.sdk.invocation import InvocationContext, run_handler
@@ -51,6 +51,8 @@ class Attempt:
         self.machine = InvocationMachine(claim.journal)
         self.epoch = claim.record.epoch
         self._state = dict(claim.state)
+        self._lazy_state = claim.lazy_state
+        self._captures: list[tuple[int, str]] = []  # (GET_STATE entry, state name) to copy at the next write
         self._written = len(claim.journal)  # entries below this index exist in the store
         self._waiters: list[tuple[frozenset[int], asyncio.Future[None]]] = []
         self._steps: dict[int, asyncio.Task[None]] = {}
@@ -97,6 +99,18 @@ class Attempt:
             self._waiters.remove(waiter)
             if not self._waiters:
                 self._disarm_suspension()
+
+    async def read_state(self, name: str) -> bytes | None:
+        key = self.record.key
+        if key is None:
+            return None
+        return await self.engine.store.get_state_value(self.record.service, key, name)
+
+    async def read_entry(self, index: int) -> Outcome | None:
+        return await self.engine.store.get_entry_outcome(self.record.id, index)
+
+    def capture(self, index: int, name: str) -> None:
+        self._captures.append((index, name))
 
     async def run_blocking(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.engine.step_executor, fn)
@@ -204,6 +218,7 @@ class Attempt:
             body=record.input,
             idempotency_key=record.idempotency_key,
             state=self._state,
+            lazy_state=self._lazy_state,
         )
         transition: Transition
         try:
@@ -297,11 +312,13 @@ class Attempt:
     # -- writing -----------------------------------------------------------------------------
     async def _commit(self, transition: Transition) -> ProgressResult:
         entries = self.machine.take_dirty()
+        captures, self._captures = self._captures, []
         try:
-            progress = self._progress(entries, transition)
+            progress = self._progress(entries, captures, transition)
             result = await self.engine.store.commit(progress)
         except BaseException:
             self.machine.restore_dirty(entries)
+            self._captures[:0] = captures
             raise
         if entries:
             self._written = max(self._written, entries[-1].index + 1)
@@ -313,7 +330,9 @@ class Attempt:
             if self.machine.complete(index, outcome, durable=True):
                 self._wake(index)
 
-    def _progress(self, entries: list[Entry], transition: Transition) -> Progress:
+    def _progress(
+        self, entries: list[Entry], captures: list[tuple[int, str]], transition: Transition
+    ) -> Progress:
         state: list[StateOp] = []
         awakeables: list[NewAwakeable] = []
         sleeps: list[tuple[int, int]] = []
@@ -328,7 +347,11 @@ class Attempt:
                 continue  # already stored: only its outcome changes
             match entry.kind:
                 case EntryKind.SET_STATE:
-                    state.append(StateOp(entry.name, entry.payload or b""))
+                    payload = entry.payload or b""
+                    state.append(StateOp(entry.name, payload))
+                    if len(payload) > LARGE_VALUE:
+                        # Replay needs no copy of a value the state holds: keep only its size.
+                        entries[position] = Entry(entry.index, entry.kind, entry.name, {"size": len(payload)})
                 case EntryKind.CLEAR_STATE:
                     state.append(StateOp(entry.name, None))
                 case EntryKind.CLEAR_ALL_STATE:
@@ -377,5 +400,7 @@ class Attempt:
             attaches=attaches,
             promises=promises,
             cancels=cancels,
+            # A journal that ends here is never replayed: its reads need no copies.
+            captures=[] if isinstance(transition, Complete) else captures,
             transition=transition,
         )

@@ -58,7 +58,13 @@ class NodeDuties:
         engine = self.engine
         match notice.kind:
             case NoticeKind.DELIVER:
-                if engine.live_attempt(notice.invocation_id) is not None and notice.index is not None:
+                if engine.live_attempt(notice.invocation_id) is None or notice.index is None:
+                    return
+                if notice.outcome is not None:
+                    engine.apply(
+                        Effects(deliveries=[Delivery(notice.invocation_id, notice.index, notice.outcome)])
+                    )
+                else:
                     self._deliveries.append((notice.invocation_id, notice.index))
                     self._schedule_flush()
             case NoticeKind.CANCEL:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
+from awaken.core.journal import Outcome
 from awaken.core.machine import InvocationMachine
 
 
@@ -36,6 +37,17 @@ class AttemptDriver(Protocol):
     def take_cancel(self) -> bool:
         """Whether a cancellation was asked for this invocation and not raised yet (then it
         counts as raised). `wait_any` returns early when one arrives."""
+
+    async def read_state(self, name: str) -> bytes | None:
+        """A value of the invocation's state that the claim did not load (lazy)."""
+
+    async def read_entry(self, index: int) -> Outcome | None:
+        """The stored outcome of one of the invocation's journal entries."""
+
+    def capture(self, index: int, name: str) -> None:
+        """GET_STATE entry `index`, stored as a reference, is about to be overwritten by a state
+        write of `name`: the write must copy the old value into it (unless the invocation
+        completes in the same write: its journal is never replayed)."""
 
     def fail_attempt(self, exc: BaseException) -> None:
         """A step failed in a retryable way: end this attempt (the invocation retries)."""

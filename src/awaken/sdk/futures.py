@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from awaken.core.journal import EntryKind
+from awaken.core.journal import EntryKind, Outcome
 from awaken.sdk.context import (
     AttemptFinishedEvent,
     DurablePromise,
@@ -106,6 +106,40 @@ class Ready(Awaitable[T]):
     def __await__(self) -> Generator[Any, Any, T]:
         return self._value
         yield  # pragma: no cover
+
+
+class StateRead(Awaitable[T]):
+    """A ctx.get whose value is read when awaited: one not loaded with the attempt (lazy), or
+    one journaled as a reference. `known` is the value at the read, if the attempt had it."""
+
+    __slots__ = ("by_ref", "ctx", "decode", "index", "known", "name", "writes_before")
+
+    def __init__(
+        self,
+        ctx: InvocationContext,
+        index: int,
+        name: str,
+        decode: Callable[[bytes], Any],
+        known: bytes | None,
+        by_ref: bool,
+    ) -> None:
+        self.ctx = ctx
+        self.index = index
+        self.name = name
+        self.decode = decode
+        self.known = known
+        self.by_ref = by_ref
+        self.writes_before = ctx._writes
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        return self._value().__await__()
+
+    async def _value(self) -> T:
+        raw = self.known if self.known is not None else await self.ctx.read_state(self)
+        if not self.by_ref:  # a recorded read: its outcome is journaled now
+            self.ctx.machine.complete(self.index, Outcome(raw), durable=False)
+        value: T = None if raw is None else self.decode(raw)  # type: ignore[assignment]
+        return value
 
 
 class DurablePromiseImpl(DurablePromise[T]):

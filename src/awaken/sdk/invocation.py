@@ -18,7 +18,7 @@ from awaken.core.ids import (
     parse_awakeable_id,
     workflow_invocation_id,
 )
-from awaken.core.journal import Entry, EntryKind, Outcome
+from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
     DurablePromise,
@@ -39,6 +39,7 @@ from awaken.sdk.futures import (
     Ready,
     SendHandleImpl,
     SleepFuture,
+    StateRead,
 )
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
@@ -61,6 +62,7 @@ class InvocationContext(WorkflowContext):
         body: bytes,
         idempotency_key: str | None,
         state: dict[str, bytes],
+        lazy_state: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = spec
         self.driver = driver
@@ -71,6 +73,11 @@ class InvocationContext(WorkflowContext):
         self._body = body
         self._idempotency_key = idempotency_key
         self._state = state
+        self._lazy = set(lazy_state)  # names whose (large) values were not loaded
+        # GET_STATE entries stored as a reference to the state, by name: when this attempt
+        # overwrites the name, the store copies the old value into them (replay reads it there).
+        self._ref_gets: dict[str, list[int]] = {}
+        self._writes = 0  # state writes so far (a lazy read started before one reads the past)
         self._random: Random | None = None
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
         self.finished = FinishedEvent()
@@ -465,39 +472,90 @@ class InvocationContext(WorkflowContext):
     def get(
         self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
     ) -> Awaitable[T | None]:
+        """The value of `name`, journaled here. A value larger than LARGE_VALUE is journaled as a
+        reference (exclusive handlers hold the key, so the state they read is theirs) and, if it
+        was not loaded with the attempt, read from the store when awaited."""
         self._require_keyed(write=False)
-        outcome = None if self.machine.replaying else Outcome(self._state.get(name))
-        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome)
-        assert entry.outcome is not None
-        raw = entry.outcome.value
-        value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
-        return Ready(value)
+        decode = resolve_serde(serde, type_hint).deserialize
+        if self.machine.replaying:
+            entry = self._step(EntryKind.GET_STATE, name)
+            if entry.data.get("ref"):
+                self._ref_gets.setdefault(name, []).append(entry.index)
+                return StateRead(self, entry.index, name, decode, self._state.get(name), True)
+            if entry.outcome is None:  # a shared handler's read that never finished
+                return StateRead(self, entry.index, name, decode, None, False)
+            raw = entry.outcome.value
+            return Ready(None if raw is None else decode(raw))
+        known = name not in self._lazy
+        raw = self._state.get(name) if known else None
+        by_ref = self.spec.exclusive and not (known and (raw is None or len(raw) <= LARGE_VALUE))
+        if by_ref:
+            entry = self._step(EntryKind.GET_STATE, name, data={"ref": True}, outcome=Outcome())
+            self._ref_gets.setdefault(name, []).append(entry.index)
+            return StateRead(self, entry.index, name, decode, raw, True)
+        if not known:  # a shared handler: its reads are not its own, so they are recorded
+            entry = self._step(EntryKind.GET_STATE, name)  # its outcome comes with the read
+            return StateRead(self, entry.index, name, decode, None, False)
+        self._step(EntryKind.GET_STATE, name, outcome=Outcome(raw))
+        return Ready(None if raw is None else decode(raw))
+
+    async def read_state(self, read: StateRead[Any]) -> bytes | None:
+        """The value a GET_STATE entry read (see StateRead)."""
+        name = read.name
+        if read.writes_before == self._writes and name not in self._lazy:
+            return self._state.get(name)
+        if read.writes_before == self._writes:
+            raw = await self.driver.read_state(name)
+            self._lazy.discard(name)
+            if raw is not None:
+                self._state[name] = raw
+            return raw
+        # Overwritten since the read began: the old value is in the entry once written.
+        await self.driver.flush()
+        outcome = await self.driver.read_entry(read.index)
+        return None if outcome is None else outcome.value
 
     def state_keys(self) -> Awaitable[list[str]]:
         self._require_keyed(write=False)
         outcome = None
         if not self.machine.replaying:
-            outcome = Outcome(json.dumps(sorted(self._state)).encode())
+            outcome = Outcome(json.dumps(sorted(self._state.keys() | self._lazy)).encode())
         entry = self._step(EntryKind.STATE_KEYS, outcome=outcome)
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
         return Ready(keys)
 
+    def _overwrite(self, name: str | None) -> None:
+        """Before a state write: the reads journaled by reference keep what they read."""
+        self._writes += 1
+        if self.machine.replaying:
+            return
+        names = list(self._ref_gets) if name is None else [name]
+        for n in names:
+            for index in self._ref_gets.pop(n, ()):
+                self.driver.capture(index, n)
+
     def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
         self._require_keyed(write=True)
         raw = serde.serialize(value)
+        self._overwrite(name)
         self._step(EntryKind.SET_STATE, name, payload=raw)
         self._state[name] = raw
+        self._lazy.discard(name)
 
     def clear(self, name: str) -> None:
         self._require_keyed(write=True)
+        self._overwrite(name)
         self._step(EntryKind.CLEAR_STATE, name)
         self._state.pop(name, None)
+        self._lazy.discard(name)
 
     def clear_all(self) -> None:
         self._require_keyed(write=True)
+        self._overwrite(None)
         self._step(EntryKind.CLEAR_ALL_STATE)
         self._state.clear()
+        self._lazy.clear()
 
     def promise(
         self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None

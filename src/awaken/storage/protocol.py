@@ -112,6 +112,8 @@ class Claim:
     record: InvocationRecord
     journal: list[Entry]
     state: dict[str, bytes] = field(default_factory=dict)  # the (service, key) state, if keyed
+    # Names of the state whose values (larger than LARGE_VALUE) were not loaded: read on demand.
+    lazy_state: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,7 @@ class Notice:
     kind: NoticeKind
     invocation_id: str = ""
     index: int | None = None
+    outcome: Outcome | None = None  # a delivery's outcome, when the notice could carry it
 
 
 NoticeListener = Callable[[Notice], None]
@@ -273,6 +276,9 @@ class Progress:
     attaches: list[tuple[int, str]] = field(default_factory=list)
     promises: list[PromiseOp] = field(default_factory=list)
     cancels: list[str] = field(default_factory=list)  # ctx.cancel_invocation targets
+    # (entry index, state name): GET_STATE entries stored as a reference to the state get a copy
+    # of the value they read, because this step overwrites it (a replay will need it).
+    captures: list[tuple[int, str]] = field(default_factory=list)
     transition: Transition = None
 
 
@@ -428,6 +434,9 @@ class Store(Protocol):
         """Pending awakeables, oldest first."""
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]: ...
+
+    async def get_state_value(self, service: str, key: str, name: str) -> bytes | None:
+        """One value of a (service, key)'s state (a lazy one an attempt asks for)."""
 
     async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
         """Replace the whole state of a (service, key) from outside (the admin API). Conflict

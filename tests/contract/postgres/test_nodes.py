@@ -84,7 +84,8 @@ async def test_a_completion_on_one_node_reaches_the_attempt_running_on_another(
     result = await b.complete_awakeable("sign_1aw", Outcome(b'"ok"'), T0 + 1, lambda s, p: [])
     # b hands nothing to itself: the attempt runs on a, which hears of it.
     assert result.effects.deliveries == [] and result.effects.claims == []
-    await until(lambda: Notice(NoticeKind.DELIVER, "inv", 0) in got)
+    # The notice carries the (small) outcome: no read needed on a.
+    await until(lambda: Notice(NoticeKind.DELIVER, "inv", 0, Outcome(b'"ok"')) in got)
     assert await a.get_entry_outcome("inv", 0) == Outcome(b'"ok"')
     # ... and a suspension that comes too late resumes at once instead of sleeping on it.
     resumed = await a.commit(step(claim, transition=Suspend([0])))

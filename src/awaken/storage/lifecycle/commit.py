@@ -48,10 +48,12 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
     tx = op.tx
     if p.entries:
         await tx.run_many("upsert_entry", [entry_params(inv, e, now) for e in p.entries])
+    if p.state and key is None:
+        raise BadRequest(f"invocation {inv} has no key: it has no state")
+    where = {"service": service, "key": key}
+    for idx, name in p.captures:  # before the state ops overwrite what they read
+        await tx.run("capture_state_read", {"id": inv, "idx": idx, **where, "name": name})
     for state_op in p.state:
-        if key is None:
-            raise BadRequest(f"invocation {inv} has no key: it has no state")
-        where = {"service": service, "key": key}
         if state_op.name is None:
             await tx.run("clear_all_state", where)
         elif state_op.value is None:

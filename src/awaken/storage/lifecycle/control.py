@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from awaken.core.journal import Outcome
 from awaken.errors import Conflict, NotFound
-from awaken.storage.lifecycle import invocations
-from awaken.storage.lifecycle.invocations import NOTICE_ABORT, NOTICE_CANCEL
+from awaken.storage.lifecycle import invocations, notices
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.protocol import CancelResult, Claim, Effects, Status, TimerKind
 
@@ -53,7 +52,7 @@ async def request_cancel(
         return False, Effects(claims=[await invocations.claim(op, invocation_id, now)])
     owner = row["owner"]
     if owner is not None and owner != op.tx.node:
-        op.tx.send(str(owner), f"{NOTICE_CANCEL} {invocation_id}")
+        op.tx.send(str(owner), notices.cancel(invocation_id))
         return False, Effects()
     return False, Effects(cancels=[invocation_id])
 
@@ -92,7 +91,7 @@ async def pause(op: Op, invocation_id: str, now: int) -> None:
     await op.tx.run("delete_timer", params)
     owner = row["owner"]
     if row["status"] == Status.RUNNING and owner is not None and owner != op.tx.node:
-        op.tx.send(str(owner), f"{NOTICE_ABORT} {invocation_id}")
+        op.tx.send(str(owner), notices.abort(invocation_id))
 
 
 async def resume(op: Op, invocation_id: str, now: int) -> Claim:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from awaken.core.journal import Outcome
+from awaken.core.journal import LARGE_VALUE, Outcome
+from awaken.storage.lifecycle import notices
 from awaken.storage.lifecycle.op import Op, Row
 from awaken.storage.lifecycle.rows import (
     dump_json,
@@ -34,11 +35,6 @@ from awaken.storage.protocol import (
 
 INVOCATION_TIMER = -1  # the idx of retry / start timers (invocation-level, not an entry's)
 
-# Notices to the node that runs an attempt (see Tx.send); the engine's store decodes them.
-NOTICE_DELIVER = "d"  # "d <invocation id> <entry index>": an entry of its attempt completed
-NOTICE_CANCEL = "c"  # "c <invocation id>": raise a cancellation in the handler
-NOTICE_ABORT = "a"  # "a <invocation id>": the attempt lost its invocation (paused by hand)
-
 
 async def lock(op: Op, invocation_id: str) -> Row | None:
     """The invocation's row, locked for the rest of the transaction (None if there is none)."""
@@ -48,6 +44,14 @@ async def lock(op: Op, invocation_id: str) -> Row | None:
 async def state(op: Op, service: str, key: str) -> dict[str, bytes]:
     rows = await op.tx.all("get_state", {"service": service, "key": key})
     return {str(r["name"]): bytes(r["value"]) for r in rows}
+
+
+async def eager_state(op: Op, service: str, key: str) -> tuple[dict[str, bytes], frozenset[str]]:
+    """What an attempt starts with: the values up to LARGE_VALUE, and the names of larger ones."""
+    rows = await op.tx.all("get_eager_state", {"service": service, "key": key, "max": LARGE_VALUE})
+    values = {str(r["name"]): bytes(r["value"]) for r in rows if r["value"] is not None}
+    lazy = frozenset(str(r["name"]) for r in rows if r["value"] is None)
+    return values, lazy
 
 
 async def journal(op: Op, invocation_id: str) -> list[Any]:
@@ -70,8 +74,10 @@ async def claim(op: Op, invocation_id: str, now: int) -> Claim:
     row = await op.tx.one("claim_invocation", {"id": invocation_id, **_lease(op, now)})
     assert row is not None, f"claimed invocation {invocation_id} vanished"
     record = record_from_row(row)
-    values = await state(op, record.service, record.key) if record.key is not None else {}
-    return Claim(record, await journal(op, invocation_id), values)
+    if record.key is None:
+        return Claim(record, await journal(op, invocation_id))
+    values, lazy = await eager_state(op, record.service, record.key)
+    return Claim(record, await journal(op, invocation_id), values, lazy)
 
 
 async def start(op: Op, row: Row, now: int) -> Effects:
@@ -113,7 +119,7 @@ def deliver(op: Op, row: Row, idx: int, outcome: Outcome) -> Effects:
     invocation_id, owner = str(row["id"]), row["owner"]
     if owner is None or owner == op.tx.node:
         return Effects(deliveries=[Delivery(invocation_id, idx, outcome)])
-    op.tx.send(str(owner), f"{NOTICE_DELIVER} {invocation_id} {idx}")
+    op.tx.send(str(owner), notices.deliver(invocation_id, idx, outcome))
     return Effects()
 
 
@@ -200,8 +206,10 @@ async def _create_running(op: Op, new: NewInvocation) -> CreateResult | None:
         node=op.tx.node,
         lease_until_ms=lease["lease_until"],
     )
-    values = await state(op, new.service, new.key) if new.key is not None else {}
-    return CreateResult(record, True, Effects(claims=[Claim(record, [], values)]))
+    if new.key is None:
+        return CreateResult(record, True, Effects(claims=[Claim(record, [])]))
+    values, lazy = await eager_state(op, new.service, new.key)
+    return CreateResult(record, True, Effects(claims=[Claim(record, [], values, lazy)]))
 
 
 async def create(op: Op, new: NewInvocation) -> CreateResult:

@@ -38,9 +38,9 @@ async def outcomes(op: Op, invocation_ids: list[str]) -> dict[str, Outcome]:
     return found
 
 
-async def state(op: Op, service: str, key: str) -> dict[str, bytes]:
-    rows = await op.tx.all("get_state", {"service": service, "key": key})
-    return {str(r["name"]): bytes(r["value"]) for r in rows}
+async def state_value(op: Op, service: str, key: str, name: str) -> bytes | None:
+    value = await op.scalar("get_state_value", {"service": service, "key": key, "name": name})
+    return None if value is None else bytes(value)
 
 
 async def list_invocations(

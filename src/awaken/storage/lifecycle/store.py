@@ -163,4 +163,7 @@ class LifecycleStore:
         return await self._read(lambda op: reads.list_awakeables(op, limit))
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]:
-        return await self._read(lambda op: reads.state(op, service, key))
+        return await self._read(lambda op: invocations.state(op, service, key))
+
+    async def get_state_value(self, service: str, key: str, name: str) -> bytes | None:
+        return await self._read(lambda op: reads.state_value(op, service, key, name))

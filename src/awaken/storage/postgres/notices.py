@@ -16,36 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from awaken.storage.lifecycle.invocations import NOTICE_ABORT, NOTICE_CANCEL, NOTICE_DELIVER
+from awaken.storage.lifecycle import notices
 from awaken.storage.postgres.writer import COMPLETED_CHANNEL, RECONNECT_BACKOFF_S, node_channel
 from awaken.storage.protocol import Notice, NoticeKind
 
 log = logging.getLogger("awaken.storage.postgres")
-
-_KINDS = {
-    NOTICE_DELIVER: NoticeKind.DELIVER,
-    NOTICE_CANCEL: NoticeKind.CANCEL,
-    NOTICE_ABORT: NoticeKind.ABORT,
-}
-
-
-def parse_node_payload(payload: str) -> list[Notice]:
-    """Lines `d <id> <index>`, `c <id>`, `a <id>`; anything else is ignored (and logged)."""
-    out = []
-    for line in payload.split("\n"):
-        parts = line.split(" ")
-        kind = _KINDS.get(parts[0])
-        try:
-            if kind is NoticeKind.DELIVER and len(parts) == 3:
-                out.append(Notice(kind, parts[1], int(parts[2])))
-                continue
-            if kind is not None and len(parts) == 2:
-                out.append(Notice(kind, parts[1]))
-                continue
-        except ValueError:
-            pass
-        log.warning("ignoring a malformed notice %r", line[:200])
-    return out
 
 
 def parse_completed_payload(payload: str, own_node: str) -> list[Notice]:
@@ -128,7 +103,7 @@ class NoticeListener:
             self._deliver(Notice(NoticeKind.RESYNC))  # what was sent meanwhile is lost
 
     def _on_node(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        for notice in parse_node_payload(str(payload)):
+        for notice in notices.parse(str(payload)):
             self._deliver(notice)
 
     def _on_completed(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:

@@ -285,6 +285,14 @@ SET has_outcome = 1, value = :value, failure_code = :failure_code, failure_messa
     completed_at = :now
 WHERE invocation_id = :id AND idx = :idx AND has_outcome = 0
 
+-- name: capture_state_read
+-- A GET_STATE entry stored as a reference gets a copy of the value it read, before a state write
+-- of the same commit overwrites it (copied in the database: the value never travels).
+UPDATE journal
+SET value = (SELECT value FROM state WHERE service = :service AND key = :key AND name = :name),
+    data = '{}'
+WHERE invocation_id = :id AND idx = :idx
+
 -- name: delete_journal
 DELETE FROM journal WHERE invocation_id = :id
 
@@ -293,6 +301,14 @@ DELETE FROM journal WHERE invocation_id = :id
 
 -- name: get_state
 SELECT name, value FROM state WHERE service = :service AND key = :key ORDER BY name
+
+-- name: get_eager_state
+-- Values up to :max bytes; the names alone of larger ones (their value is NULL here).
+SELECT name, CASE WHEN length(value) <= :max THEN value END AS value
+FROM state WHERE service = :service AND key = :key ORDER BY name
+
+-- name: get_state_value
+SELECT value FROM state WHERE service = :service AND key = :key AND name = :name
 
 -- name: set_state
 INSERT INTO state (service, key, name, value) VALUES (:service, :key, :name, :value)
