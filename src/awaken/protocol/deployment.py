@@ -38,7 +38,7 @@ from awaken.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, en
 from awaken.protocol.h2client import H2Pool, H2Stream, Origin
 from awaken.protocol.identity import RequestSigner
 from awaken.protocol.manifest import EndpointManifest, ProtocolMode, parse_manifest
-from awaken.protocol.messages import ProtocolMessage
+from awaken.protocol.messages import EndMessage, ErrorMessage, ProtocolMessage, SuspensionMessage
 from awaken.protocol.versions import DISCOVERY_ACCEPT, ProtocolVersion, parse_manifest_content_type
 
 HttpVersion = Literal["1.1", "2"]
@@ -46,6 +46,7 @@ _Call = tuple[
     str, "ProtocolVersion", "ProtocolMode", int, float
 ]  # url, version, mode, size limit, read timeout
 MAX_MANIFEST_SIZE = 16 << 20
+_TERMINAL = (EndMessage, SuspensionMessage, ErrorMessage)
 _EXCERPT = 512
 
 
@@ -123,7 +124,9 @@ class InvocationStream:
 
         `timeout` (default: the client's read timeout) bounds the wait for more bytes; when it
         passes, `DeploymentTimeout` is raised and the stream stays usable (the caller may
-        `end_input()` to ask for a suspension, then read on)."""
+        `end_input()` to ask for a suspension, then read on). Once the SDK sent its terminal
+        message (End, Suspension, Error) our side is closed too: some SDKs finish their response
+        only when the request body ends."""
         while not self._pending:
             if self._done:
                 return None
@@ -133,7 +136,10 @@ class InvocationStream:
                 self._decoder.close()
                 return None
             self._pending.extend(self._decoder.feed(chunk))
-        return self._pending.popleft()
+        message = self._pending.popleft()
+        if isinstance(message, _TERMINAL):
+            await self.end_input()
+        return message
 
     async def __aiter__(self) -> AsyncIterator[ProtocolMessage]:
         while (message := await self.receive()) is not None:
