@@ -136,8 +136,13 @@ def ensure_ts_installed() -> None:
 
 
 def _read_port(process: subprocess.Popen[bytes], stdout: IO[bytes], deadline: float) -> int:
-    line = b""
-    while not line.endswith(b"\n"):
+    """The port of the first `{"port": N}` line (the SDKs may log other lines first)."""
+    buffer = b""
+    while True:
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.startswith(b'{"port"'):
+                return int(json.loads(line)["port"])
         remaining = deadline - time.monotonic()
         if remaining <= 0 or process.poll() is not None:
             raise RuntimeError("endpoint exited or did not report its port in time")
@@ -146,8 +151,7 @@ def _read_port(process: subprocess.Popen[bytes], stdout: IO[bytes], deadline: fl
             chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
                 raise RuntimeError("endpoint closed its stdout before reporting its port")
-            line += chunk
-    return int(json.loads(line.split(b"\n", 1)[0])["port"])
+            buffer += chunk
 
 
 def _die_with_parent() -> None:

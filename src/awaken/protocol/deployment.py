@@ -104,6 +104,7 @@ class InvocationStream:
         self._pending: deque[ProtocolMessage] = deque()
         self._read_timeout = read_timeout
         self._done = False
+        self._terminated = False
 
     @property
     def server(self) -> str | None:
@@ -124,9 +125,12 @@ class InvocationStream:
 
         `timeout` (default: the client's read timeout) bounds the wait for more bytes; when it
         passes, `DeploymentTimeout` is raised and the stream stays usable (the caller may
-        `end_input()` to ask for a suspension, then read on). Once the SDK sent its terminal
-        message (End, Suspension, Error) our side is closed too: some SDKs finish their response
-        only when the request body ends."""
+        `end_input()` to ask for a suspension, then read on). In bidirectional mode the SDK's
+        terminal message (End, Suspension, Error) is its last: `receive` returns None after it
+        without waiting for the HTTP stream to end (some SDKs end it only once ours ended), and
+        `aclose` resets the stream."""
+        if self._terminated:
+            return None
         while not self._pending:
             if self._done:
                 return None
@@ -137,8 +141,8 @@ class InvocationStream:
                 return None
             self._pending.extend(self._decoder.feed(chunk))
         message = self._pending.popleft()
-        if isinstance(message, _TERMINAL):
-            await self.end_input()
+        if isinstance(message, _TERMINAL) and self.mode is ProtocolMode.BIDI_STREAM:
+            self._terminated = True
         return message
 
     async def __aiter__(self) -> AsyncIterator[ProtocolMessage]:
@@ -197,7 +201,7 @@ class _H1Invocation(InvocationStream):
         except StopAsyncIteration:
             return None
         except httpx.TimeoutException as exc:
-            raise DeploymentTimeout(f"no response data within the read timeout: {exc!r}", self.url) from exc
+            raise DeploymentTimeout(f"no response data within the read timeout ({exc!r})", self.url) from exc
         except httpx.HTTPError as exc:
             raise ConnectionClosed(f"reading the response failed: {exc!r}", self.url) from exc
 
@@ -311,9 +315,16 @@ class DeploymentClient:
             raise DeploymentError("bidirectional streaming needs HTTP/2", target)
         if http_version == "1.1":
             return await self._invoke_http1(target, request_headers, body, call)
-        stream = await self._h2.open_stream(origin, "POST", path, request_headers)
+        stream = await self._h2.open_stream(
+            origin,
+            "POST",
+            path,
+            request_headers,
+            body=body,
+            end=mode is ProtocolMode.REQUEST_RESPONSE,
+            send_timeout=self.timeouts.write,
+        )
         try:
-            await stream.send(body, end=mode is ProtocolMode.REQUEST_RESPONSE, timeout=self.timeouts.write)
             status, response_headers = await stream.response_head(self.timeouts.response)
             invocation = _H2Invocation(stream, call, self.timeouts.write)
             invocation.headers = response_headers
@@ -366,9 +377,22 @@ def _excerpt(body: bytes) -> str:
 
 
 async def _stream_excerpt(stream: H2Stream, timeout: float) -> str:
-    data = b""
+    """The start of an error response's body. Some servers finish such an answer only after the
+    request body ended, so our side is ended if the body does not come; not at once, since
+    others (hypercorn) drop the connection on DATA for a stream whose response they finished."""
+    data, ended = b"", False
     with contextlib.suppress(DeploymentError):
-        while len(data) < _EXCERPT and (chunk := await stream.receive(min(timeout, 5.0))) is not None:
+        while len(data) < _EXCERPT:
+            try:
+                chunk = await stream.receive(min(timeout, 2.0) if ended else 0.2)
+            except DeploymentTimeout:
+                if ended:
+                    break
+                await stream.end()
+                ended = True
+                continue
+            if chunk is None:
+                break
             data += chunk
     return _excerpt(data)
 
@@ -380,7 +404,7 @@ def _map_httpx(exc: httpx.HTTPError, url: str) -> DeploymentError:
         case httpx.ConnectError():
             return DeploymentUnreachable(f"cannot connect: {exc!r}", url)
         case httpx.TimeoutException():
-            return DeploymentTimeout(f"the deployment did not answer in time: {exc!r}", url)
+            return DeploymentTimeout(f"the deployment did not answer within the timeout ({exc!r})", url)
         case httpx.RemoteProtocolError():
             return ConnectionClosed(f"the deployment broke the HTTP exchange: {exc!r}", url)
         case httpx.TransportError():

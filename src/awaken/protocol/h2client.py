@@ -152,19 +152,27 @@ class H2Stream:
             await self.end()
 
     async def end(self) -> None:
-        """Close the request body (END_STREAM); the response may go on."""
+        """Close the request body (END_STREAM); the response may go on.
+
+        If the response is already complete, the stream is reset with NO_ERROR instead (RFC 9113
+        8.1 allows either): some servers (hypercorn) drop the whole connection on DATA for a
+        stream whose response they finished."""
         if self._sent_end:
             return
         if self._error is not None:
             raise self._error
         self._sent_end = True
-        await self._conn._end_stream(self)
+        if self._ended:
+            await self._conn._reset(self.stream_id, h2.errors.ErrorCodes.NO_ERROR)
+        else:
+            await self._conn._end_stream(self)
 
     async def aclose(self) -> None:
         """Release the stream: reset it (CANCEL) unless both sides ended it."""
         if not (self._ended and self._sent_end) and self._error is None:
             self._error = ConnectionClosed("the stream was closed locally", self.url)
-            await self._conn._reset(self.stream_id)
+            code = h2.errors.ErrorCodes.NO_ERROR if self._ended else h2.errors.ErrorCodes.CANCEL
+            await self._conn._reset(self.stream_id, code)
         self._conn._forget(self.stream_id)
 
 
@@ -240,9 +248,18 @@ class H2Connection:
         return len(self._streams)
 
     async def open_stream(
-        self, method: str, path: str, headers: Mapping[str, str], *, end: bool = False
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        end: bool = False,
+        send_timeout: float | None = None,
     ) -> H2Stream:
-        """Send a request's headers; the body follows with `H2Stream.send`."""
+        """Send a request's headers and as much of `body` as the window allows, in one write
+        (hypercorn fails the connection on DATA that comes after it finished a fast response);
+        the rest follows with `H2Stream.send`, which `open_stream` does before returning."""
         if self._error is not None:
             raise self._error
         block = [
@@ -256,13 +273,23 @@ class H2Connection:
         async with self._write_lock:
             try:
                 stream_id = self._h2.get_next_available_stream_id()
-                self._h2.send_headers(stream_id, block, end_stream=end)
+                self._h2.send_headers(stream_id, block, end_stream=end and not body)
+                window = min(self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size)
+                first, rest = body[:window], body[window:]
+                if first:
+                    self._h2.send_data(stream_id, first, end_stream=end and not rest)
             except h2.exceptions.H2Error as exc:
                 raise ConnectionClosed(f"cannot open a stream: {exc!r}", url) from exc
             stream = H2Stream(self, stream_id, url)
-            stream._sent_end = end
+            stream._sent_end = end and not rest
             self._streams[stream_id] = stream
             await self._write_locked()
+        if rest:
+            try:
+                await stream.send(rest, end=end, timeout=send_timeout)
+            except BaseException:
+                await stream.aclose()
+                raise
         return stream
 
     async def aclose(self) -> None:
@@ -340,12 +367,12 @@ class H2Connection:
             with contextlib.suppress(DeploymentError):
                 await self._write_locked()
 
-    async def _reset(self, stream_id: int) -> None:
+    async def _reset(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
         if not self.usable:
             return
         async with self._write_lock:
             with contextlib.suppress(h2.exceptions.H2Error):
-                self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                self._h2.reset_stream(stream_id, code)
             with contextlib.suppress(DeploymentError):
                 await self._write_locked()
 
@@ -429,7 +456,15 @@ class H2Pool:
         return [c for c in self._connections.get(origin, []) if c.usable]
 
     async def open_stream(
-        self, origin: Origin, method: str, path: str, headers: Mapping[str, str], *, end: bool = False
+        self,
+        origin: Origin,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        end: bool = False,
+        send_timeout: float | None = None,
     ) -> H2Stream:
         if self._closed:
             raise ConnectionClosed("the HTTP/2 pool is closed", f"{origin.scheme}://{origin.authority}{path}")
@@ -446,7 +481,7 @@ class H2Pool:
                     origin, timeout=self._connect_timeout, ssl_context=self._ssl_context
                 )
                 live.append(found)
-        return await found.open_stream(method, path, headers, end=end)
+        return await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -152,9 +152,10 @@ async def _invoke(behaviour: str, scope: Scope, receive: Any, send: Any) -> None
     content_type = headers.get(b"content-type", b"application/vnd.restate.invocation.v5").decode()
     if behaviour == "switchable":
         behaviour = _state["switchable"]
+    # Like an SDK, read the start of the journal first (except where not answering is the point).
+    value = b"" if behaviour.startswith("hang") else await _read_input(receive)
     match behaviour:
         case "ok":
-            value = await _read_input(receive)
             await _respond(
                 send, 200, content_type, encode_messages([OutputCommand(result=Value(value)), EndMessage()])
             )
