@@ -126,7 +126,9 @@ class H2Stream:
             if self._chunks:
                 data, flow_length = self._chunks.popleft()
                 await self._conn._acknowledge(self.stream_id, flow_length)
-                return data
+                if data:
+                    return data
+                continue
             if self._error is not None:
                 raise self._error
             if self._ended:
