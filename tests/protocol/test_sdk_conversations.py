@@ -26,6 +26,7 @@ from awaken.protocol.messages import (
     AwaitingOnMessage,
     CombinatorType,
     EndMessage,
+    ErrorMessage,
     Failure,
     InputCommand,
     OutputCommand,
@@ -284,3 +285,24 @@ async def test_completion_pushed_into_an_open_stream(
 
 def test_combinator_type_values_match_the_protocol() -> None:
     assert [int(c) for c in CombinatorType] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name", RR_ENDPOINTS)
+async def test_failures_drive_the_retry_policy(
+    name: str, endpoint: Callable[[str], Endpoint], client: DeploymentClient
+) -> None:
+    """A thrown error is an ErrorMessage (retryable); a run failing with a retry delay names it."""
+    ep = endpoint(name)
+    failed = await attempt(
+        client, ep, "Flaky/fail", ProtocolVersion.V6, [start(random_start_id(), 1), json_input(None)]
+    )
+    assert len(failed) == 1 and isinstance(failed[0], ErrorMessage)
+    assert "flaky failure" in failed[0].message and failed[0].code == 500
+    journal: list[ProtocolMessage] = [json_input(None)]
+    run_failed = await attempt(
+        client, ep, "Flaky/failRun", ProtocolVersion.V6, [start(random_start_id(), 1), *journal]
+    )
+    error = run_failed[-1]
+    assert isinstance(error, ErrorMessage) and "not yet" in error.message
+    assert error.next_retry_delay == 1500
+    assert isinstance(run_failed[0], RunCommand) and error.related_command_index == 1

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import restate
+from restate.exceptions import RetryableError
 
 greeter = restate.Service("Greeter")
 
@@ -163,7 +164,7 @@ async def fail(ctx: restate.Context) -> str:
 @flaky.handler("failRun")
 async def fail_run(ctx: restate.Context) -> str:
     async def step() -> str:
-        raise restate.RetryableError("not yet", retry_after=timedelta(milliseconds=1500))
+        raise RetryableError("not yet", retry_after=timedelta(milliseconds=1500))
 
     return await ctx.run_typed("flaky step", step)
 
