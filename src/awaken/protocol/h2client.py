@@ -1,0 +1,493 @@
+"""A small asyncio HTTP/2 client (cleartext, prior knowledge) that streams both ways at once.
+
+Bidirectional invocations need full duplex on one stream: keep sending request DATA while
+response DATA arrives. httpx/httpcore send the whole request body before reading the response,
+so this module drives the sans-IO `h2` state machine over an asyncio socket instead. It is only
+what the service protocol needs: POST streams to one origin, many of them multiplexed on one
+connection (more connections when the peer's MAX_CONCURRENT_STREAMS is reached), flow control
+both ways (what we send waits for the peer's window; what we receive is acknowledged only as the
+caller consumes it, so a slow consumer bounds the buffer at one stream window), timeouts, and a
+`DeploymentError` for everything the peer can do wrong (refuse, reset, GOAWAY, close, hang).
+
+A GOAWAY ends the connection for every stream on it (h2 accepts no frame after one): their
+attempts fail with `ConnectionClosed`, which the engine retries like any transport failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from awaken.protocol.errors import (
+    ConnectionClosed,
+    DeploymentError,
+    DeploymentTimeout,
+    DeploymentUnreachable,
+    StreamReset,
+)
+
+STREAM_WINDOW = 1 << 20
+"""Receive window per stream: what one stream may buffer before its consumer reads."""
+CONNECTION_WINDOW = 16 << 20
+_READ_SIZE = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str  # "http" (h2c, prior knowledge) or "https" (TLS with ALPN h2)
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class H2Stream:
+    """One request: `send` body chunks while `receive` returns response chunks."""
+
+    def __init__(self, connection: H2Connection, stream_id: int, url: str) -> None:
+        self._conn = connection
+        self.stream_id = stream_id
+        self.url = url
+        self._changed = asyncio.Event()
+        self._status: int | None = None
+        self._headers: list[tuple[str, str]] = []
+        self._chunks: deque[tuple[bytes, int]] = deque()
+        self._ended = False
+        self._sent_end = False
+        self._error: DeploymentError | None = None
+
+    # --- events from the connection's reader -------------------------------------------------
+
+    def _on_head(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        status = None
+        fields = []
+        for name, value in headers:
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            if key == ":status":
+                status = int(text) if text.isdigit() else 0
+            elif not key.startswith(":"):
+                fields.append((key, text))
+        self._status, self._headers = status or 0, fields
+        self._changed.set()
+
+    def _on_data(self, data: bytes, flow_length: int) -> None:
+        self._chunks.append((data, flow_length))
+        self._changed.set()
+
+    def _on_end(self) -> None:
+        self._ended = True
+        self._changed.set()
+
+    def _fail(self, error: DeploymentError) -> None:
+        if self._error is None and not (self._ended and self._sent_end):
+            self._error = error
+        self._changed.set()
+
+    # --- caller side ---------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return (self._ended and self._sent_end) or self._error is not None
+
+    async def _wait(self, timeout: float | None, what: str) -> None:
+        self._changed.clear()
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            raise DeploymentTimeout(f"no {what} within {timeout:.3g} s", self.url) from None
+
+    async def response_head(self, timeout: float | None = None) -> tuple[int, list[tuple[str, str]]]:
+        """Status and headers of the response, waiting up to `timeout` seconds for them."""
+        while self._status is None:
+            if self._error is not None:
+                raise self._error
+            await self._wait(timeout, "response headers")
+        return self._status, self._headers
+
+    async def receive(self, timeout: float | None = None) -> bytes | None:
+        """The next chunk of the response body, or None once the body has ended.
+
+        A timeout raises `DeploymentTimeout` and leaves the stream usable."""
+        while True:
+            if self._chunks:
+                data, flow_length = self._chunks.popleft()
+                await self._conn._acknowledge(self.stream_id, flow_length)
+                if data:
+                    return data
+                continue
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                return None
+            await self._wait(timeout, "response data")
+
+    async def send(self, data: bytes, *, end: bool = False, timeout: float | None = None) -> None:
+        """Send body bytes as the peer's flow-control window allows; `end` closes our side."""
+        if self._sent_end:
+            raise ConnectionClosed("the request body was already ended", self.url)
+        view = memoryview(data)
+        while view:
+            if self._error is not None:
+                raise self._error
+            window = self._conn._send_window(self)
+            if window <= 0:
+                await self._conn._wait_window(timeout, self.url)
+                continue
+            size = min(window, len(view))
+            await self._conn._send_data(self, bytes(view[:size]))
+            view = view[size:]
+        if end:
+            await self.end()
+
+    async def end(self) -> None:
+        """Close the request body (END_STREAM); the response may go on.
+
+        If the response is already complete, the stream is reset with NO_ERROR instead (RFC 9113
+        8.1 allows either): some servers (hypercorn) drop the whole connection on DATA for a
+        stream whose response they finished."""
+        if self._sent_end:
+            return
+        if self._error is not None:
+            raise self._error
+        self._sent_end = True
+        if self._ended:
+            await self._conn._reset(self.stream_id, h2.errors.ErrorCodes.NO_ERROR)
+        else:
+            await self._conn._end_stream(self)
+
+    async def aclose(self) -> None:
+        """Release the stream: reset it (CANCEL) unless both sides ended it."""
+        if not (self._ended and self._sent_end) and self._error is None:
+            self._error = ConnectionClosed("the stream was closed locally", self.url)
+            code = h2.errors.ErrorCodes.NO_ERROR if self._ended else h2.errors.ErrorCodes.CANCEL
+            await self._conn._reset(self.stream_id, code)
+        self._conn._forget(self.stream_id)
+
+
+class H2Connection:
+    """One HTTP/2 connection to an origin, with a reader task dispatching frames to streams."""
+
+    def __init__(self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.origin = origin
+        self._reader = reader
+        self._writer = writer
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self._h2 = h2.connection.H2Connection(config)
+        self._streams: dict[int, H2Stream] = {}
+        self._write_lock = asyncio.Lock()
+        self._window = asyncio.Event()
+        self._error: DeploymentError | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls, origin: Origin, *, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> H2Connection:
+        url = f"{origin.scheme}://{origin.authority}"
+        context = None
+        if origin.scheme == "https":
+            context = ssl_context or ssl.create_default_context()
+            context.set_alpn_protocols(["h2"])
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(origin.host, origin.port, ssl=context, limit=_READ_SIZE), timeout
+            )
+        except TimeoutError:
+            raise DeploymentUnreachable(f"connect timed out after {timeout:.3g} s", url) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise DeploymentUnreachable(f"cannot connect: {exc}", url) from exc
+        self = cls(origin, reader, writer)
+        self._h2.initiate_connection()
+        self._h2.update_settings(
+            {
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            }
+        )
+        self._h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+        try:
+            await self._flush()
+        except DeploymentError:
+            writer.close()
+            raise
+        self._task = asyncio.create_task(self._read_loop(), name=f"h2 reader {url}")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"{self.origin.scheme}://{self.origin.authority}"
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self._error is None and self._h2.state_machine.state is not h2.connection.ConnectionState.CLOSED
+        )
+
+    def has_capacity(self) -> bool:
+        limit = self._h2.remote_settings.max_concurrent_streams
+        return (
+            self.usable
+            and self._h2.open_outbound_streams < limit
+            and self._h2.highest_outbound_stream_id < 2**31 - 64
+        )
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        end: bool = False,
+        send_timeout: float | None = None,
+    ) -> H2Stream:
+        """Send a request's headers and as much of `body` as the window allows, in one write
+        (hypercorn fails the connection on DATA that comes after it finished a fast response);
+        the rest follows with `H2Stream.send`, which `open_stream` does before returning."""
+        if self._error is not None:
+            raise self._error
+        block = [
+            (":method", method),
+            (":scheme", self.origin.scheme),
+            (":authority", self.origin.authority),
+            (":path", path),
+            *((k.lower(), v) for k, v in headers.items()),
+        ]
+        url = f"{self.url}{path}"
+        async with self._write_lock:
+            try:
+                stream_id = self._h2.get_next_available_stream_id()
+                self._h2.send_headers(stream_id, block, end_stream=end and not body)
+                window = min(self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size)
+                first, rest = body[:window], body[window:]
+                if first:
+                    self._h2.send_data(stream_id, first, end_stream=end and not rest)
+            except h2.exceptions.H2Error as exc:
+                raise ConnectionClosed(f"cannot open a stream: {exc!r}", url) from exc
+            stream = H2Stream(self, stream_id, url)
+            stream._sent_end = end and not rest
+            self._streams[stream_id] = stream
+            await self._write_locked()
+        if rest:
+            try:
+                await stream.send(rest, end=end, timeout=send_timeout)
+            except BaseException:
+                await stream.aclose()
+                raise
+        return stream
+
+    async def aclose(self) -> None:
+        if self._error is None:
+            with contextlib.suppress(Exception):
+                async with self._write_lock:
+                    self._h2.close_connection()
+                    await self._write_locked()
+        self._die("the connection was closed locally")
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    # --- internals used by streams ---------------------------------------------------------------
+
+    async def _write_locked(self) -> None:
+        data = self._h2.data_to_send()
+        if not data:
+            return
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (OSError, RuntimeError) as exc:
+            self._die(f"write failed: {exc}")
+            raise ConnectionClosed(f"write failed: {exc}", self.url) from exc
+
+    async def _flush(self) -> None:
+        async with self._write_lock:
+            await self._write_locked()
+
+    def _send_window(self, stream: H2Stream) -> int:
+        try:
+            return min(self._h2.local_flow_control_window(stream.stream_id), self._h2.max_outbound_frame_size)
+        except h2.exceptions.H2Error as exc:
+            stream._fail(ConnectionClosed(f"the stream can take no more data: {exc!r}", stream.url))
+            raise stream._error or ConnectionClosed("stream closed", stream.url) from exc
+
+    async def _wait_window(self, timeout: float | None, url: str) -> None:
+        self._window.clear()
+        try:
+            await asyncio.wait_for(self._window.wait(), timeout)
+        except TimeoutError:
+            raise DeploymentTimeout(
+                f"the peer opened no flow-control window within {timeout:.3g} s", url
+            ) from None
+
+    async def _send_data(self, stream: H2Stream, data: bytes) -> None:
+        async with self._write_lock:
+            try:
+                self._h2.send_data(stream.stream_id, data)
+            except h2.exceptions.H2Error as exc:
+                stream._fail(ConnectionClosed(f"cannot send on the stream: {exc!r}", stream.url))
+                raise stream._error or ConnectionClosed("stream closed", stream.url) from exc
+            await self._write_locked()
+
+    async def _end_stream(self, stream: H2Stream) -> None:
+        async with self._write_lock:
+            try:
+                self._h2.end_stream(stream.stream_id)
+            except h2.exceptions.H2Error as exc:
+                stream._fail(ConnectionClosed(f"cannot end the stream: {exc!r}", stream.url))
+                raise stream._error or ConnectionClosed("stream closed", stream.url) from exc
+            await self._write_locked()
+
+    async def _acknowledge(self, stream_id: int, flow_length: int) -> None:
+        if flow_length <= 0 or not self.usable:
+            return
+        async with self._write_lock:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self._h2.acknowledge_received_data(flow_length, stream_id)
+            with contextlib.suppress(DeploymentError):
+                await self._write_locked()
+
+    async def _reset(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
+        if not self.usable:
+            return
+        async with self._write_lock:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self._h2.reset_stream(stream_id, code)
+            with contextlib.suppress(DeploymentError):
+                await self._write_locked()
+
+    def _forget(self, stream_id: int) -> None:
+        self._streams.pop(stream_id, None)
+
+    # --- the reader task ---------------------------------------------------------------------------
+
+    def _fail_streams(self, reason: str) -> None:
+        for stream in list(self._streams.values()):
+            stream._fail(ConnectionClosed(reason, stream.url))
+        self._window.set()
+
+    def _die(self, reason: str) -> None:
+        if self._error is None:
+            self._error = ConnectionClosed(reason, self.url)
+        self._fail_streams(reason)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self._reader.read(_READ_SIZE)
+                if not data:
+                    self._die("the deployment closed the connection")
+                    return
+                try:
+                    events = self._h2.receive_data(data)
+                except h2.exceptions.ProtocolError as exc:
+                    self._die(f"HTTP/2 protocol error from the deployment: {exc}")
+                    with contextlib.suppress(DeploymentError):
+                        await self._flush()  # the GOAWAY h2 queued
+                    return
+                for event in events:
+                    self._dispatch(event)
+                await self._flush()  # settings acks, pings, window updates
+                if self._error is not None:
+                    return
+        except (OSError, ssl.SSLError) as exc:
+            self._die(f"connection lost: {exc}")
+        except DeploymentError as exc:
+            self._die(str(exc.args[0]) if exc.args else "connection lost")
+        finally:
+            self._writer.close()
+
+    def _dispatch(self, event: h2.events.Event) -> None:
+        match event:
+            case h2.events.ResponseReceived(stream_id=sid, headers=headers) if sid in self._streams:
+                self._streams[sid]._on_head(headers or [])
+            case h2.events.DataReceived(stream_id=sid, data=data, flow_controlled_length=n) if (
+                sid in self._streams
+            ):
+                self._streams[sid]._on_data(data or b"", n or 0)
+            case h2.events.DataReceived(stream_id=sid, flow_controlled_length=n):
+                # Data for a stream we already released: give its window back to the connection.
+                with contextlib.suppress(h2.exceptions.H2Error):
+                    self._h2.acknowledge_received_data(n or 0, sid or 0)
+            case h2.events.StreamEnded(stream_id=sid) if sid in self._streams:
+                self._streams[sid]._on_end()
+            case h2.events.StreamReset(stream_id=sid, error_code=code) if sid in self._streams:
+                stream = self._streams[sid]
+                stream._fail(StreamReset(int(code or 0), stream.url))
+            case h2.events.WindowUpdated() | h2.events.RemoteSettingsChanged():
+                self._window.set()
+            case h2.events.ConnectionTerminated(error_code=code, last_stream_id=last):
+                self._die(f"the deployment sent GOAWAY (error code {int(code or 0)}, last stream {last})")
+            case _:
+                pass
+
+
+class H2Pool:
+    """HTTP/2 connections by origin, shared by concurrent streams."""
+
+    def __init__(self, *, connect_timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._connect_timeout = connect_timeout
+        self._ssl_context = ssl_context
+        self._connections: dict[Origin, list[H2Connection]] = {}
+        self._locks: dict[Origin, asyncio.Lock] = {}
+        self._closed = False
+
+    def connections(self, origin: Origin) -> list[H2Connection]:
+        return [c for c in self._connections.get(origin, []) if c.usable]
+
+    async def open_stream(
+        self,
+        origin: Origin,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        end: bool = False,
+        send_timeout: float | None = None,
+    ) -> H2Stream:
+        if self._closed:
+            raise ConnectionClosed("the HTTP/2 pool is closed", f"{origin.scheme}://{origin.authority}{path}")
+        lock = self._locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            live = self.connections(origin)
+            dead = [c for c in self._connections.get(origin, []) if not c.usable]
+            self._connections[origin] = live
+            for connection in dead:
+                await connection.aclose()
+            found = next((c for c in live if c.has_capacity()), None)
+            if found is None:
+                found = await H2Connection.connect(
+                    origin, timeout=self._connect_timeout, ssl_context=self._ssl_context
+                )
+                live.append(found)
+        return await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        connections = [c for group in self._connections.values() for c in group]
+        self._connections.clear()
+        for connection in connections:
+            await connection.aclose()
