@@ -1,9 +1,11 @@
-"""Durable futures and handles returned by the context, and the attempt-finished event."""
+"""Durable futures and handles returned by the context, the scoped context, and the
+attempt-finished event."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from awaken.core.journal import EntryKind
@@ -13,6 +15,7 @@ from awaken.sdk.context import (
     RestateDurableCallFuture,
     RestateDurableFuture,
     RestateDurableSleepFuture,
+    ScopedContext,
     SendHandle,
 )
 
@@ -139,3 +142,78 @@ class DurablePromiseImpl(DurablePromise[T]):
 
 def _nothing(raw: bytes) -> None:
     return None
+
+
+class ScopedContextImpl(ScopedContext):
+    """`ctx.scope(name)`: the context's calls and sends, carrying the scope."""
+
+    def __init__(self, ctx: InvocationContext, scope: str) -> None:
+        self._ctx = ctx
+        self._scope = scope
+
+    def service_call(
+        self,
+        tpe: Any,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, None, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def service_send(
+        self,
+        tpe: Any,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, None, arg, send_delay, idempotency_key, headers, self._scope, limit_key)
+
+    def object_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, key, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def object_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, key, arg, send_delay, idempotency_key, headers, self._scope, limit_key)
+
+    def workflow_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, key, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def workflow_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, key, arg, send_delay, idempotency_key, headers, self._scope, limit_key)

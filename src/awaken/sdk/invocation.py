@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from datetime import timedelta
 from random import Random
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from awaken.core.ids import (
     InvocationId,
-    idempotent_invocation_id,
     new_awakeable_id,
     new_invocation_id,
     parse_awakeable_id,
     workflow_invocation_id,
 )
 from awaken.core.journal import Entry, EntryKind, Outcome
-from awaken.errors import BadRequest, NonDeterminismError, TerminalError
+from awaken.errors import BadRequest, InvocationControl, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
     DurablePromise,
     Request,
@@ -27,6 +29,7 @@ from awaken.sdk.context import (
     RestateDurableFuture,
     RestateDurableSleepFuture,
     RunOptions,
+    ScopedContext,
     SendHandle,
     WorkflowContext,
 )
@@ -37,14 +40,32 @@ from awaken.sdk.futures import (
     DurablePromiseImpl,
     FinishedEvent,
     Ready,
+    ScopedContextImpl,
     SendHandleImpl,
     SleepFuture,
 )
+from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
 from awaken.sdk.steps import ms, return_hint, run_step, step_policy
 
 T = TypeVar("T")
+log = logging.getLogger("awaken.sdk")
+
+# Set by the test harness's always-replay mode: a non-deterministic replay then ends the
+# invocation at once (code 570, Restate's journal-mismatch code) instead of being retried, so
+# that the test sees it fail.
+strict_determinism: ContextVar[bool] = ContextVar("awaken_strict_determinism", default=False)
+
+
+class NonDeterminismDetected(InvocationControl):
+    """A replay diverged while determinism is strict: ends the invocation (user code must not
+    catch it, hence a BaseException)."""
+
+
+class ContextAttributeError(AttributeError):
+    """A handler asked the context for something it does not have (a restate-sdk method awaken
+    lacks, a typo): a programming error that no retry can fix."""
 
 
 class InvocationContext(WorkflowContext):
@@ -81,8 +102,21 @@ class InvocationContext(WorkflowContext):
         try:
             return self.machine.step(kind, name, **fields)
         except NonDeterminismError as exc:
+            if strict_determinism.get():
+                raise NonDeterminismDetected(str(exc)) from None
             self.driver.fail_attempt(exc)
             raise
+
+    if not TYPE_CHECKING:  # for mypy, a missing attribute stays a type error
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            hint = _MISSING_HINTS.get(name, "")
+            raise ContextAttributeError(
+                f"the awaken context has no attribute {name!r}{hint}. This is a programming error: "
+                "the invocation fails instead of being retried"
+            )
 
     # -- awaiting ----------------------------------------------------------------------------
     async def settle(self) -> None:
@@ -166,6 +200,13 @@ class InvocationContext(WorkflowContext):
             attempt_finished_event=self.finished,
             idempotency_key=self._idempotency_key,
         )
+
+    def scope(self, scope: str) -> ScopedContext:
+        try:
+            check_scope(scope)
+        except ValueError as exc:
+            raise TerminalError(str(exc), 400) from None
+        return ScopedContextImpl(self, scope)
 
     def random(self) -> Random:
         if self._random is None:
@@ -271,11 +312,13 @@ class InvocationContext(WorkflowContext):
         self._complete_awakeable(name, Outcome.fail(failure_code, failure_message))
 
     # -- calls -------------------------------------------------------------------------------
-    def _target_id(self, spec_service: str, handler: str, key: str | None, idem: str | None, wf: bool) -> str:
+    def _target_id(
+        self, service: str, handler: str, key: str | None, idem: str | None, wf: bool, scope: str | None
+    ) -> str:
         if wf and key is not None:
-            return workflow_invocation_id(spec_service, key)
+            return workflow_invocation_id(service, key)
         if idem is not None:
-            return idempotent_invocation_id(spec_service, key, handler, idem)
+            return scoped_idempotent_id(scope, service, key, handler, idem)
         return new_invocation_id(self.driver.now_ms(), self.driver.random_bytes(16))
 
     def _invoke(
@@ -289,23 +332,38 @@ class InvocationContext(WorkflowContext):
         headers: dict[str, str] | None,
         delay: timedelta | None = None,
         workflow_main: bool = False,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> tuple[int, str]:
         data = None
         if not self.machine.replaying:
+            _check_scoping(service, key, scope, limit_key)
             data = {
                 "service": service,
                 "handler": handler,
                 "key": key,
-                "invocation_id": self._target_id(service, handler, key, idempotency_key, workflow_main),
+                "invocation_id": self._target_id(
+                    service, handler, key, idempotency_key, workflow_main, scope
+                ),
                 "idempotency_key": idempotency_key,
                 "headers": headers or {},
                 "run_at": self.driver.now_ms() + ms(delay) if delay else None,
             }
+            if scope is not None:
+                data["scope"] = scope
+                data["limit_key"] = limit_key
         entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])
 
     def _call(
-        self, tpe: Any, key: str | None, arg: Any, idem: str | None, headers: dict[str, str] | None
+        self,
+        tpe: Any,
+        key: str | None,
+        arg: Any,
+        idem: str | None,
+        headers: dict[str, str] | None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> CallFuture[Any]:
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
@@ -318,6 +376,8 @@ class InvocationContext(WorkflowContext):
             idem,
             headers,
             workflow_main=spec.kind == "workflow",
+            scope=scope,
+            limit_key=limit_key,
         )
         return CallFuture(self, index, spec.output_serde.deserialize, target)
 
@@ -329,6 +389,8 @@ class InvocationContext(WorkflowContext):
         delay: timedelta | None,
         idem: str | None,
         headers: dict[str, str] | None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> SendHandle:
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
@@ -342,6 +404,8 @@ class InvocationContext(WorkflowContext):
             headers,
             delay,
             workflow_main=spec.kind == "workflow",
+            scope=scope,
+            limit_key=limit_key,
         )
         return SendHandleImpl(self, target)
 
@@ -410,8 +474,20 @@ class InvocationContext(WorkflowContext):
         key: str | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> RestateDurableCallFuture[bytes]:
-        index, target = self._invoke(EntryKind.CALL, service, handler, key, arg, idempotency_key, headers)
+        index, target = self._invoke(
+            EntryKind.CALL,
+            service,
+            handler,
+            key,
+            arg,
+            idempotency_key,
+            headers,
+            scope=scope,
+            limit_key=limit_key,
+        )
         return CallFuture(self, index, BytesSerde().deserialize, target)
 
     def generic_send(
@@ -423,9 +499,20 @@ class InvocationContext(WorkflowContext):
         send_delay: timedelta | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> SendHandle:
         _, target = self._invoke(
-            EntryKind.SEND, service, handler, key, arg, idempotency_key, headers, send_delay
+            EntryKind.SEND,
+            service,
+            handler,
+            key,
+            arg,
+            idempotency_key,
+            headers,
+            send_delay,
+            scope=scope,
+            limit_key=limit_key,
         )
         return SendHandleImpl(self, target)
 
@@ -463,40 +550,46 @@ class InvocationContext(WorkflowContext):
             raise TerminalError("shared handlers can only read state", 500)
 
     def get(
-        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+        self,
+        name: str,
+        serde: Serde[T] = DefaultSerde(),
+        type_hint: type[T] | None = None,
+        entry_name: str | None = None,
     ) -> Awaitable[T | None]:
         self._require_keyed(write=False)
         outcome = None if self.machine.replaying else Outcome(self._state.get(name))
-        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome)
+        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome, data=_named(entry_name))
         assert entry.outcome is not None
         raw = entry.outcome.value
         value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
         return Ready(value)
 
-    def state_keys(self) -> Awaitable[list[str]]:
+    def state_keys(self, entry_name: str | None = None) -> Awaitable[list[str]]:
         self._require_keyed(write=False)
         outcome = None
         if not self.machine.replaying:
             outcome = Outcome(json.dumps(sorted(self._state)).encode())
-        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome)
+        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome, data=_named(entry_name))
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
         return Ready(keys)
 
-    def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
+    def set(
+        self, name: str, value: T, serde: Serde[T] = DefaultSerde(), entry_name: str | None = None
+    ) -> None:
         self._require_keyed(write=True)
-        raw = serde.serialize(value)
-        self._step(EntryKind.SET_STATE, name, payload=raw)
+        raw = resolve_serde(serde, type(value)).serialize(value)
+        self._step(EntryKind.SET_STATE, name, payload=raw, data=_named(entry_name))
         self._state[name] = raw
 
-    def clear(self, name: str) -> None:
+    def clear(self, name: str, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
-        self._step(EntryKind.CLEAR_STATE, name)
+        self._step(EntryKind.CLEAR_STATE, name, data=_named(entry_name))
         self._state.pop(name, None)
 
-    def clear_all(self) -> None:
+    def clear_all(self, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
-        self._step(EntryKind.CLEAR_ALL_STATE)
+        self._step(EntryKind.CLEAR_ALL_STATE, data=_named(entry_name))
         self._state.clear()
 
     def promise(
@@ -508,19 +601,69 @@ class InvocationContext(WorkflowContext):
         return DurablePromiseImpl(self, name, resolve_serde(serde, type_hint))
 
 
-async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
-    """Run a handler to its outcome. A TerminalError becomes a failed outcome; any other
-    exception propagates (the attempt is retried); Suspended propagates."""
+def _named(entry_name: str | None) -> dict[str, Any] | None:
+    return {"entry_name": entry_name} if entry_name else None
+
+
+def _check_scoping(service: str, key: str | None, scope: str | None, limit_key: str | None) -> None:
     try:
-        if spec.takes_input:
-            try:
-                arg = spec.decode_input(body)
-            except Exception as exc:
-                raise TerminalError(f"unable to parse the handler's input: {exc}", 400) from exc
-            result = await spec.fn(ctx, arg)
-        else:
-            result = await spec.fn(ctx)
-        await ctx.settle()
-        return Outcome(spec.encode_output(result))
+        if scope is not None:
+            check_scope(scope)
+            if key is not None:
+                raise ValueError(
+                    f"scoped calls to virtual objects and workflows ({service}) are not supported by "
+                    "awaken: their state is not partitioned by scope"
+                )
+        if limit_key is not None:
+            check_limit_key(limit_key, scope)
+    except ValueError as exc:
+        raise TerminalError(str(exc), 400) from None
+
+
+# What a handler written for restate-sdk may reach for and awaken does not have (yet).
+_MISSING_HINTS = {
+    name: " (named signals are not supported by awaken yet: use an awakeable, see docs/compatibility.md)"
+    for name in ("signal", "resolve_signal", "reject_signal")
+}
+# Qualified names whose TypeErrors ("X.get() got an unexpected keyword argument") are misuse of
+# the context API by the handler, not a failure that a retry could fix.
+_CONTEXT_CLASSES = ("InvocationContext.", "ScopedContextImpl.", "DurablePromiseImpl.")
+
+
+def _context_misuse(exc: BaseException) -> bool:
+    if isinstance(exc, ContextAttributeError):
+        return True
+    return isinstance(exc, TypeError) and str(exc).startswith(_CONTEXT_CLASSES)
+
+
+async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
+    """Run a handler to its outcome. A TerminalError becomes a failed outcome, and so does a
+    misuse of the context (an attribute it lacks, a method called with keywords it does not
+    take: retrying cannot fix those); any other exception propagates (the attempt is retried);
+    Suspended propagates."""
+    try:
+        async with contextlib.AsyncExitStack() as managers:
+            for factory in spec.context_managers:
+                await managers.enter_async_context(factory())
+            if spec.takes_input:
+                try:
+                    arg = spec.decode_input(body)
+                except Exception as exc:
+                    # restate-sdk's message and status: the invocation fails, the caller gets 500
+                    raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
+                result = await spec.fn(ctx, arg)
+            else:
+                result = await spec.fn(ctx)
+            await ctx.settle()
+            return Outcome(spec.encode_output(result))
     except TerminalError as exc:
         return Outcome.fail(exc.status_code, exc.message)
+    except NonDeterminismDetected as exc:
+        log.error("invocation %s: %s", ctx.invocation_id, exc)
+        return Outcome.fail(570, f"NonDeterminismError: {exc}")
+    except (AttributeError, TypeError) as exc:
+        if not _context_misuse(exc):
+            raise
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("invocation %s (%s/%s) failed: %s", ctx.invocation_id, spec.service, spec.name, message)
+        return Outcome.fail(500, message)
