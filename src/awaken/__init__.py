@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from awaken.application import AwakenApp, app
-from awaken.client import AsyncClient, Client
+from awaken.client import AsyncClient, Client, create_client
+from awaken.client_types import HttpError, RestateClient, RestateClientSendHandle
 from awaken.errors import (
     AwakenError,
     RetryableError,
@@ -26,12 +27,15 @@ from awaken.sdk.context import (
     RestateDurableFuture,
     RestateDurableSleepFuture,
     RunOptions,
+    ScopedContext,
     SendHandle,
     WorkflowContext,
     WorkflowSharedContext,
 )
-from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, PydanticJsonSerde, Serde
+from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, MsgspecJsonSerde, PydanticJsonSerde, Serde
 from awaken.sdk.service import InvocationRetryPolicy, Service, VirtualObject, Workflow
+from awaken.testing.restate_harness import create_test_harness, test_harness
+from awaken.types import HarnessEnvironment
 
 __all__ = [
     "AsyncClient",
@@ -42,17 +46,23 @@ __all__ = [
     "Context",
     "DefaultSerde",
     "DurablePromise",
+    "HarnessEnvironment",
+    "HttpError",
     "InvocationRetryPolicy",
     "JsonSerde",
+    "MsgspecJsonSerde",
     "ObjectContext",
     "ObjectSharedContext",
     "PydanticJsonSerde",
     "Request",
+    "RestateClient",
+    "RestateClientSendHandle",
     "RestateDurableCallFuture",
     "RestateDurableFuture",
     "RestateDurableSleepFuture",
     "RetryableError",
     "RunOptions",
+    "ScopedContext",
     "SdkInternalBaseException",
     "SendHandle",
     "Serde",
@@ -65,8 +75,11 @@ __all__ = [
     "WorkflowSharedContext",
     "app",
     "as_completed",
+    "create_client",
+    "create_test_harness",
     "gather",
     "is_internal_exception",
     "select",
+    "test_harness",
     "wait_completed",
 ]
