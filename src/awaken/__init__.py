@@ -8,14 +8,9 @@ from __future__ import annotations
 from awaken.application import AwakenApp, app
 from awaken.client import AsyncClient, Client, create_client
 from awaken.client_types import HttpError, RestateClient, RestateClientSendHandle
-from awaken.errors import (
-    AwakenError,
-    RetryableError,
-    Suspended,
-    TerminalError,
-    is_internal_exception,
-)
+from awaken.errors import AwakenError, RetryableError, Suspended, TerminalError
 from awaken.errors import InvocationControl as SdkInternalBaseException
+from awaken.exceptions import is_internal_exception
 from awaken.sdk.combinators import as_completed, gather, select, wait_completed
 from awaken.sdk.context import (
     Context,

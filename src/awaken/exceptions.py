@@ -8,8 +8,9 @@ is awaken's `InvocationControl`, the root of the control flow handlers must not 
 from __future__ import annotations
 
 from awaken.errors import InvocationControl as SdkInternalBaseException
-from awaken.errors import RetryableError, TerminalError, is_internal_exception
+from awaken.errors import RetryableError, TerminalError
 from awaken.errors import Suspended as SuspendedException
+from awaken.errors import is_internal_exception as _is_internal
 
 
 class SdkInternalException(SdkInternalBaseException):
@@ -21,6 +22,11 @@ class SdkInternalException(SdkInternalBaseException):
         super().__init__(
             "the invocation attempt failed in a retryable way; it is retried from where it left off"
         )
+
+
+def is_internal_exception(e: BaseException) -> bool:
+    """True for awaken's control-flow exceptions, which handlers must re-raise."""
+    return _is_internal(e)
 
 
 __all__ = [

@@ -40,8 +40,8 @@ I = TypeVar("I")  # noqa: E741
 _UNTYPED = (None, Any, object)
 
 
-def is_pydantic(hint: Any) -> bool:
-    return isinstance(hint, type) and issubclass(hint, BaseModel)
+def is_pydantic(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def is_msgspec_struct(hint: Any) -> bool:
