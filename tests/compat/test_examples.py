@@ -200,7 +200,13 @@ async def test_pattern_scheduled_reminders(replay: bool) -> None:
                 (await admin.get("/services/PaymentTracker/state/inv1")).json()["state"].get("reminder_count")
             )
 
+        async def next_reminder_armed() -> bool:
+            # the delayed self-call of the last reminder is stored (a day from now)
+            due = await env.engine.store.next_timer_ms()
+            return due is not None and due > env.engine.now_ms() + 86_000_000
+
         for expected in (2, 3):
+            await eventually(next_reminder_armed, bool)
             env.clock.advance(86_400 + 1)  # the delayed self-call fires a day later
             await eventually(reminders, lambda n, e=expected: n == e)
         # paid: the next reminder does nothing
