@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from datetime import timedelta
 from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +20,7 @@ from awaken.core.ids import (
     workflow_invocation_id,
 )
 from awaken.core.journal import Entry, EntryKind, Outcome
-from awaken.errors import BadRequest, InvocationControl, NonDeterminismError, TerminalError
+from awaken.errors import BadRequest, NonDeterminismError, TerminalError
 from awaken.sdk.context import (
     DurablePromise,
     Request,
@@ -44,28 +43,22 @@ from awaken.sdk.futures import (
     SendHandleImpl,
     SleepFuture,
 )
-from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
+from awaken.sdk.guards import (
+    JOURNAL_MISMATCH,
+    NonDeterminismDetected,
+    check_scoping,
+    entry_name_data,
+    is_context_misuse,
+    missing_attribute,
+    strict_determinism,
+)
+from awaken.sdk.scope import check_scope, scoped_idempotent_id
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
 from awaken.sdk.steps import ms, return_hint, run_step, step_policy
 
 T = TypeVar("T")
 log = logging.getLogger("awaken.sdk")
-
-# Set by the test harness's always-replay mode: a non-deterministic replay then ends the
-# invocation at once (code 570, Restate's journal-mismatch code) instead of being retried, so
-# that the test sees it fail.
-strict_determinism: ContextVar[bool] = ContextVar("awaken_strict_determinism", default=False)
-
-
-class NonDeterminismDetected(InvocationControl):
-    """A replay diverged while determinism is strict: ends the invocation (user code must not
-    catch it, hence a BaseException)."""
-
-
-class ContextAttributeError(AttributeError):
-    """A handler asked the context for something it does not have (a restate-sdk method awaken
-    lacks, a typo): a programming error that no retry can fix."""
 
 
 class InvocationContext(WorkflowContext):
@@ -110,13 +103,7 @@ class InvocationContext(WorkflowContext):
     if not TYPE_CHECKING:  # for mypy, a missing attribute stays a type error
 
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("__"):
-                raise AttributeError(name)
-            hint = _MISSING_HINTS.get(name, "")
-            raise ContextAttributeError(
-                f"the awaken context has no attribute {name!r}{hint}. This is a programming error: "
-                "the invocation fails instead of being retried"
-            )
+            raise missing_attribute(name)
 
     # -- awaiting ----------------------------------------------------------------------------
     async def settle(self) -> None:
@@ -337,7 +324,7 @@ class InvocationContext(WorkflowContext):
     ) -> tuple[int, str]:
         data = None
         if not self.machine.replaying:
-            _check_scoping(service, key, scope, limit_key)
+            check_scoping(service, key, scope, limit_key)
             data = {
                 "service": service,
                 "handler": handler,
@@ -558,7 +545,7 @@ class InvocationContext(WorkflowContext):
     ) -> Awaitable[T | None]:
         self._require_keyed(write=False)
         outcome = None if self.machine.replaying else Outcome(self._state.get(name))
-        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome, data=_named(entry_name))
+        entry = self._step(EntryKind.GET_STATE, name, outcome=outcome, data=entry_name_data(entry_name))
         assert entry.outcome is not None
         raw = entry.outcome.value
         value = None if raw is None else resolve_serde(serde, type_hint).deserialize(raw)
@@ -569,7 +556,7 @@ class InvocationContext(WorkflowContext):
         outcome = None
         if not self.machine.replaying:
             outcome = Outcome(json.dumps(sorted(self._state)).encode())
-        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome, data=_named(entry_name))
+        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome, data=entry_name_data(entry_name))
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
         return Ready(keys)
@@ -579,17 +566,17 @@ class InvocationContext(WorkflowContext):
     ) -> None:
         self._require_keyed(write=True)
         raw = resolve_serde(serde, type(value)).serialize(value)
-        self._step(EntryKind.SET_STATE, name, payload=raw, data=_named(entry_name))
+        self._step(EntryKind.SET_STATE, name, payload=raw, data=entry_name_data(entry_name))
         self._state[name] = raw
 
     def clear(self, name: str, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
-        self._step(EntryKind.CLEAR_STATE, name, data=_named(entry_name))
+        self._step(EntryKind.CLEAR_STATE, name, data=entry_name_data(entry_name))
         self._state.pop(name, None)
 
     def clear_all(self, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
-        self._step(EntryKind.CLEAR_ALL_STATE, data=_named(entry_name))
+        self._step(EntryKind.CLEAR_ALL_STATE, data=entry_name_data(entry_name))
         self._state.clear()
 
     def promise(
@@ -599,41 +586,6 @@ class InvocationContext(WorkflowContext):
         if self.spec.service_kind != "workflow" or self._key is None:
             raise TerminalError("promises are only available in workflows", 500)
         return DurablePromiseImpl(self, name, resolve_serde(serde, type_hint))
-
-
-def _named(entry_name: str | None) -> dict[str, Any] | None:
-    return {"entry_name": entry_name} if entry_name else None
-
-
-def _check_scoping(service: str, key: str | None, scope: str | None, limit_key: str | None) -> None:
-    try:
-        if scope is not None:
-            check_scope(scope)
-            if key is not None:
-                raise ValueError(
-                    f"scoped calls to virtual objects and workflows ({service}) are not supported by "
-                    "awaken: their state is not partitioned by scope"
-                )
-        if limit_key is not None:
-            check_limit_key(limit_key, scope)
-    except ValueError as exc:
-        raise TerminalError(str(exc), 400) from None
-
-
-# What a handler written for restate-sdk may reach for and awaken does not have (yet).
-_MISSING_HINTS = {
-    name: " (named signals are not supported by awaken yet: use an awakeable, see docs/compatibility.md)"
-    for name in ("signal", "resolve_signal", "reject_signal")
-}
-# Qualified names whose TypeErrors ("X.get() got an unexpected keyword argument") are misuse of
-# the context API by the handler, not a failure that a retry could fix.
-_CONTEXT_CLASSES = ("InvocationContext.", "ScopedContextImpl.", "DurablePromiseImpl.")
-
-
-def _context_misuse(exc: BaseException) -> bool:
-    if isinstance(exc, ContextAttributeError):
-        return True
-    return isinstance(exc, TypeError) and str(exc).startswith(_CONTEXT_CLASSES)
 
 
 async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
@@ -660,9 +612,9 @@ async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) ->
         return Outcome.fail(exc.status_code, exc.message)
     except NonDeterminismDetected as exc:
         log.error("invocation %s: %s", ctx.invocation_id, exc)
-        return Outcome.fail(570, f"NonDeterminismError: {exc}")
+        return Outcome.fail(JOURNAL_MISMATCH, f"NonDeterminismError: {exc}")
     except (AttributeError, TypeError) as exc:
-        if not _context_misuse(exc):
+        if not is_context_misuse(exc):
             raise
         message = f"{type(exc).__name__}: {exc}"
         log.error("invocation %s (%s/%s) failed: %s", ctx.invocation_id, spec.service, spec.name, message)

@@ -29,7 +29,7 @@ from awaken.application import AwakenApp
 from awaken.client.restate_client import create_client
 from awaken.core.retry import RetryPolicy
 from awaken.engine.engine import EngineConfig
-from awaken.sdk.invocation import strict_determinism
+from awaken.sdk.guards import strict_determinism
 from awaken.types import HarnessEnvironment
 
 
