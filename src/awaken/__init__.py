@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from awaken.application import AwakenApp, app
 from awaken.client import AsyncClient, Client, create_client
 from awaken.client_types import HttpError, RestateClient, RestateClientSendHandle
@@ -29,8 +31,10 @@ from awaken.sdk.context import (
 )
 from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, MsgspecJsonSerde, PydanticJsonSerde, Serde
 from awaken.sdk.service import InvocationRetryPolicy, Service, VirtualObject, Workflow
-from awaken.testing.restate_harness import create_test_harness, test_harness
 from awaken.types import HarnessEnvironment
+
+if TYPE_CHECKING:
+    from awaken.testing.restate_harness import create_test_harness, test_harness
 
 __all__ = [
     "AsyncClient",
@@ -78,3 +82,13 @@ __all__ = [
     "test_harness",
     "wait_completed",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The test harness brings uvicorn and the admin API: loaded when a test asks for it, not by
+    # every `import awaken`.
+    if name in ("create_test_harness", "test_harness"):
+        from awaken.testing import restate_harness
+
+        return getattr(restate_harness, name)
+    raise AttributeError(f"module 'awaken' has no attribute {name!r}")

@@ -1,7 +1,9 @@
 """Bad input at the HTTP ingress (SPEC §2, §7): malformed paths, methods, bodies, delays,
 idempotency keys and invocation ids. Every one gets a clear error with Restate's body
 `{"code", "message", "source"}` and header `x-restate-error-source`, and leaves stored data
-untouched (no invocation created, no journal, state or awakeable changed)."""
+untouched (no invocation created, no journal, state or awakeable changed). The exception is a body
+the handler's input serde cannot decode: as with restate-sdk, that is the invocation's failure
+(500, "Unable to parse an input argument"), recorded like any other."""
 
 from __future__ import annotations
 
