@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -72,6 +73,31 @@ async def nondeterministic(ctx: restate.Context) -> str:
     await ctx.run_typed(name, lambda: random.random())
     await ctx.sleep(timedelta(milliseconds=1))
     return "done"
+
+
+EXECUTIONS = itertools.count()
+
+
+@svc.handler()
+async def branches_on_process_state(ctx: restate.Context) -> str:
+    # nothing here waits: only the replay of the completed handler can notice the other branch
+    if next(EXECUTIONS) % 2 == 0:
+        await ctx.run_typed("left", lambda: 1)
+    else:
+        await ctx.run_typed("right", lambda: 2)
+        await ctx.run_typed("right again", lambda: 3)
+    return "done"
+
+
+@svc.handler()
+async def deterministic(ctx: restate.Context) -> list[object]:
+    pick = ctx.random().random()  # journaled randomness: the same on every replay
+    now = await ctx.time()
+    step = await ctx.run_typed("step", lambda: pick)
+    echoed = await ctx.service_call(echo, "e")
+    awakeable_id, awakeable = ctx.awakeable()
+    ctx.resolve_awakeable(awakeable_id, "self")
+    return [step == pick, now > 0, echoed, await awakeable]
 
 
 @svc.handler(ingress_private=True)
@@ -182,6 +208,15 @@ async def test_always_replay_catches_non_journaled_randomness() -> None:
         with pytest.raises(restate.HttpError) as err:
             await env.client.service_call(nondeterministic, None)
         assert err.value.status_code == 570 and "non-deterministic replay" in (err.value.body or "")
+
+
+async def test_always_replay_replays_completed_handlers() -> None:
+    async with restate.create_test_harness(APP, always_replay=True) as env:
+        with pytest.raises(restate.HttpError) as err:
+            await env.client.service_call(branches_on_process_state, None)
+        assert err.value.status_code == 570 and "replaying the completed handler" in (err.value.body or "")
+        # a deterministic handler passes the check, with every kind of action in it
+        assert await env.client.service_call(deterministic, None) == [True, True, "e", "self"]
 
 
 async def test_disable_retries_ends_a_failing_invocation_at_once() -> None:

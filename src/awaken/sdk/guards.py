@@ -15,6 +15,10 @@ from awaken.sdk.scope import check_limit_key, check_scope
 # invocation at once (code 570, Restate's journal-mismatch code) instead of being retried, so
 # that the test sees it fail.
 strict_determinism: ContextVar[bool] = ContextVar("awaken_strict_determinism", default=False)
+# Set with it when the harness always replays: a handler that completes is run once more against
+# its whole journal (as Restate replays it after every step), so that a path that depends on
+# something not journaled is caught even where nothing made it suspend.
+replay_on_completion: ContextVar[bool] = ContextVar("awaken_replay_on_completion", default=False)
 
 JOURNAL_MISMATCH = 570
 

@@ -50,6 +50,7 @@ from awaken.sdk.guards import (
     entry_name_data,
     is_context_misuse,
     missing_attribute,
+    replay_on_completion,
     strict_determinism,
 )
 from awaken.sdk.scope import check_scope, scoped_idempotent_id
@@ -607,6 +608,12 @@ async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) ->
             else:
                 result = await spec.fn(ctx)
             await ctx.settle()
+            if replay_on_completion.get() and ctx.machine.length:
+                from awaken.sdk.replay_check import divergence  # (it builds contexts: a cycle at import)
+
+                diverged = await divergence(spec, ctx, body)
+                if diverged is not None:
+                    raise NonDeterminismDetected(f"replaying the completed handler: {diverged}")
             return Outcome(spec.encode_output(result))
     except TerminalError as exc:
         return Outcome.fail(exc.status_code, exc.message)

@@ -3,9 +3,10 @@ own engine: no Docker, no Restate server. The app is served in this process by u
 loopback ports (the ingress and the admin API), on a temporary SQLite file.
 
 - `always_replay=True` suspends at every await that waits and resumes by replaying the journal
-  (as Restate's inactivity timeout of 0 does), and a replay that takes another path than the
-  journal ends the invocation at once with code 570 (Restate's journal-mismatch code), so that
-  the test fails instead of retrying.
+  (as Restate's inactivity timeout of 0 does), and replays a handler that completes once more
+  against its whole journal (Restate replays after every step; awaken runs steps in place). A
+  replay that takes another path than the journal ends the invocation at once with code 570
+  (Restate's journal-mismatch code), so that the test fails instead of retrying.
 - `disable_retries=True` gives every handler without its own retry policy one attempt, then
   kills the invocation (Restate's `max-attempts=1`, `on-max-attempts=kill`).
 """
@@ -29,7 +30,7 @@ from awaken.application import AwakenApp
 from awaken.client.restate_client import create_client
 from awaken.core.retry import RetryPolicy
 from awaken.engine.engine import EngineConfig
-from awaken.sdk.guards import strict_determinism
+from awaken.sdk.guards import replay_on_completion, strict_determinism
 from awaken.types import HarnessEnvironment
 
 
@@ -113,6 +114,7 @@ async def create_test_harness(
     if journal_value_codec is not None:
         raise NotImplementedError("journal value codecs are not supported by awaken")
     token = strict_determinism.set(True)
+    replay_token = replay_on_completion.set(always_replay)
     running = _Running(app, always_replay, disable_retries, "info" if follow_logs else "warning")
     try:
         await running.start()
@@ -122,6 +124,7 @@ async def create_test_harness(
         finally:
             await running.stop()
     finally:
+        replay_on_completion.reset(replay_token)
         strict_determinism.reset(token)
 
 
@@ -133,6 +136,7 @@ class RestateTestHarness:
 
     def __init__(self, app: AwakenApp, always_replay: bool, disable_retries: bool, follow_logs: bool) -> None:
         self._running = _Running(app, always_replay, disable_retries, "info" if follow_logs else "warning")
+        self._always_replay = always_replay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
@@ -151,6 +155,7 @@ class RestateTestHarness:
 
         async def main() -> None:
             strict_determinism.set(True)
+            replay_on_completion.set(self._always_replay)
             self._stop = asyncio.Event()
             try:
                 await self._running.start()
