@@ -5,16 +5,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from awaken.application import AwakenApp, app
-from awaken.client import AsyncClient, Client
-from awaken.errors import (
-    AwakenError,
-    RetryableError,
-    Suspended,
-    TerminalError,
-    is_internal_exception,
-)
+from awaken.client import AsyncClient, Client, create_client
+from awaken.client_types import HttpError, RestateClient, RestateClientSendHandle
+from awaken.errors import AwakenError, RetryableError, Suspended, TerminalError
 from awaken.errors import InvocationControl as SdkInternalBaseException
+from awaken.exceptions import is_internal_exception
 from awaken.sdk.combinators import as_completed, gather, select, wait_completed
 from awaken.sdk.context import (
     Context,
@@ -26,12 +24,17 @@ from awaken.sdk.context import (
     RestateDurableFuture,
     RestateDurableSleepFuture,
     RunOptions,
+    ScopedContext,
     SendHandle,
     WorkflowContext,
     WorkflowSharedContext,
 )
-from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, PydanticJsonSerde, Serde
+from awaken.sdk.serde import BytesSerde, DefaultSerde, JsonSerde, MsgspecJsonSerde, PydanticJsonSerde, Serde
 from awaken.sdk.service import InvocationRetryPolicy, Service, VirtualObject, Workflow
+from awaken.types import HarnessEnvironment
+
+if TYPE_CHECKING:
+    from awaken.testing.restate_harness import create_test_harness, test_harness
 
 __all__ = [
     "AsyncClient",
@@ -42,17 +45,23 @@ __all__ = [
     "Context",
     "DefaultSerde",
     "DurablePromise",
+    "HarnessEnvironment",
+    "HttpError",
     "InvocationRetryPolicy",
     "JsonSerde",
+    "MsgspecJsonSerde",
     "ObjectContext",
     "ObjectSharedContext",
     "PydanticJsonSerde",
     "Request",
+    "RestateClient",
+    "RestateClientSendHandle",
     "RestateDurableCallFuture",
     "RestateDurableFuture",
     "RestateDurableSleepFuture",
     "RetryableError",
     "RunOptions",
+    "ScopedContext",
     "SdkInternalBaseException",
     "SendHandle",
     "Serde",
@@ -65,8 +74,21 @@ __all__ = [
     "WorkflowSharedContext",
     "app",
     "as_completed",
+    "create_client",
+    "create_test_harness",
     "gather",
     "is_internal_exception",
     "select",
+    "test_harness",
     "wait_completed",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The test harness brings uvicorn and the admin API: loaded when a test asks for it, not by
+    # every `import awaken`.
+    if name in ("create_test_harness", "test_harness"):
+        from awaken.testing import restate_harness
+
+        return getattr(restate_harness, name)
+    raise AttributeError(f"module 'awaken' has no attribute {name!r}")

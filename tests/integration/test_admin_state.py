@@ -72,24 +72,39 @@ async def test_bad_state_requests(
     assert await env.engine.store.get_state("counter", "k") == {}
 
 
-async def test_services_are_listed_and_described(admin: httpx.AsyncClient) -> None:
+async def test_services_are_listed_and_described_in_restate_shapes(admin: httpx.AsyncClient) -> None:
     listed = (await admin.get("/services")).json()["services"]
     assert {s["name"]: s["ty"] for s in listed} == {
-        "svc": "service",
-        "counter": "object",
-        "signup": "workflow",
-        "review": "workflow",
-        "blobs": "object",
+        "svc": "Service",
+        "counter": "VirtualObject",
+        "signup": "Workflow",
+        "review": "Workflow",
+        "blobs": "VirtualObject",
     }
     counter = (await admin.get("/services/counter")).json()
-    assert counter["ty"] == "object"
+    assert counter["ty"] == "VirtualObject" and counter["deployment_id"].startswith("dp_")
+    assert counter["revision"] == 1 and counter["public"] is True
+    assert counter["idempotency_retention"] == "1d" and counter["inactivity_timeout"] == "1m"
+    assert counter["retry_policy"]["on_max_attempts"] == "Pause"
     handlers = {h["name"]: h for h in counter["handlers"]}
-    assert handlers["add"]["ty"] == "exclusive" and handlers["get"]["ty"] == "shared"
-    assert handlers["add"]["input_schema"] == {"type": "integer"}
-    assert handlers["get"]["input_schema"] is None and handlers["get"]["output_schema"] == {"type": "integer"}
-    review = {h["name"]: h["ty"] for h in (await admin.get("/services/review")).json()["handlers"]}
-    assert review == {"run": "workflow", "decide": "shared", "refuse": "shared", "look": "shared"}
-    assert (await admin.get("/services/nope")).status_code == 404
+    assert handlers["add"]["ty"] == "Exclusive" and handlers["get"]["ty"] == "Shared"
+    assert handlers["add"]["input_json_schema"] == {"type": "integer"}
+    assert handlers["add"]["input_description"] == "JSON integer"
+    assert "input_json_schema" not in handlers["get"] and handlers["get"]["input_description"] == "none"
+    assert handlers["get"]["output_json_schema"] == {"type": "integer"}
+    review = (await admin.get("/services/review")).json()
+    assert {h["name"]: h["ty"] for h in review["handlers"]} == {
+        "run": "Workflow",
+        "decide": "Shared",
+        "refuse": "Shared",
+        "look": "Shared",
+    }
+    assert review["workflow_completion_retention"] == "1d"
+    svc = (await admin.get("/services/svc")).json()
+    assert all("ty" not in h for h in svc["handlers"])  # handlers of a plain service have no type
+    missing = await admin.get("/services/nope")
+    assert missing.status_code == 404 and set(missing.json()) == {"message"}
+    assert (await admin.get("/deployments")).json() == {"deployments": []}
 
 
 async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncClient) -> None:
@@ -107,6 +122,8 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
         ("GET", "/invocations"),
         ("GET", "/invocations/counts"),
         ("GET", "/invocations/{id}"),
+        ("DELETE", "/invocations/{id}"),
+        ("GET", "/deployments"),
         ("PATCH", "/invocations/{id}/cancel"),
         ("PATCH", "/invocations/{id}/kill"),
         ("PATCH", "/invocations/{id}/pause"),

@@ -14,6 +14,9 @@ EXPECTED = {
     "SendHandle", "Serde", "Service", "Suspended", "TerminalError", "VirtualObject", "Workflow",
     "WorkflowContext", "WorkflowSharedContext", "app", "as_completed", "gather",
     "is_internal_exception", "select", "wait_completed",
+    # restate-sdk's names added for compatibility (tests/unit/test_compat_surface.py checks them)
+    "HarnessEnvironment", "HttpError", "MsgspecJsonSerde", "RestateClient", "RestateClientSendHandle",
+    "ScopedContext", "create_client", "create_test_harness", "test_harness",
 }  # fmt: skip
 
 

@@ -1,5 +1,8 @@
 """Admin API: services, invocations and pending awakeables, as JSON; cancel, kill, purge and
 resume invocations (`PATCH /invocations/{id}/cancel|kill|pause|purge|resume`, as Restate's admin API).
+
+Services are described in Restate's shapes (`awaken.admin.metadata`), and errors answer with
+Restate's admin error body, `{"message": "..."}`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from awaken.admin import openapi
+from awaken.admin.metadata import service_metadata
 from awaken.core.ids import InvocationId
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from awaken.errors import AwakenError
-from awaken.ingress.errors import HttpError, body_for
-from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
-from awaken.sdk.serde import json_schema_for
+from awaken.errors import AwakenError, Conflict, NotFound
+from awaken.ingress.errors import HttpError, status_for
+from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
 from awaken.storage.protocol import InvocationRecord, Status
 
 if TYPE_CHECKING:
@@ -55,16 +58,14 @@ class AdminApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        req = HttpRequest.from_scope(scope, receive, 1024 * 1024)
         try:
+            req = HttpRequest.from_scope(scope, receive, 1024 * 1024)
             await self._route(req, send)
         except (HttpError, AwakenError) as exc:
-            status, body = body_for(exc)
-            await respond_error(send, status, body)
+            await _respond_error(send, status_for(exc), _message(exc))
         except Exception as exc:
             log.exception("admin: unexpected error")
-            status, body = body_for(exc)
-            await respond_error(send, status, body)
+            await _respond_error(send, 500, f"internal error: {type(exc).__name__}: {exc}")
 
     async def _route(self, req: HttpRequest, send: Send) -> None:
         engine = self.app.engine
@@ -75,6 +76,9 @@ class AdminApp:
             if req.method != "PATCH":
                 raise HttpError(405, f"method {req.method} not allowed, use PATCH")
             await self._act(send, str(InvocationId.parse(seg[1])), seg[2])
+            return
+        if len(seg) == 2 and seg[0] == "invocations" and req.method == "DELETE":
+            await self._delete(req, send, str(InvocationId.parse(seg[1])))
             return
         if len(seg) == 3 and seg[0] == "services" and seg[2] == "state":
             if req.method != "POST":
@@ -96,16 +100,8 @@ class AdminApp:
             svc = engine.services.get(seg[1])
             if svc is None:
                 raise HttpError(404, f"service '{seg[1]}' not found")
-            handlers = [
-                {
-                    "name": h.name,
-                    "ty": h.kind,
-                    "input_schema": json_schema_for(h.input_type) if h.takes_input else None,
-                    "output_schema": json_schema_for(h.output_type),
-                }
-                for h in sorted(svc.handlers.values(), key=lambda h: h.name)
-            ]
-            await respond_json(send, 200, {"name": svc.name, "ty": svc.service_kind, "handlers": handlers})
+            config = engine.config
+            await respond_json(send, 200, service_metadata(svc, config.retry_policy, config.retention_ms))
         elif seg == ["metrics"]:
             counts = await engine.store.count_invocations()
             stats = getattr(engine.store, "stats", None)
@@ -117,11 +113,15 @@ class AdminApp:
         elif seg == ["health"]:
             await respond_json(send, 200, {"status": "ok"})
         elif seg == ["services"]:
+            config = engine.config
             services = [
-                {"name": s.name, "ty": s.service_kind, "handlers": sorted(s.handlers)}
+                service_metadata(s, config.retry_policy, config.retention_ms)
                 for s in engine.services.values()
             ]
             await respond_json(send, 200, {"services": services})
+        elif seg == ["deployments"]:
+            # what Restate answers with nothing registered: local services have no deployment
+            await respond_json(send, 200, {"deployments": []})
         elif seg == ["awakeables"]:
             limit = _limit(req)
             rows = await engine.store.list_awakeables(limit=limit)
@@ -192,6 +192,23 @@ class AdminApp:
             await engine.resume_invocation(invocation_id)
             await respond_json(send, 200, {"invocation_id": invocation_id, "result": "resumed"})
 
+    async def _delete(self, req: HttpRequest, send: Send, invocation_id: str) -> None:
+        """Restate's legacy `DELETE /invocations/{id}?mode=cancel|kill|purge` (default cancel): 202
+        once asked, whether or not there was anything to end (Restate does not look either)."""
+        engine = self.app.engine
+        assert engine is not None
+        mode = req.query.get("mode", ["cancel"])[-1]
+        if mode not in ("cancel", "kill", "purge"):
+            raise HttpError(400, f"Invalid field 'mode': expected cancel, kill or purge, not {mode!r}")
+        try:
+            if mode == "purge":
+                await engine.purge_invocation(invocation_id)
+            else:
+                await engine.cancel_invocation(invocation_id, kill=mode == "kill")
+        except (NotFound, Conflict) as exc:
+            log.info("admin: DELETE /invocations/%s?mode=%s: %s", invocation_id, mode, exc)
+        await respond(send, 202)
+
     def _keyed_service(self, name: str) -> None:
         engine = self.app.engine
         assert engine is not None
@@ -221,6 +238,15 @@ class AdminApp:
         state = {str(name): _state_bytes(name, value) for name, value in new_state.items()}
         await engine.store.replace_state(service, body["object_key"], state)
         await respond_json(send, 202, {"service": service, "key": body["object_key"], "names": sorted(state)})
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, HttpError) else str(exc)
+
+
+async def _respond_error(send: Send, status: int, message: str) -> None:
+    """Restate's admin error body (`ErrorDescriptionResponse`)."""
+    await respond(send, status, json.dumps({"message": message}).encode(), list(JSON_HEADERS))
 
 
 def _state_json(value: bytes) -> Any:

@@ -15,17 +15,67 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 
 
 _ERROR = _json(
-    "error",
+    "error (Restate's ErrorDescriptionResponse)",
     {
         "type": "object",
-        "properties": {
-            "code": {"type": "integer"},
-            "message": {"type": "string"},
-            "source": {"type": "string"},
-        },
-        "required": ["code", "message"],
+        "properties": {"message": {"type": "string"}, "restate_code": {"type": "string"}},
+        "required": ["message"],
     },
 )
+_DURATION = {"type": "string", "description": "a friendly duration, as Restate writes them: 1d, 1m, 500ms"}
+_HANDLER = {
+    "type": "object",
+    "description": "Restate's HandlerMetadata",
+    "properties": {
+        "name": {"type": "string"},
+        "ty": {"type": "string", "enum": ["Exclusive", "Shared", "Workflow"]},
+        "documentation": {"type": "string"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "idempotency_retention": _DURATION,
+        "journal_retention": _DURATION,
+        "inactivity_timeout": _DURATION,
+        "abort_timeout": _DURATION,
+        "enable_lazy_state": {"type": "boolean"},
+        "public": {"type": "boolean"},
+        "input_description": {"type": "string"},
+        "output_description": {"type": "string"},
+        "input_json_schema": {},
+        "output_json_schema": {},
+        "retry_policy": {"type": "object"},
+    },
+    "required": ["name", "public", "input_description", "output_description", "retry_policy"],
+}
+_SERVICE_METADATA = {
+    "type": "object",
+    "description": "Restate's ServiceMetadata",
+    "properties": {
+        "name": {"type": "string"},
+        "ty": {"type": "string", "enum": ["Service", "VirtualObject", "Workflow"]},
+        "handlers": {"type": "array", "items": _HANDLER},
+        "documentation": {"type": "string"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "deployment_id": {"type": "string"},
+        "revision": {"type": "integer"},
+        "public": {"type": "boolean"},
+        "idempotency_retention": _DURATION,
+        "workflow_completion_retention": _DURATION,
+        "journal_retention": _DURATION,
+        "inactivity_timeout": _DURATION,
+        "abort_timeout": _DURATION,
+        "enable_lazy_state": {"type": "boolean"},
+        "retry_policy": {
+            "type": "object",
+            "properties": {
+                "initial_interval": _DURATION,
+                "exponentiation_factor": {"type": "number"},
+                "max_attempts": {"type": ["integer", "null"]},
+                "max_interval": _DURATION,
+                "on_max_attempts": {"type": "string", "enum": ["Pause", "Kill"]},
+            },
+        },
+    },
+    "required": ["name", "ty", "handlers", "deployment_id", "revision", "public"],
+}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^inv_1"}}
 _SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -51,13 +101,34 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/services": {
-        "get": {"summary": "Services, their kinds and handlers", "responses": {"200": _json("services")}}
+        "get": {
+            "summary": "Services, their kinds and handlers (Restate's ListServicesResponse)",
+            "responses": {
+                "200": _json(
+                    "services",
+                    {
+                        "type": "object",
+                        "properties": {"services": {"type": "array", "items": _SERVICE_METADATA}},
+                    },
+                )
+            },
+        }
     },
     "/services/{service}": {
         "get": {
-            "summary": "One service: handlers, kinds, input and output JSON schemas",
+            "summary": "One service: handlers, kinds, input and output JSON schemas, retention, retry policy",
             "parameters": [_SERVICE],
-            "responses": {"200": _json("service"), "404": _ERROR},
+            "responses": {"200": _json("service", _SERVICE_METADATA), "404": _ERROR},
+        }
+    },
+    "/deployments": {
+        "get": {
+            "summary": "Registered deployments: none (awaken serves the services of its own process)",
+            "responses": {
+                "200": _json(
+                    "deployments", {"type": "object", "properties": {"deployments": {"type": "array"}}}
+                )
+            },
         }
     },
     "/services/{service}/state": {
@@ -108,7 +179,20 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "One invocation with its journal",
             "parameters": [_ID],
             "responses": {"200": _json("invocation"), "400": _ERROR, "404": _ERROR},
-        }
+        },
+        "delete": {
+            "summary": "Restate's legacy cancel, kill or purge: 202 once asked, whatever the state",
+            "deprecated": True,
+            "parameters": [
+                _ID,
+                {
+                    "name": "mode",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["cancel", "kill", "purge"]},
+                },
+            ],
+            "responses": {"202": {"description": "accepted"}, "400": _ERROR},
+        },
     },
     "/invocations/{id}/cancel": _action(
         "Cancel: 200 if it had not started, 202 if its handler raises the cancellation at its next await",

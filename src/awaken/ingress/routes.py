@@ -6,17 +6,15 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from awaken.core.durations import parse_duration_ms
 from awaken.core.ids import InvocationId, parse_awakeable_id, workflow_invocation_id
 from awaken.core.journal import Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.engine import Engine
-from awaken.errors import AwakenError, BadRequest
+from awaken.errors import AwakenError
 from awaken.ingress.errors import HttpError, body_for, error_body
 from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
-from awaken.sdk.serde import is_typed, validation_errors
+from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
 from awaken.sdk.service import HandlerSpec
 
 log = logging.getLogger("awaken.ingress")
@@ -30,6 +28,19 @@ _LENIENT_TYPES = {"", "application/x-www-form-urlencoded", "text/plain"}
 
 def _is_json_type(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _accepts(accept: str, content_type: str) -> bool:
+    """Whether a handler's `accept` (`*/*`, `type/*` or `type/subtype`) admits `content_type`."""
+    want_type, _, want_sub = accept.split(";", 1)[0].strip().lower().partition("/")
+    got_type, _, got_sub = content_type.partition("/")
+    if want_type == "*":
+        return True
+    if want_type != got_type:
+        return False
+    if want_sub == "*":
+        return True
+    return want_sub == got_sub or (want_sub == "json" and _is_json_type(content_type))
 
 
 def _iso(ms: int) -> str:
@@ -75,6 +86,9 @@ class Ingress:
             self._method(req, "GET")
             invocation_id = str(InvocationId.parse(seg[1]))
             await self._attach_or_output(send, invocation_id, seg[2] == "attach")
+        elif head == "invocation" and len(seg) in (5, 6) and seg[-1] in ("attach", "output"):
+            self._method(req, "GET")
+            await self._attach_or_output(send, self._idempotent_target(seg[1:-1]), seg[-1] == "attach")
         elif head in ("attach", "output") and len(seg) == 2:
             self._method(req, "GET")
             await self._attach_or_output(send, str(InvocationId.parse(seg[1])), head == "attach")
@@ -88,6 +102,16 @@ class Ingress:
             if len(seg) < 2:
                 raise HttpError(400, f"bad path: expected /restate/{head}/{{service}}[/{{key}}]/{{handler}}")
             await self._invoke_route(req, send, seg[1:], send_path=head == "send")
+        elif head == "scope" and len(seg) >= 4 and seg[2] in ("call", "send"):
+            try:
+                check_scope(seg[1])
+            except ValueError as exc:
+                raise HttpError(400, str(exc)) from None
+            await self._invoke_route(req, send, seg[3:], send_path=seg[2] == "send", scope=seg[1])
+        elif head == "scope":
+            raise HttpError(
+                400, "bad path: expected /restate/scope/{scope}/call|send/{service}[/{key}]/{handler}"
+            )
         elif head in ("awakeables", "a"):
             raise HttpError(
                 400,
@@ -118,6 +142,22 @@ class Ingress:
             outcome = Outcome.fail(500, body.decode("utf-8", errors="replace"))
         result = await self.engine.complete_awakeable(awakeable_id, outcome)
         await respond_json(send, 202, {"status": result.status.value})
+
+    def _idempotent_target(self, seg: list[str]) -> str:
+        """The invocation id of `{service}[/{key}]/{handler}/{idempotency-key}` (attach/output by
+        idempotency key): computed, as Restate does, from the target and the key."""
+        svc = self.engine.services.get(seg[0])
+        if svc is None:
+            raise HttpError(404, f"service '{seg[0]}' not found")
+        keyed = svc.service_kind != "service"
+        if len(seg) != (4 if keyed else 3):
+            shape = "{object}/{key}/{handler}" if keyed else "{service}/{handler}"
+            expected = f"/restate/invocation/{shape}/{{idempotency-key}}/attach|output"
+            raise HttpError(400, f"bad path: expected {expected}")
+        handler, idem = seg[-2], seg[-1]
+        if handler not in svc.handlers:
+            raise HttpError(404, f"handler '{seg[0]}/{handler}' not found")
+        return scoped_idempotent_id(None, seg[0], seg[1] if keyed else None, handler, idem)
 
     async def _attach_or_output(self, send: Send, invocation_id: str, attach: bool) -> None:
         id_header = [(b"x-restate-id", invocation_id.encode())]
@@ -155,10 +195,30 @@ class Ingress:
         return spec, key, is_send
 
     async def _invoke_route(
-        self, req: HttpRequest, send: Send, seg: list[str], send_path: bool | None = None
+        self,
+        req: HttpRequest,
+        send: Send,
+        seg: list[str],
+        send_path: bool | None = None,
+        scope: str | None = None,
     ) -> None:
         spec, key, is_send = self._resolve_target(seg, send_path)
         self._method(req, "GET", "POST")
+        if spec.ingress_private:
+            raise HttpError(400, "the invoked service is not public")
+        limit_key = req.headers.get("x-restate-limit-key")
+        if limit_key is None and "limit-key" in req.query:
+            limit_key = req.query["limit-key"][-1]
+        try:
+            if scope is not None and key is not None:
+                raise ValueError(
+                    "scoped calls to virtual objects and workflows are not supported by awaken: "
+                    "their state is not partitioned by scope"
+                )
+            if limit_key is not None:
+                check_limit_key(limit_key, scope)
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
         delay_ms = None
         if "delay" in req.query:
             if not is_send:
@@ -168,9 +228,14 @@ class Ingress:
         if idempotency_key is not None and spec.kind == "workflow":
             raise HttpError(400, "cannot use the idempotency key with workflow handlers")
         body = await req.body()
-        self._validate_input(spec, req, body)
+        self._check_content_type(spec, req, body)
         headers = {k: v for k, v in req.headers.items() if k not in _NOT_FORWARDED}
-        new = self.engine.new_invocation(spec, key, body, headers, idempotency_key, delay_ms)
+        invocation_id = None
+        if scope is not None and idempotency_key is not None:
+            invocation_id = scoped_idempotent_id(scope, spec.service, key, spec.name, idempotency_key)
+        new = self.engine.new_invocation(
+            spec, key, body, headers, idempotency_key, delay_ms, invocation_id=invocation_id
+        )
         if is_send:
             result = await self.engine.invoke(new)
             answer: dict[str, Any] = {
@@ -192,26 +257,16 @@ class Ingress:
             _, outcome = await self.engine.call(new)
         await self._send_outcome(send, new.id, outcome)
 
-    def _validate_input(self, spec: HandlerSpec, req: HttpRequest, body: bytes) -> None:
-        if not spec.takes_input:
+    @staticmethod
+    def _check_content_type(spec: HandlerSpec, req: HttpRequest, body: bytes) -> None:
+        """Only the framing is checked here: the body is decoded by the invocation, as restate-sdk
+        does it (a body it cannot decode fails the invocation with 500, "Unable to parse an input
+        argument"; a send of it is still accepted)."""
+        if not spec.takes_input or not body:
             return
-        if body:
-            ctype = req.content_type()
-            if spec.accept == "application/json" and ctype and not _is_json_type(ctype):
-                raise HttpError(415, f"unsupported content type {ctype!r}: this handler takes JSON")
-        try:
-            if body and _is_json_type(req.content_type() or "application/json"):
-                loads_strict(body)  # no NaN, no stack-blowing nesting, before any serde
-            value = spec.decode_input(body)
-            if value is None and is_typed(spec.input_type):
-                TypeAdapter(spec.input_type).validate_python(None)
-        except ValidationError as exc:
-            raise BadRequest(
-                "input validation error: the body does not match the handler's input type",
-                details=list(validation_errors(exc)),
-            ) from None
-        except ValueError as exc:
-            raise BadRequest(f"input validation error: {exc}") from None
+        ctype = req.content_type()
+        if ctype and not _accepts(spec.accept, ctype):
+            raise HttpError(415, f"unsupported content type {ctype!r}: this handler accepts {spec.accept}")
 
     async def _send_outcome(self, send: Send, invocation_id: str, outcome: Outcome) -> None:
         id_header = (b"x-restate-id", invocation_id.encode())

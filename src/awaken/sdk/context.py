@@ -1,4 +1,5 @@
-"""The handler-facing API: contexts and durable futures, with restate-sdk's names and signatures.
+"""The handler-facing API: contexts and durable futures, with restate-sdk's names, parameters and
+defaults (a test compares them with the pinned restate-sdk; the differences are listed there).
 
 A shared context has no `set`/`clear`: calling them on one is a type error for mypy.
 """
@@ -6,7 +7,6 @@ A shared context has no `set`/`clear`: calling them on one is a type error for m
 from __future__ import annotations
 
 import abc
-import typing
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -94,11 +94,88 @@ class Request:
     idempotency_key: str | None = None
 
 
+class ScopedContext(abc.ABC):
+    """Calls and sends within one scope (returned by `ctx.scope(name)`); each method also takes a
+    `limit_key`. A scope is part of the target's identity: the same idempotency key in two
+    scopes names two invocations."""
+
+    @abc.abstractmethod
+    def service_call(
+        self,
+        tpe: HandlerType[I, O],
+        arg: I,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[O]: ...
+
+    @abc.abstractmethod
+    def service_send(
+        self,
+        tpe: HandlerType[I, O],
+        arg: I,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle: ...
+
+    @abc.abstractmethod
+    def object_call(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[O]: ...
+
+    @abc.abstractmethod
+    def object_send(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle: ...
+
+    @abc.abstractmethod
+    def workflow_call(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[O]: ...
+
+    @abc.abstractmethod
+    def workflow_send(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle: ...
+
+
 class Context(abc.ABC):
     """The context of every handler."""
 
     @abc.abstractmethod
     def request(self) -> Request: ...
+
+    @abc.abstractmethod
+    def scope(self, scope: str) -> ScopedContext:
+        """Calls and sends made through the result carry `scope` (1 to 36 of `[a-zA-Z0-9_.-]`)."""
 
     @abc.abstractmethod
     def random(self) -> Random:
@@ -210,7 +287,11 @@ class Context(abc.ABC):
         key: str | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
-    ) -> RestateDurableCallFuture[bytes]: ...
+        scope: str | None = None,
+        limit_key: str | None = None,
+    ) -> RestateDurableCallFuture[bytes]:
+        """Call a handler by name with raw bytes. `scope` routes the call within a scope (see
+        `scope()`); `limit_key` needs a scope."""
 
     @abc.abstractmethod
     def generic_send(
@@ -222,7 +303,10 @@ class Context(abc.ABC):
         send_delay: timedelta | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
-    ) -> SendHandle: ...
+        scope: str | None = None,
+        limit_key: str | None = None,
+    ) -> SendHandle:
+        """Send to a handler by name with raw bytes (see generic_call for `scope`)."""
 
     @abc.abstractmethod
     def awakeable(
@@ -254,33 +338,48 @@ class Context(abc.ABC):
 
 
 class _KeyedReads(abc.ABC):
-    @abc.abstractmethod
-    def key(self) -> str: ...
+    # `entry_name` names the journal entry for observability (shown in the admin API's journal)
 
     @abc.abstractmethod
     def get(
-        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+        self,
+        name: str,
+        serde: Serde[T] = DefaultSerde(),
+        type_hint: type[T] | None = None,
+        entry_name: str | None = None,
     ) -> Awaitable[T | None]: ...
 
     @abc.abstractmethod
-    def state_keys(self) -> Awaitable[list[str]]: ...
+    def state_keys(self, entry_name: str | None = None) -> Awaitable[list[str]]: ...
+
+
+class KeyValueStore(_KeyedReads):
+    """The state of a virtual object or workflow key."""
+
+    @abc.abstractmethod
+    def set(
+        self, name: str, value: T, serde: Serde[T] = DefaultSerde(), entry_name: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def clear(self, name: str, entry_name: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def clear_all(self, entry_name: str | None = None) -> None: ...
 
 
 class ObjectSharedContext(Context, _KeyedReads):
     """Context of a shared virtual-object handler: reads state, never writes it."""
 
+    @abc.abstractmethod
+    def key(self) -> str: ...
 
-class ObjectContext(Context, _KeyedReads):
+
+class ObjectContext(Context, KeyValueStore):
     """Context of an exclusive virtual-object handler."""
 
     @abc.abstractmethod
-    def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None: ...
-
-    @abc.abstractmethod
-    def clear(self, name: str) -> None: ...
-
-    @abc.abstractmethod
-    def clear_all(self) -> None: ...
+    def key(self) -> str: ...
 
 
 class DurablePromise(Generic[T]):
@@ -321,17 +420,21 @@ class WorkflowSharedContext(ObjectSharedContext):
 
 
 __all__ = [
+    "AttemptFinishedEvent",
     "Context",
     "DurablePromise",
+    "HandlerType",
+    "KeyValueStore",
     "ObjectContext",
     "ObjectSharedContext",
     "Request",
     "RestateDurableCallFuture",
     "RestateDurableFuture",
     "RestateDurableSleepFuture",
+    "RunAction",
     "RunOptions",
+    "ScopedContext",
     "SendHandle",
     "WorkflowContext",
     "WorkflowSharedContext",
-    "typing",
 ]

@@ -1,9 +1,11 @@
-"""Durable futures and handles returned by the context, and the attempt-finished event."""
+"""Durable futures and handles returned by the context, the scoped context, and the
+attempt-finished event."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from awaken.core.journal import EntryKind, Outcome
@@ -13,8 +15,10 @@ from awaken.sdk.context import (
     RestateDurableCallFuture,
     RestateDurableFuture,
     RestateDurableSleepFuture,
+    ScopedContext,
     SendHandle,
 )
+from awaken.sdk.guards import replay_on_completion
 
 if TYPE_CHECKING:
     from awaken.sdk.invocation import InvocationContext
@@ -136,7 +140,10 @@ class StateRead(Awaitable[T]):
 
     async def _value(self) -> T:
         raw = self.known if self.known is not None else await self.ctx.read_state(self)
-        if not self.by_ref:  # a recorded read: its outcome is journaled now
+        if self.by_ref:
+            if replay_on_completion.get():  # the harness's final replay needs what it read
+                self.ctx.read_values[self.index] = raw
+        else:  # a recorded read: its outcome is journaled now
             self.ctx.machine.complete(self.index, Outcome(raw), durable=False)
         value: T = None if raw is None else self.decode(raw)  # type: ignore[assignment]
         return value
@@ -173,3 +180,78 @@ class DurablePromiseImpl(DurablePromise[T]):
 
 def _nothing(raw: bytes) -> None:
     return None
+
+
+class ScopedContextImpl(ScopedContext):
+    """`ctx.scope(name)`: the context's calls and sends, carrying the scope."""
+
+    def __init__(self, ctx: InvocationContext, scope: str) -> None:
+        self._ctx = ctx
+        self._scope = scope
+
+    def service_call(
+        self,
+        tpe: Any,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, None, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def service_send(
+        self,
+        tpe: Any,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, None, arg, send_delay, idempotency_key, headers, self._scope, limit_key)
+
+    def object_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, key, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def object_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, key, arg, send_delay, idempotency_key, headers, self._scope, limit_key)
+
+    def workflow_call(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RestateDurableCallFuture[Any]:
+        return self._ctx._call(tpe, key, arg, idempotency_key, headers, self._scope, limit_key)
+
+    def workflow_send(
+        self,
+        tpe: Any,
+        key: str,
+        arg: Any,
+        send_delay: timedelta | None = None,
+        limit_key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._ctx._send(tpe, key, arg, send_delay, idempotency_key, headers, self._scope, limit_key)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from random import Random
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from awaken.core.ids import (
     InvocationId,
-    idempotent_invocation_id,
     new_awakeable_id,
     new_invocation_id,
     parse_awakeable_id,
@@ -27,6 +28,7 @@ from awaken.sdk.context import (
     RestateDurableFuture,
     RestateDurableSleepFuture,
     RunOptions,
+    ScopedContext,
     SendHandle,
     WorkflowContext,
 )
@@ -37,15 +39,28 @@ from awaken.sdk.futures import (
     DurablePromiseImpl,
     FinishedEvent,
     Ready,
+    ScopedContextImpl,
     SendHandleImpl,
     SleepFuture,
     StateRead,
 )
+from awaken.sdk.guards import (
+    JOURNAL_MISMATCH,
+    NonDeterminismDetected,
+    check_scoping,
+    entry_name_data,
+    is_context_misuse,
+    missing_attribute,
+    replay_on_completion,
+    strict_determinism,
+)
+from awaken.sdk.scope import check_scope, scoped_idempotent_id
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
 from awaken.sdk.steps import ms, return_hint, run_step, step_policy
 
 T = TypeVar("T")
+log = logging.getLogger("awaken.sdk")
 
 
 class InvocationContext(WorkflowContext):
@@ -78,6 +93,7 @@ class InvocationContext(WorkflowContext):
         # overwrites the name, the store copies the old value into them (replay reads it there).
         self._ref_gets: dict[str, list[int]] = {}
         self._writes = 0  # state writes so far (a lazy read started before one reads the past)
+        self.read_values: dict[int, bytes | None] = {}  # what reads journaled by reference read
         self._random: Random | None = None
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
         self.finished = FinishedEvent()
@@ -88,8 +104,15 @@ class InvocationContext(WorkflowContext):
         try:
             return self.machine.step(kind, name, **fields)
         except NonDeterminismError as exc:
+            if strict_determinism.get():
+                raise NonDeterminismDetected(str(exc)) from None
             self.driver.fail_attempt(exc)
             raise
+
+    if not TYPE_CHECKING:  # for mypy, a missing attribute stays a type error
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(name)
 
     # -- awaiting ----------------------------------------------------------------------------
     async def settle(self) -> None:
@@ -173,6 +196,13 @@ class InvocationContext(WorkflowContext):
             attempt_finished_event=self.finished,
             idempotency_key=self._idempotency_key,
         )
+
+    def scope(self, scope: str) -> ScopedContext:
+        try:
+            check_scope(scope)
+        except ValueError as exc:
+            raise TerminalError(str(exc), 400) from None
+        return ScopedContextImpl(self, scope)
 
     def random(self) -> Random:
         if self._random is None:
@@ -278,11 +308,13 @@ class InvocationContext(WorkflowContext):
         self._complete_awakeable(name, Outcome.fail(failure_code, failure_message))
 
     # -- calls -------------------------------------------------------------------------------
-    def _target_id(self, spec_service: str, handler: str, key: str | None, idem: str | None, wf: bool) -> str:
+    def _target_id(
+        self, service: str, handler: str, key: str | None, idem: str | None, wf: bool, scope: str | None
+    ) -> str:
         if wf and key is not None:
-            return workflow_invocation_id(spec_service, key)
+            return workflow_invocation_id(service, key)
         if idem is not None:
-            return idempotent_invocation_id(spec_service, key, handler, idem)
+            return scoped_idempotent_id(scope, service, key, handler, idem)
         return new_invocation_id(self.driver.now_ms(), self.driver.random_bytes(16))
 
     def _invoke(
@@ -296,23 +328,38 @@ class InvocationContext(WorkflowContext):
         headers: dict[str, str] | None,
         delay: timedelta | None = None,
         workflow_main: bool = False,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> tuple[int, str]:
         data = None
         if not self.machine.replaying:
+            check_scoping(service, key, scope, limit_key)
             data = {
                 "service": service,
                 "handler": handler,
                 "key": key,
-                "invocation_id": self._target_id(service, handler, key, idempotency_key, workflow_main),
+                "invocation_id": self._target_id(
+                    service, handler, key, idempotency_key, workflow_main, scope
+                ),
                 "idempotency_key": idempotency_key,
                 "headers": headers or {},
                 "run_at": self.driver.now_ms() + ms(delay) if delay else None,
             }
+            if scope is not None:
+                data["scope"] = scope
+                data["limit_key"] = limit_key
         entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])
 
     def _call(
-        self, tpe: Any, key: str | None, arg: Any, idem: str | None, headers: dict[str, str] | None
+        self,
+        tpe: Any,
+        key: str | None,
+        arg: Any,
+        idem: str | None,
+        headers: dict[str, str] | None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> CallFuture[Any]:
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
@@ -325,6 +372,8 @@ class InvocationContext(WorkflowContext):
             idem,
             headers,
             workflow_main=spec.kind == "workflow",
+            scope=scope,
+            limit_key=limit_key,
         )
         return CallFuture(self, index, spec.output_serde.deserialize, target)
 
@@ -336,6 +385,8 @@ class InvocationContext(WorkflowContext):
         delay: timedelta | None,
         idem: str | None,
         headers: dict[str, str] | None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> SendHandle:
         spec = handler_spec_of(tpe)
         payload = spec.input_serde.serialize(arg)
@@ -349,6 +400,8 @@ class InvocationContext(WorkflowContext):
             headers,
             delay,
             workflow_main=spec.kind == "workflow",
+            scope=scope,
+            limit_key=limit_key,
         )
         return SendHandleImpl(self, target)
 
@@ -417,8 +470,20 @@ class InvocationContext(WorkflowContext):
         key: str | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> RestateDurableCallFuture[bytes]:
-        index, target = self._invoke(EntryKind.CALL, service, handler, key, arg, idempotency_key, headers)
+        index, target = self._invoke(
+            EntryKind.CALL,
+            service,
+            handler,
+            key,
+            arg,
+            idempotency_key,
+            headers,
+            scope=scope,
+            limit_key=limit_key,
+        )
         return CallFuture(self, index, BytesSerde().deserialize, target)
 
     def generic_send(
@@ -430,9 +495,20 @@ class InvocationContext(WorkflowContext):
         send_delay: timedelta | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
     ) -> SendHandle:
         _, target = self._invoke(
-            EntryKind.SEND, service, handler, key, arg, idempotency_key, headers, send_delay
+            EntryKind.SEND,
+            service,
+            handler,
+            key,
+            arg,
+            idempotency_key,
+            headers,
+            send_delay,
+            scope=scope,
+            limit_key=limit_key,
         )
         return SendHandleImpl(self, target)
 
@@ -470,7 +546,11 @@ class InvocationContext(WorkflowContext):
             raise TerminalError("shared handlers can only read state", 500)
 
     def get(
-        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+        self,
+        name: str,
+        serde: Serde[T] = DefaultSerde(),
+        type_hint: type[T] | None = None,
+        entry_name: str | None = None,
     ) -> Awaitable[T | None]:
         """The value of `name`, journaled here. A value larger than LARGE_VALUE is journaled as a
         reference (exclusive handlers hold the key, so the state they read is theirs) and, if it
@@ -489,14 +569,16 @@ class InvocationContext(WorkflowContext):
         known = name not in self._lazy
         raw = self._state.get(name) if known else None
         by_ref = self.spec.exclusive and not (known and (raw is None or len(raw) <= LARGE_VALUE))
+        named = entry_name_data(entry_name)
         if by_ref:
-            entry = self._step(EntryKind.GET_STATE, name, data={"ref": True}, outcome=Outcome())
+            data = {"ref": True, **(named or {})}
+            entry = self._step(EntryKind.GET_STATE, name, data=data, outcome=Outcome())
             self._ref_gets.setdefault(name, []).append(entry.index)
             return StateRead(self, entry.index, name, decode, raw, True)
         if not known:  # a shared handler: its reads are not its own, so they are recorded
-            entry = self._step(EntryKind.GET_STATE, name)  # its outcome comes with the read
+            entry = self._step(EntryKind.GET_STATE, name, data=named)  # its outcome comes with the read
             return StateRead(self, entry.index, name, decode, None, False)
-        self._step(EntryKind.GET_STATE, name, outcome=Outcome(raw))
+        self._step(EntryKind.GET_STATE, name, outcome=Outcome(raw), data=named)
         return Ready(None if raw is None else decode(raw))
 
     async def read_state(self, read: StateRead[Any]) -> bytes | None:
@@ -515,12 +597,12 @@ class InvocationContext(WorkflowContext):
         outcome = await self.driver.read_entry(read.index)
         return None if outcome is None else outcome.value
 
-    def state_keys(self) -> Awaitable[list[str]]:
+    def state_keys(self, entry_name: str | None = None) -> Awaitable[list[str]]:
         self._require_keyed(write=False)
         outcome = None
         if not self.machine.replaying:
             outcome = Outcome(json.dumps(sorted(self._state.keys() | self._lazy)).encode())
-        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome)
+        entry = self._step(EntryKind.STATE_KEYS, outcome=outcome, data=entry_name_data(entry_name))
         assert entry.outcome is not None and entry.outcome.value is not None
         keys: list[str] = json.loads(entry.outcome.value)
         return Ready(keys)
@@ -535,25 +617,27 @@ class InvocationContext(WorkflowContext):
             for index in self._ref_gets.pop(n, ()):
                 self.driver.capture(index, n)
 
-    def set(self, name: str, value: T, serde: Serde[T] = DefaultSerde()) -> None:
+    def set(
+        self, name: str, value: T, serde: Serde[T] = DefaultSerde(), entry_name: str | None = None
+    ) -> None:
         self._require_keyed(write=True)
-        raw = serde.serialize(value)
+        raw = resolve_serde(serde, type(value)).serialize(value)
         self._overwrite(name)
-        self._step(EntryKind.SET_STATE, name, payload=raw)
+        self._step(EntryKind.SET_STATE, name, payload=raw, data=entry_name_data(entry_name))
         self._state[name] = raw
         self._lazy.discard(name)
 
-    def clear(self, name: str) -> None:
+    def clear(self, name: str, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
         self._overwrite(name)
-        self._step(EntryKind.CLEAR_STATE, name)
+        self._step(EntryKind.CLEAR_STATE, name, data=entry_name_data(entry_name))
         self._state.pop(name, None)
         self._lazy.discard(name)
 
-    def clear_all(self) -> None:
+    def clear_all(self, entry_name: str | None = None) -> None:
         self._require_keyed(write=True)
         self._overwrite(None)
-        self._step(EntryKind.CLEAR_ALL_STATE)
+        self._step(EntryKind.CLEAR_ALL_STATE, data=entry_name_data(entry_name))
         self._state.clear()
         self._lazy.clear()
 
@@ -567,18 +651,39 @@ class InvocationContext(WorkflowContext):
 
 
 async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
-    """Run a handler to its outcome. A TerminalError becomes a failed outcome; any other
-    exception propagates (the attempt is retried); Suspended propagates."""
+    """Run a handler to its outcome. A TerminalError becomes a failed outcome, and so does a
+    misuse of the context (an attribute it lacks, a method called with keywords it does not
+    take: retrying cannot fix those); any other exception propagates (the attempt is retried);
+    Suspended propagates."""
     try:
-        if spec.takes_input:
-            try:
-                arg = spec.decode_input(body)
-            except Exception as exc:
-                raise TerminalError(f"unable to parse the handler's input: {exc}", 400) from exc
-            result = await spec.fn(ctx, arg)
-        else:
-            result = await spec.fn(ctx)
-        await ctx.settle()
-        return Outcome(spec.encode_output(result))
+        async with contextlib.AsyncExitStack() as managers:
+            for factory in spec.context_managers:
+                await managers.enter_async_context(factory())
+            if spec.takes_input:
+                try:
+                    arg = spec.decode_input(body)
+                except Exception as exc:
+                    # restate-sdk's message and status: the invocation fails, the caller gets 500
+                    raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
+                result = await spec.fn(ctx, arg)
+            else:
+                result = await spec.fn(ctx)
+            await ctx.settle()
+            if replay_on_completion.get() and ctx.machine.length:
+                from awaken.sdk.replay_check import divergence  # (it builds contexts: a cycle at import)
+
+                diverged = await divergence(spec, ctx, body)
+                if diverged is not None:
+                    raise NonDeterminismDetected(f"replaying the completed handler: {diverged}")
+            return Outcome(spec.encode_output(result))
     except TerminalError as exc:
         return Outcome.fail(exc.status_code, exc.message)
+    except NonDeterminismDetected as exc:
+        log.error("invocation %s: %s", ctx.invocation_id, exc)
+        return Outcome.fail(JOURNAL_MISMATCH, f"NonDeterminismError: {exc}")
+    except (AttributeError, TypeError) as exc:
+        if not is_context_misuse(exc):
+            raise
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("invocation %s (%s/%s) failed: %s", ctx.invocation_id, spec.service, spec.name, message)
+        return Outcome.fail(500, message)

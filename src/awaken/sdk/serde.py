@@ -1,21 +1,38 @@
 """Serialization of handler inputs, outputs, step results, state and awakeable payloads.
 
-Same names and behaviour as the restate-sdk package: JSON by default, empty bytes mean None;
-a type hint (Pydantic model, dataclass, TypedDict, plain JSON types) selects validated decoding,
-done here with one pydantic TypeAdapter per type.
+Decoding is restate-sdk's `DefaultSerde`, exactly: empty bytes are None; with a type hint, a
+Pydantic model is validated (`model_validate_json`), a dataclass is built with dacite's
+`from_dict`, a msgspec Struct is decoded by `msgspec.json`, and everything else (plain types,
+TypedDicts, generics) is plain `json.loads`, so what restate-sdk accepts awaken accepts.
+
+Encoding follows it too (Pydantic and msgspec by their own encoders, dataclasses through
+`asdict`, the rest `json.dumps`), and then goes one step further: a value `json.dumps` refuses (a
+model inside a list, say) is encoded by pydantic instead of failing the attempt.
+
+JSON schemas (for the admin API and for typed awakeables, which validate their payload when it
+arrives) come from msgspec for Structs and from pydantic for everything else; a hint that has no
+schema gets None, never an error.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import sys
+import types
 import typing
 from functools import lru_cache
 from typing import Any, Generic, NotRequired, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+import dacite
+from pydantic import BaseModel, TypeAdapter
 from typing_extensions import TypedDict
+
+try:  # msgspec is optional: `pip install awaken[serde]`
+    import msgspec
+except ImportError:  # pragma: no cover - exercised where msgspec is not installed
+    msgspec = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -23,38 +40,64 @@ I = TypeVar("I")  # noqa: E741
 _UNTYPED = (None, Any, object)
 
 
+def is_pydantic(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def is_msgspec_struct(hint: Any) -> bool:
+    return msgspec is not None and isinstance(hint, type) and issubclass(hint, msgspec.Struct)
+
+
+def is_typed(type_hint: Any) -> bool:
+    return type_hint not in _UNTYPED and type_hint is not type(None)
+
+
+def core_type(hint: Any) -> Any:
+    """`Optional[T]` (or `T | None`) -> T; anything else unchanged (restate-sdk's rule)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if len(args) == 2 and type(None) in args:
+            return args[0] if args[1] is type(None) else args[1]
+    return hint
+
+
+# -- JSON schemas --------------------------------------------------------------------------------
+
+
 @lru_cache(maxsize=512)
 def _adapter(type_hint: Any) -> TypeAdapter[Any]:
     return TypeAdapter(_pydantic_compatible(type_hint))
 
 
-def _pydantic_compatible(type_hint: Any) -> Any:
-    """pydantic refuses `typing.TypedDict` before Python 3.12: rebuild it, field by field, as
-    the `typing_extensions.TypedDict` it accepts (nested ones too)."""
-    if sys.version_info >= (3, 12) or not typing.is_typeddict(type_hint):
-        return type_hint
-    if type_hint.__module__ == "typing_extensions" or "typing_extensions" in repr(type(type_hint)):
-        return type_hint
-    hints = typing.get_type_hints(type_hint)
-    required = getattr(type_hint, "__required_keys__", frozenset(hints))
-    fields = {
-        name: (_pydantic_compatible(t) if name in required else NotRequired[_pydantic_compatible(t)])
-        for name, t in hints.items()
-    }
-    return TypedDict(type_hint.__name__, fields)  # type: ignore[operator]
-
-
-def check_type(type_hint: Any) -> None:
-    """Raise TypeError now if values of this type hint cannot be (de)serialized."""
-    if is_typed(type_hint):
-        try:
-            _adapter(type_hint)
-        except Exception as exc:
-            raise TypeError(f"type {type_hint!r} cannot be serialized: {exc}") from exc
-
-
-def is_typed(type_hint: Any) -> bool:
-    return type_hint not in _UNTYPED and type_hint is not type(None)
+def _pydantic_compatible(hint: Any) -> Any:
+    """pydantic refuses `typing.TypedDict` before Python 3.12, also inside generics: rebuild each
+    as the `typing_extensions.TypedDict` it accepts, down the whole hint."""
+    if sys.version_info >= (3, 12):
+        return hint
+    if typing.is_typeddict(hint):
+        if "typing_extensions" in repr(type(hint)):
+            return hint
+        hints = typing.get_type_hints(hint)
+        required = getattr(hint, "__required_keys__", frozenset(hints))
+        fields = {
+            name: (_pydantic_compatible(t) if name in required else NotRequired[_pydantic_compatible(t)])
+            for name, t in hints.items()
+        }
+        return TypedDict(hint.__name__, fields)  # type: ignore[operator]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is None or not args:
+        return hint
+    rebuilt = tuple(_pydantic_compatible(a) for a in args)
+    if rebuilt == args:
+        return hint
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[rebuilt]  # noqa: UP007 (a runtime rebuild of a union)
+    if origin is typing.Literal:
+        return hint
+    try:
+        return hint.copy_with(rebuilt)
+    except AttributeError:
+        return origin[rebuilt]
 
 
 def json_schema_for(type_hint: Any) -> dict[str, Any] | None:
@@ -75,9 +118,18 @@ def _cached_schema(type_hint: Any) -> dict[str, Any] | None:
 
 def _schema(type_hint: Any) -> dict[str, Any] | None:
     try:
+        if is_msgspec_struct(type_hint):
+            schema: dict[str, Any] = msgspec.json.schema(type_hint)
+            return schema
+        if is_pydantic(type_hint):
+            model: dict[str, Any] = type_hint.model_json_schema(mode="serialization")
+            return model
         return _adapter(type_hint).json_schema()
     except Exception:
         return None
+
+
+# -- serdes --------------------------------------------------------------------------------------
 
 
 class Serde(Generic[T], abc.ABC):
@@ -91,6 +143,8 @@ class Serde(Generic[T], abc.ABC):
 
 
 class BytesSerde(Serde[bytes]):
+    """Bytes as they are."""
+
     def deserialize(self, buf: bytes) -> bytes | None:
         return buf
 
@@ -99,6 +153,8 @@ class BytesSerde(Serde[bytes]):
 
 
 class JsonSerde(Serde[I]):
+    """Plain JSON, no type."""
+
     def deserialize(self, buf: bytes) -> I | None:
         if not buf:
             return None
@@ -111,8 +167,31 @@ class JsonSerde(Serde[I]):
         return json.dumps(obj).encode()
 
 
+def _encode_any(obj: Any, hint: Any = None) -> bytes:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump_json().encode()
+    if is_msgspec_struct(type(obj)):
+        encoded: bytes = msgspec.json.encode(obj)
+        return encoded
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _dumps(dataclasses.asdict(obj))
+    if is_pydantic(hint):
+        # a dict (a step's untyped result, say) standing for the hinted model
+        return _adapter(hint).dump_json(obj, warnings=False)
+    return _dumps(obj)
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        return json.dumps(obj).encode()
+    except TypeError:
+        # a value json cannot write (models in a list, a datetime...): pydantic can
+        adapter: TypeAdapter[Any] = _adapter(typing.cast(Any, type(obj)))
+        return adapter.dump_json(obj)
+
+
 class DefaultSerde(Serde[I]):
-    """JSON; with a type hint, validated (de)serialization through pydantic."""
+    """restate-sdk's default: picks the codec from the type hint (see the module docstring)."""
 
     def __init__(self, type_hint: Any = None) -> None:
         self.type_hint = type_hint
@@ -123,40 +202,61 @@ class DefaultSerde(Serde[I]):
     def deserialize(self, buf: bytes) -> I | None:
         if not buf:
             return None
-        if not is_typed(self.type_hint):
-            value: I = json.loads(buf)
-            return value
-        typed: I = _adapter(self.type_hint).validate_json(buf)
-        return typed
+        hint = self.type_hint
+        value: Any
+        if is_msgspec_struct(hint):
+            value = msgspec.json.decode(buf, type=hint)
+        elif is_pydantic(hint):
+            value = hint.model_validate_json(buf)
+        elif dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            value = dacite.from_dict(hint, json.loads(buf))
+        else:
+            value = json.loads(buf)
+        return typing.cast(I, value)
 
     def serialize(self, obj: I | None) -> bytes:
         if obj is None:
             return b""
-        if is_typed(self.type_hint):
-            # warnings off: a step's untyped result (a dict) may stand for the hinted model
-            return _adapter(self.type_hint).dump_json(obj, warnings=False)
-        try:
-            return json.dumps(obj).encode()
-        except TypeError:
-            # a model or dataclass returned from an untyped function
-            adapter: TypeAdapter[Any] = _adapter(typing.cast(Any, type(obj)))
-            return adapter.dump_json(obj)
+        return _encode_any(obj, self.type_hint)
 
 
 class PydanticJsonSerde(Serde[I]):
+    """A Pydantic model as JSON."""
+
     def __init__(self, model: Any) -> None:
         self.model = model
 
     def deserialize(self, buf: bytes) -> I | None:
         if not buf:
             return None
-        value: I = _adapter(self.model).validate_json(buf)
-        return value
+        return typing.cast(I, self.model.model_validate_json(buf))
 
     def serialize(self, obj: I | None) -> bytes:
         if obj is None:
             return b""
-        return _adapter(self.model).dump_json(obj)
+        return _encode_any(obj, self.model)
+
+
+class MsgspecJsonSerde(Serde[I]):
+    """A msgspec Struct as JSON (needs msgspec: `pip install awaken[serde]`)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def deserialize(self, buf: bytes) -> I | None:
+        if not buf:
+            return None
+        if msgspec is None:
+            raise RuntimeError("msgspec is not installed: pip install 'awaken[serde]'")
+        return typing.cast(I, msgspec.json.decode(buf, type=self.model))
+
+    def serialize(self, obj: I | None) -> bytes:
+        if obj is None:
+            return b""
+        if msgspec is None:
+            raise RuntimeError("msgspec is not installed: pip install 'awaken[serde]'")
+        encoded: bytes = msgspec.json.encode(obj)
+        return encoded
 
 
 def resolve_serde(serde: Serde[Any] | None, type_hint: Any) -> Serde[Any]:
@@ -166,8 +266,15 @@ def resolve_serde(serde: Serde[Any] | None, type_hint: Any) -> Serde[Any]:
     return DefaultSerde(type_hint)
 
 
-def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors(include_url=False)
-    ]
+def handler_serde(serde: Serde[Any], hint: Any) -> Serde[Any]:
+    """A handler's input or output serde, chosen as restate-sdk does from its annotation
+    (`Optional[T]` counts as T): an explicit serde wins; msgspec Structs and Pydantic models get
+    their own serde; anything else the default one with the hint."""
+    if not isinstance(serde, DefaultSerde) or serde.type_hint is not None:
+        return serde
+    core = core_type(hint)
+    if is_msgspec_struct(core):
+        return MsgspecJsonSerde(core)
+    if is_pydantic(core):
+        return PydanticJsonSerde(core)
+    return DefaultSerde(core)

@@ -6,6 +6,9 @@
 
 `always_replay=True` suspends at every await and resumes by replaying the journal: a handler
 that is not deterministic fails there with a NonDeterminismError.
+
+restate-sdk's harness (`create_test_harness`, `test_harness`: real loopback URLs, a
+`create_client` client) is in `awaken.testing.restate_harness`, re-exported here.
 """
 
 from __future__ import annotations
@@ -85,4 +88,13 @@ async def harness(
             await test_app.shutdown()
 
 
-__all__ = ["ManualClock", "TestEnvironment", "harness"]
+from awaken.testing.restate_harness import RestateTestHarness, create_test_harness, test_harness  # noqa: E402
+
+__all__ = [
+    "ManualClock",
+    "RestateTestHarness",
+    "TestEnvironment",
+    "create_test_harness",
+    "harness",
+    "test_harness",
+]
