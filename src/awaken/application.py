@@ -1,14 +1,15 @@
 """`awaken.app(services=[...])`: the ASGI application that serves the ingress and runs the engine
-in its lifespan. Settings come from keywords, else from the environment (what `awaken serve`
-sets):
+in its lifespan. Settings come from keywords, else from `awaken.settings` (the environment,
+then awaken.toml), which `awaken serve` also reads:
 
-| keyword          | environment               | default               |
-| ---------------- | ------------------------- | --------------------- |
-| db               | AWAKEN_DB                 | sqlite:///awaken.db   |
-| suspend_after    | AWAKEN_SUSPEND_AFTER (s)  | 1.0                   |
-| always_replay    | AWAKEN_ALWAYS_REPLAY=1    | off (suspend_after=0) |
-| synchronous      | AWAKEN_SQLITE_SYNCHRONOUS | full                  |
-| max_body         | AWAKEN_MAX_BODY (bytes)   | 32 MiB                |
+| keyword          | setting (environment)                  | default               |
+| ---------------- | -------------------------------------- | --------------------- |
+| db               | db (AWAKEN_DB)                         | sqlite:///awaken.db   |
+| suspend_after    | suspend_after (AWAKEN_SUSPEND_AFTER, s)| 1.0                   |
+| always_replay    | always_replay (AWAKEN_ALWAYS_REPLAY=1) | off (suspend_after=0) |
+| synchronous      | sqlite_synchronous (AWAKEN_SQLITE_SYNCHRONOUS) | full          |
+| max_body         | max_body (AWAKEN_MAX_BODY, bytes)      | 32 MiB                |
+| migrate          | migrate (AWAKEN_MIGRATE)               | on                    |
 
 `synchronous=normal` trades durability across power loss for speed: commits survive a crash
 of the process but the last ones may be lost if the machine loses power.
@@ -17,7 +18,6 @@ of the process but the last ones may be lost if the machine loses power.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,16 +25,12 @@ from typing import Any
 from awaken.engine.engine import Engine, EngineConfig
 from awaken.errors import AwakenError
 from awaken.ingress.http import Receive, Scope, Send, respond_json
-from awaken.ingress.routes import DEFAULT_MAX_BODY, Ingress
+from awaken.ingress.routes import Ingress
 from awaken.sdk.service import AnyService
+from awaken.settings import Settings, load_settings
 from awaken.storage import open_store
 
 log = logging.getLogger("awaken")
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
 
 
 class AwakenApp:
@@ -49,6 +45,7 @@ class AwakenApp:
         always_replay: bool | None = None,
         synchronous: str | None = None,
         max_body: int | None = None,
+        migrate: bool | None = None,
         clock: Callable[[], float] = time.time,
         config: EngineConfig | None = None,
     ) -> None:
@@ -58,6 +55,7 @@ class AwakenApp:
         self.always_replay = always_replay
         self.synchronous = synchronous
         self.max_body = max_body
+        self.migrate = migrate
         self.clock = clock
         self.base_config = config
         self.engine: Engine | None = None
@@ -72,16 +70,24 @@ class AwakenApp:
             if value is not None:
                 setattr(self, name, value)
 
-    def _engine_config(self) -> EngineConfig:
+    def settings(self) -> Settings:
+        """The effective settings: this app's keywords over the environment and awaken.toml."""
+        return load_settings(
+            db=self.db,
+            suspend_after=self.suspend_after,
+            always_replay=self.always_replay,
+            sqlite_synchronous=self.synchronous,
+            max_body=self.max_body,
+            migrate=self.migrate,
+        )
+
+    def _engine_config(self, settings: Settings) -> EngineConfig:
         base = self.base_config or EngineConfig()
-        always = self.always_replay
-        if always is None:
-            always = os.environ.get("AWAKEN_ALWAYS_REPLAY", "") not in ("", "0", "false")
-        suspend = self.suspend_after
-        if suspend is None:
-            suspend = _env_float("AWAKEN_SUSPEND_AFTER", base.suspend_after)
+        suspend = (
+            settings.suspend_after if "suspend_after" in settings.model_fields_set else base.suspend_after
+        )
         return EngineConfig(
-            suspend_after=0.0 if always else suspend,
+            suspend_after=0.0 if settings.always_replay else suspend,
             retry_policy=base.retry_policy,
             retention_ms=base.retention_ms,
             poll_interval=base.poll_interval,
@@ -93,15 +99,23 @@ class AwakenApp:
         self._users += 1
         if self.engine is not None:
             return self.engine
-        db = self.db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
-        sync = self.synchronous or os.environ.get("AWAKEN_SQLITE_SYNCHRONOUS") or "full"
-        store = open_store(db, synchronous=sync)
-        engine = Engine(self.services, store, self._engine_config(), clock=self.clock)
-        await engine.start()
-        max_body = self.max_body or int(os.environ.get("AWAKEN_MAX_BODY") or DEFAULT_MAX_BODY)
+        try:
+            settings = self.settings()
+            # settings.migrate: the SQLite store migrates in open() whatever it says; the
+            # store that reads it is yet to come (SPEC §5, `--no-migrate`).
+            store = open_store(settings.db, synchronous=settings.sqlite_synchronous)
+        except BaseException:
+            self._users -= 1
+            raise
+        engine = Engine(self.services, store, self._engine_config(settings), clock=self.clock)
+        try:
+            await engine.start()
+        except BaseException:
+            self._users -= 1
+            raise
         self.engine = engine
-        self._ingress = Ingress(engine, max_body)
-        log.info("awaken engine started on %s", db)
+        self._ingress = Ingress(engine, settings.max_body)
+        log.info("awaken engine started on %s", settings.db)
         return engine
 
     async def shutdown(self) -> None:
