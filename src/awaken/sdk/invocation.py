@@ -20,6 +20,7 @@ from awaken.core.ids import (
 )
 from awaken.core.journal import Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, NonDeterminismError, TerminalError
+from awaken.observability import tracing
 from awaken.sdk.context import (
     DurablePromise,
     Request,
@@ -301,6 +302,7 @@ class InvocationContext(WorkflowContext):
                 "headers": headers or {},
                 "run_at": self.driver.now_ms() + ms(delay) if delay else None,
             }
+            data["headers"] = tracing.call_headers(kind.value, data)  # + traceparent
         entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])
 
