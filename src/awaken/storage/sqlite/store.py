@@ -7,6 +7,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -20,6 +21,7 @@ from awaken.storage.protocol import (
     CreateResult,
     Effects,
     EntryRef,
+    InvocationFilter,
     InvocationRecord,
     NewInvocation,
     PayloadValidator,
@@ -230,10 +232,21 @@ class SqliteStore:
         return await self._read(lambda tx: tx.journal(invocation_id))
 
     async def list_invocations(
-        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
+        self,
+        filter: InvocationFilter | None = None,
+        limit: int = 100,
+        before: str | None = None,
+        *,
+        status: Status | None = None,
+        service: str | None = None,
     ) -> list[InvocationRecord]:
-        """Newest first."""
-        return await self._read(lambda tx: tx.list_invocations(status, service, limit))
+        """Newest first; see the Protocol."""
+        chosen = filter or InvocationFilter()
+        if status is not None:
+            chosen = replace(chosen, status=frozenset({status}))
+        if service is not None:
+            chosen = replace(chosen, service=service)
+        return await self._read(lambda tx: tx.list_invocations(chosen, limit, before))
 
     async def count_invocations(self) -> dict[Status, int]:
         return await self._read(lambda tx: tx.count_invocations())

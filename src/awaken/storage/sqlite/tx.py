@@ -25,6 +25,7 @@ from awaken.storage.protocol import (
     Delivery,
     Effects,
     EntryRef,
+    InvocationFilter,
     InvocationRecord,
     NewInvocation,
     Pause,
@@ -36,6 +37,7 @@ from awaken.storage.protocol import (
     Status,
     Suspend,
     TimerKind,
+    parse_page_cursor,
 )
 from awaken.storage.sqlite.control import INVOCATION_TIMER, cancel_children, request_cancel
 from awaken.storage.sqlite.rows import (
@@ -107,9 +109,26 @@ class Tx:
         return {str(r["name"]): bytes(r["value"]) for r in rows}
 
     def list_invocations(
-        self, status: Status | None, service: str | None, limit: int
+        self, filter: InvocationFilter, limit: int, before: str | None
     ) -> list[InvocationRecord]:
-        params = {"status": None if status is None else status.value, "service": service, "limit": limit}
+        before_created: int | None = None
+        before_id: str | None = None
+        if before is not None:
+            try:
+                before_created, before_id = parse_page_cursor(before)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        params = {
+            "statuses": dump_json(sorted(s.value for s in filter.status)) if filter.status else None,
+            "service": filter.service,
+            "handler": filter.handler,
+            "key": filter.key,
+            "created_after": filter.created_after_ms,
+            "created_before": filter.created_before_ms,
+            "before_created": before_created,
+            "before_id": before_id,
+            "limit": limit,
+        }
         return [record_from_row(r) for r in self._exec("list_invocations", params)]
 
     def count_invocations(self) -> dict[Status, int]:
