@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,8 @@ from awaken.errors import AwakenError
 CONFIG_FILE = "awaken.toml"
 CONFIG_ENV = "AWAKEN_CONFIG"
 MiB = 1024 * 1024
+
+DATABASE_SCHEMES = ("sqlite://", "postgresql://", "postgres://")
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
@@ -79,6 +81,20 @@ class Settings(BaseSettings):
     # -- the CLI's view of a running server
     admin_url: str | None = Field(None, description="admin API the CLI talks to [default: from admin_port]")
     ingress_url: str | None = Field(None, description="ingress the CLI talks to [default: from port]")
+
+    @field_validator("db")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(DATABASE_SCHEMES):
+            raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        return value
+
+    @field_validator("admin_url", "ingress_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected http://HOST:PORT or https://HOST:PORT")
+        return value
 
     @classmethod
     def settings_customise_sources(
