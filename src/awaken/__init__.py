@@ -15,6 +15,7 @@ from awaken.errors import (
     is_internal_exception,
 )
 from awaken.errors import InvocationControl as SdkInternalBaseException
+from awaken.observability.logs import RestateLoggingFilter, getLogger
 from awaken.sdk.combinators import as_completed, gather, select, wait_completed
 from awaken.sdk.context import (
     Context,
@@ -51,6 +52,7 @@ __all__ = [
     "RestateDurableCallFuture",
     "RestateDurableFuture",
     "RestateDurableSleepFuture",
+    "RestateLoggingFilter",
     "RetryableError",
     "RunOptions",
     "SdkInternalBaseException",
@@ -66,6 +68,7 @@ __all__ = [
     "app",
     "as_completed",
     "gather",
+    "getLogger",
     "is_internal_exception",
     "select",
     "wait_completed",

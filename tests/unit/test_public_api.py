@@ -10,10 +10,10 @@ EXPECTED = {
     "AsyncClient", "AwakenApp", "AwakenError", "BytesSerde", "Client", "Context", "DefaultSerde",
     "DurablePromise", "InvocationRetryPolicy", "JsonSerde", "ObjectContext", "ObjectSharedContext",
     "PydanticJsonSerde", "Request", "RestateDurableCallFuture", "RestateDurableFuture",
-    "RestateDurableSleepFuture", "RetryableError", "RunOptions", "SdkInternalBaseException",
-    "SendHandle", "Serde", "Service", "Suspended", "TerminalError", "VirtualObject", "Workflow",
-    "WorkflowContext", "WorkflowSharedContext", "app", "as_completed", "gather",
-    "is_internal_exception", "select", "wait_completed",
+    "RestateDurableSleepFuture", "RestateLoggingFilter", "RetryableError", "RunOptions",
+    "SdkInternalBaseException", "SendHandle", "Serde", "Service", "Suspended", "TerminalError",
+    "VirtualObject", "Workflow", "WorkflowContext", "WorkflowSharedContext", "app", "as_completed",
+    "gather", "getLogger", "is_internal_exception", "select", "wait_completed",
 }  # fmt: skip
 
 
@@ -41,6 +41,17 @@ def test_restate_sdk_names_and_signatures() -> None:
     assert list(inspect.signature(awaken.TerminalError).parameters) == ["message", "status_code", "metadata"]
     opts = awaken.RunOptions(max_attempts=3)
     assert opts.max_attempts == 3 and opts.initial_retry_interval is None
+
+
+def test_restate_logging_names() -> None:
+    """restate-sdk's `restate.getLogger(name)` and `RestateLoggingFilter` (a logging.Filter)."""
+    import logging
+
+    logger = awaken.getLogger("compat.names")
+    assert logger is logging.getLogger("compat.names")
+    assert sum(isinstance(f, awaken.RestateLoggingFilter) for f in logger.filters) == 1
+    assert awaken.getLogger("compat.names") is logger and len(logger.filters) == 1  # added once
+    assert issubclass(awaken.RestateLoggingFilter, logging.Filter)
 
 
 def test_internal_exceptions_are_base_exceptions() -> None:

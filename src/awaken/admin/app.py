@@ -207,7 +207,9 @@ class AdminApp:
         if action in ("cancel", "kill"):
             result = await engine.cancel_invocation(invocation_id, kill=action == "kill")
             if result.done:
-                await respond_json(send, 200, {"invocation_id": invocation_id, "result": f"{action}ed"})
+                # awaken spells it "cancelled"; the invocation's 409 message stays Restate's "canceled"
+                done = "cancelled" if action == "cancel" else "killed"
+                await respond_json(send, 200, {"invocation_id": invocation_id, "result": done})
             else:  # the handler raises it at its next await
                 await respond_json(send, 202, {"invocation_id": invocation_id, "result": "cancel requested"})
         elif action == "pause":

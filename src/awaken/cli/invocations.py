@@ -210,9 +210,6 @@ def describe(invocation_id: str, admin_url: str | None, admin_token: str | None,
 
 
 # -- acting on invocations ------------------------------------------------------------------------
-_RESULT_WORDS = {"canceled": "cancelled"}  # awaken's own word (Restate's wire value stays)
-
-
 def _act(api: Client, action: str, invocation_id: str) -> dict[str, Any]:
     match action:
         case "cancel":
@@ -228,8 +225,7 @@ def _act(api: Client, action: str, invocation_id: str) -> dict[str, Any]:
 
 
 def _word(result: dict[str, Any]) -> str:
-    word = str(result.get("result", ""))
-    return _RESULT_WORDS.get(word, word)
+    return str(result.get("result", ""))
 
 
 def _targets(api: Client, target: Target, action: str) -> list[str]:
