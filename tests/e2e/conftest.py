@@ -107,6 +107,7 @@ class Server:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         launcher: list[str] | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.target = target
         self.launcher = launcher or [sys.executable, "-m", "awaken.cli.main"]
@@ -120,7 +121,9 @@ class Server:
         self.logs: list[Path] = []
         self.port = 0
         self.admin_port = 0
-        self.client = httpx.Client(timeout=10.0)
+        # the token the server's admin API wants (--admin-token), sent with every request
+        headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self.client = httpx.Client(timeout=10.0, headers=headers)
 
     # -- addresses ---------------------------------------------------------------------------
     @property

@@ -42,7 +42,8 @@ class CliFailure(click.ClickException):
 
 
 def _api_name(url: str, admin_urls: set[str]) -> str:
-    return "admin API" if any(url.startswith(a) for a in admin_urls) else "ingress"
+    base = _base(url)
+    return "admin API" if any(base == _base(a) for a in admin_urls) else "ingress"
 
 
 def describe(exc: BaseException, admin_urls: set[str] | None = None) -> CliFailure | None:

@@ -180,11 +180,19 @@ def ls(
             ("attempts", lambda r: str(output.attempts(r))),
             ("created", lambda r: output.when(r.get("created_at"))),
             ("next", output.next_run),
-            ("last failure", lambda r: (r.get("last_failure") or "")[:120]),
+            ("failure", _failure),
         ],
         footer=f"{len(rows)} invocation(s)"
         + ("" if all_rows or len(rows) < limit else f" (the newest {limit}; --all for every one)"),
     )
+
+
+def _failure(row: dict[str, Any]) -> str:
+    """How it failed: its terminal failure if it completed with one, else its last retryable one."""
+    failure = row.get("completion_failure")
+    if failure:
+        return f"{failure.get('code')}: {failure.get('message')}"[:120]
+    return str(row.get("last_failure") or "")[:120]
 
 
 @invocations.command("describe")
@@ -371,7 +379,12 @@ def purge(invocation: str, yes: bool, admin_url: str | None, admin_token: str | 
 @admin_options
 @json_option
 def pause(invocation_id: str, admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
-    """Pause a running, suspended or backing-off invocation (resume runs it again)."""
+    """Pause a running, suspended or backing-off invocation (resume runs it again).
+
+    \b
+    Example:
+      awaken invocations pause inv_1gdJBtdVEcM942bjcDmb1c1khoaJe11Hbz
+    """
     _run_action("pause", _only_id(invocation_id), False, admin_url, admin_token, as_json)
 
 
@@ -380,7 +393,12 @@ def pause(invocation_id: str, admin_url: str | None, admin_token: str | None, as
 @admin_options
 @json_option
 def resume(invocation_id: str, admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
-    """Run a paused invocation again, with a fresh retry budget."""
+    """Run a paused invocation again, with a fresh retry budget.
+
+    \b
+    Example:
+      awaken invocations resume inv_1gdJBtdVEcM942bjcDmb1c1khoaJe11Hbz
+    """
     _run_action("resume", _only_id(invocation_id), False, admin_url, admin_token, as_json)
 
 

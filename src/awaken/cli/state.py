@@ -28,7 +28,12 @@ def state() -> None:
 @admin_options
 @json_option
 def get(service: str, key: str, admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
-    """The state of SERVICE/KEY: each name and its JSON value (raw bytes as {"$base64": ...})."""
+    """The state of SERVICE/KEY: each name and its JSON value (raw bytes as {"$base64": ...}).
+
+    \b
+    Example:
+      awaken state get accounts alice --json
+    """
     with client(admin_url, admin_token) as api:
         values = api.get_state(service, key)
     if as_json:
