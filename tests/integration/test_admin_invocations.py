@@ -17,7 +17,9 @@ async def _ids(admin: httpx.AsyncClient, **params: str) -> list[str]:
     return [row["id"] for row in r.json()["invocations"]]
 
 
-async def test_filters_by_service_handler_key_status_and_time(env: TestEnvironment, admin: httpx.AsyncClient) -> None:
+async def test_filters_by_service_handler_key_status_and_time(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
     greet = [(await env.client.post("/svc/greet", json=f"n{i}")).headers["x-restate-id"] for i in range(3)]
     added = (await env.client.post("/counter/k1/add", json=2)).headers["x-restate-id"]
     other = (await env.client.post("/counter/k2/add", json=3)).headers["x-restate-id"]
@@ -30,7 +32,11 @@ async def test_filters_by_service_handler_key_status_and_time(env: TestEnvironme
     assert set(await _ids(admin, service="counter", key="k1")) == {added, holder, queued}
     assert await _ids(admin, service="counter", key="k1", handler="add", status="completed") == [added]
     assert set(await _ids(admin, service="counter", status="pending,running,suspended")) == {holder, queued}
-    assert set(await _ids(admin, service="counter", status=["pending", "completed"])) == {added, other, queued}
+    assert set(await _ids(admin, service="counter", status=["pending", "completed"])) == {
+        added,
+        other,
+        queued,
+    }
     records = {r.id: r for r in await env.engine.store.list_invocations(limit=1000)}
     cut = records[added].created_at_ms
     after = set(await _ids(admin, service="counter", created_after=str(cut)))
@@ -41,7 +47,9 @@ async def test_filters_by_service_handler_key_status_and_time(env: TestEnvironme
     assert set(await _ids(admin, created_before="2999-01-01T00:00:00+00:00")) == set(records)
 
 
-async def test_pages_newest_first_with_an_opaque_cursor(env: TestEnvironment, admin: httpx.AsyncClient) -> None:
+async def test_pages_newest_first_with_an_opaque_cursor(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
     made = [(await env.client.post("/svc/greet", json=f"p{i}")).headers["x-restate-id"] for i in range(7)]
     seen: list[str] = []
     before: str | None = None
@@ -69,7 +77,9 @@ async def test_pages_newest_first_with_an_opaque_cursor(env: TestEnvironment, ad
         ("limit=0", "limit must be a whole number"),
     ],
 )
-async def test_bad_filters_are_400(env: TestEnvironment, admin: httpx.AsyncClient, query: str, says: str) -> None:
+async def test_bad_filters_are_400(
+    env: TestEnvironment, admin: httpx.AsyncClient, query: str, says: str
+) -> None:
     r = await admin.get(f"/invocations?{query}")
     assert r.status_code == 400 and says in r.json()["message"], r.text
 

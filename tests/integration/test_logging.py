@@ -164,4 +164,3 @@ def test_configure_logging_refuses_unknown_levels_and_formats() -> None:
         configure_logging("loud")
     with pytest.raises(ValueError, match="format"):
         configure_logging("info", "xml")
-

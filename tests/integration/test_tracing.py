@@ -156,13 +156,12 @@ def test_everything_works_without_opentelemetry() -> None:
         async def main():
             assert tracing.tracer() is None
             async with harness(awaken.app([front, back])) as env:
-                r = await env.client.post("/front/start", json=1, headers={"traceparent": "%s"})
+                r = await env.client.post("/front/start", json=1, headers={"traceparent": TRACEPARENT})
                 assert r.status_code == 200 and r.json() == 4, r.text
             print("ok")
 
         asyncio.run(main())
         """
-        % TRACEPARENT
-    )
+    ).replace("TRACEPARENT", repr(TRACEPARENT))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
