@@ -195,9 +195,8 @@ class Attempt:
 
     # -- the attempt -------------------------------------------------------------------------
     def start(self) -> asyncio.Task[None]:
-        self._main = asyncio.get_running_loop().create_task(
-            hooks.run_attempt(self.record, self.machine, self._run_handler)
-        )
+        # create_task, in the invocation's log and trace scope
+        self._main = hooks.start_attempt(self.record, self.machine, self._run_handler)
         return self._main
 
     async def _run_handler(self) -> None:

@@ -2,7 +2,7 @@
 
 | where (module: function)                   | hook                                   |
 | ------------------------------------------ | -------------------------------------- |
-| engine/attempt.py: Attempt.start           | `run_attempt(record, machine, run)`    |
+| engine/attempt.py: Attempt.start           | `start_attempt(record, machine, run)`  |
 | engine/attempt.py: Attempt._run_handler    | `attempt_ended(transition)`            |
 | engine/attempt.py: Attempt._retry_transition | `attempt_failed(record, n, msg, exc)` |
 | engine/attempt.py: Attempt.spawn_step      | `start_step(machine, index, body)`     |
@@ -15,20 +15,21 @@ All the logic is here, so that another engine needs only these lines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from awaken.core.journal import EntryKind
 from awaken.errors import Suspended
 from awaken.observability import tracing
-from awaken.observability.scope import InvocationScope, current_scope, enter_scope
+from awaken.observability.scope import LIVE, SCOPE, InvocationScope
 from awaken.storage.protocol import Complete, Pause, Retry, Suspend, Transition
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span
+    from opentelemetry.trace import Span, Tracer
 
     from awaken.core.machine import InvocationMachine
     from awaken.storage.protocol import InvocationRecord
@@ -36,19 +37,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("awaken.engine")
 
 
-async def run_attempt(
+def start_attempt(
     record: InvocationRecord, machine: InvocationMachine, run: Callable[[], Coroutine[Any, Any, None]]
-) -> None:
-    """The coroutine of an attempt's task: `run()` in the scope of its invocation (its log lines
-    name the invocation, its spans hang under the attempt's span). `run` is called here, not
-    before: a task cancelled before it starts then leaves no coroutine that was never awaited."""
-    enter_scope(
-        InvocationScope(record.id, record.service, record.handler, record.key, lambda: machine.replaying)
-    )
+) -> asyncio.Task[None]:
+    """Start an attempt's task, `run()`, in the scope of its invocation: its log lines name the
+    invocation, and when it is traced its spans hang under the attempt's span. The scope is set
+    in the task's own context, never in the caller's (an attempt may be started by another's)."""
     t = tracing.tracer()
-    if t is None:
-        await run()
-        return
+    context = contextvars.copy_context()
+    scope = InvocationScope(
+        record.id, record.service, record.handler, record.key, lambda: machine.replaying, t
+    )
+    context.run(SCOPE.set, scope)
+    context.run(LIVE.set, False)
+    body = run() if t is None else _traced_attempt(t, record, machine, run)
+    return asyncio.get_running_loop().create_task(body, context=context)
+
+
+async def _traced_attempt(
+    t: Tracer,
+    record: InvocationRecord,
+    machine: InvocationMachine,
+    run: Callable[[], Coroutine[Any, Any, None]],
+) -> None:
     target = "/".join(p for p in (record.service, record.key, record.handler) if p is not None)
     attributes: dict[str, Any] = {
         "restate.invocation.service": record.service,
@@ -62,6 +73,8 @@ async def run_attempt(
     span = tracing.start_attempt(t, record.id, target, record.headers, attributes)
     try:
         with tracing.current(span):
+            # `run` is called here, not before: a task cancelled before it starts then leaves no
+            # coroutine that was never awaited
             await run()
     except asyncio.CancelledError:
         tracing.set_result(span, "stopped")  # the engine stopped, or the invocation was killed
@@ -76,7 +89,8 @@ async def run_attempt(
 
 def attempt_ended(transition: Transition) -> None:
     """How the current attempt ends, on its span."""
-    if tracing.tracer() is None:
+    scope = SCOPE.get()
+    if scope is None or scope.tracer is None:
         return
     span = tracing.current_span()
     if span is None:
@@ -100,7 +114,8 @@ def attempt_failed(record: InvocationRecord, attempt: int, message: str, exc: Ba
     """An attempt failed in a retryable way: one line, with the traceback (logged here once,
     not again by the retries' lines), and the exception on the attempt's span."""
     log.warning("invocation %s attempt %d failed: %s", record.id, attempt, message, exc_info=exc)
-    if tracing.tracer() is not None:
+    scope = SCOPE.get()
+    if scope is not None and scope.tracer is not None:
         tracing.record_failure(exc)
 
 
@@ -108,10 +123,9 @@ def start_step(machine: InvocationMachine, index: int, body: Coroutine[Any, Any,
     """Start a ctx.run step's task. Its function runs for real (its log lines are never replay
     lines), under a `run {name}` span that ends with the task."""
     context = contextvars.copy_context()
-    scope = current_scope()
-    if scope is not None:
-        context.run(enter_scope, scope.live())
-    t = tracing.tracer()
+    context.run(LIVE.set, True)
+    scope = SCOPE.get()
+    t = scope.tracer if scope is not None else None
     if t is None:
         return asyncio.get_running_loop().create_task(body, context=context)
     span = tracing.start_span(t, f"run {machine.entry(index).name}", {"awaken.entry.index": index})
@@ -136,17 +150,25 @@ def _step_ended(machine: InvocationMachine, index: int, span: Span) -> None:
     span.end()
 
 
-@contextmanager
-def waiting(machine: InvocationMachine, indices: Sequence[int]) -> Iterator[None]:
+_UNTRACED = contextlib.nullcontext()
+
+
+def waiting(machine: InvocationMachine, indices: Sequence[int]) -> AbstractContextManager[None]:
     """The handler waits on these entries (nothing else to do): a `wait ...` span, unless it
-    only waits on its own steps (their spans tell)."""
-    t = tracing.tracer()
-    entries = [machine.entry(i) for i in indices] if t is not None else []
-    if t is None or all(e.kind is EntryKind.RUN for e in entries):
-        yield
-        return
+    only waits on its own steps (their spans tell) or the attempt is not traced."""
+    scope = SCOPE.get()
+    t = scope.tracer if scope is not None else None
+    if t is None:
+        return _UNTRACED
+    entries = [machine.entry(i) for i in indices]
+    if all(e.kind is EntryKind.RUN for e in entries):
+        return _UNTRACED
     name = tracing.describe_wait((e.kind.value, e.name) for e in entries if e.kind is not EntryKind.RUN)
-    span = tracing.start_span(t, name, {"awaken.entry.indices": list(indices)})
+    return _wait_span(tracing.start_span(t, name, {"awaken.entry.indices": list(indices)}))
+
+
+@contextlib.contextmanager
+def _wait_span(span: Span) -> Iterator[None]:
     try:
         yield
     except Suspended:

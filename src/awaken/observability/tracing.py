@@ -18,10 +18,13 @@ by `opentelemetry-instrument`, or for awaken alone by `use_tracer_provider`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from awaken.observability.scope import current_scope
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
@@ -36,7 +39,11 @@ class _State:
     provider: Any = None  # set by use_tracer_provider; None: the global one
     tracer: Tracer | None = None
     tracer_of: Any = None  # the provider `tracer` came from
-    api: bool | None = None  # whether opentelemetry is importable (None: not looked yet)
+    trace: Any = None  # the opentelemetry.trace module, once imported
+    absent: bool = False  # opentelemetry is not installed
+    # No provider was set when we last looked: not before this (monotonic) time again. Looking
+    # costs an environment lookup, on every attempt; a provider set later is seen within 1 s.
+    untraced_until: float = 0.0
 
 
 _state = _State()
@@ -48,21 +55,30 @@ def use_tracer_provider(provider: TracerProvider | None) -> None:
     _state.provider = provider
     _state.tracer = None
     _state.tracer_of = None
+    _state.untraced_until = 0.0
 
 
 def tracer() -> Tracer | None:
-    """awaken's tracer, or None when nothing would record (no opentelemetry, or no provider)."""
-    if _state.api is False:
+    """awaken's tracer, or None when nothing would record (no opentelemetry, or no provider).
+    Looked up once per attempt (the hooks keep it in the invocation's scope)."""
+    if _state.absent:
         return None
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        _state.api = False
+    now = time.monotonic()
+    if now < _state.untraced_until:
         return None
-    _state.api = True
+    trace = _state.trace
+    if trace is None:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _state.absent = True
+            return None
+        _state.trace = trace
     provider = _state.provider or trace.get_tracer_provider()
-    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None  # no SDK configured: spare the work of spans nobody records
+    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+        # no SDK configured: spare the work of spans nobody records
+        _state.untraced_until = now + 1.0
+        return None
     if _state.tracer is None or _state.tracer_of is not provider:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -158,13 +174,13 @@ def outgoing_call(
 
 def call_headers(kind: str, data: dict[str, Any]) -> dict[str, str]:
     """The headers of the invocation a CALL or SEND entry (`data`) creates: the handler's, with
-    the `traceparent` of a span for this call when tracing is on."""
+    the `traceparent` of a span for this call when the attempt is traced."""
     headers: dict[str, str] = dict(data.get("headers") or {})
-    t = tracer()
-    if t is None:
+    scope = current_scope()
+    if scope is None or scope.tracer is None:
         return headers
     target = "/".join(str(data[k]) for k in ("service", "key", "handler") if data.get(k) is not None)
-    return outgoing_call(t, kind, target, str(data.get("invocation_id")), headers)
+    return outgoing_call(scope.tracer, kind, target, str(data.get("invocation_id")), headers)
 
 
 def start_span(t: Tracer, name: str, attributes: dict[str, Any]) -> Span:
