@@ -138,6 +138,11 @@ async def _serve_one(server: uvicorn.Server, sock: socket.socket) -> int:
 async def serve(app: Any, settings: Settings, target: str) -> int:
     """Serve until SIGINT / SIGTERM; the process's exit code. StartupError if it cannot start."""
     awaken_app = app if isinstance(app, AwakenApp) else None
+    grace = settings.shutdown_grace
+    servers: list[_Server] = []
+    draining: list[Draining] = []
+    stopper = Stopper(servers, draining, grace)
+    stopper.install(asyncio.get_running_loop())  # a signal during start-up stops it too
     sockets = [bind("ingress", settings.host, settings.port)]
     try:
         if awaken_app is not None and settings.admin_port:
@@ -152,15 +157,18 @@ async def serve(app: Any, settings: Settings, target: str) -> int:
     except BaseException:
         for sock in sockets:
             sock.close()
+        stopper.finished()
         raise
-    grace = settings.shutdown_grace
-    draining = [Draining(app)]
-    servers = [_Server(_config(draining[0], "off" if awaken_app else "on", grace))]
+    draining.append(Draining(app))
+    servers.append(_Server(_config(draining[0], "off" if awaken_app else "on", grace)))
     if awaken_app is not None and len(sockets) > 1:
         draining.append(Draining(AdminApp(awaken_app, token=settings.admin_token_value())))
         servers.append(_Server(_config(draining[1], "off", grace)))
-    stopper = Stopper(servers, draining, grace)
     try:
+        if stopper.stopping:  # stopped while it started: nothing to serve
+            for sock in sockets:
+                sock.close()
+            return 0
         return await _run(servers, stopper, awaken_app, settings, target, sockets)
     finally:
         if awaken_app is not None:
@@ -178,7 +186,6 @@ async def _run(
     sockets: list[socket.socket],
 ) -> int:
     loop = asyncio.get_running_loop()
-    stopper.install(loop)
     tasks = [loop.create_task(_serve_one(s, sock)) for s, sock in zip(servers, sockets, strict=True)]
     while not all(s.started for s in servers) and not any(t.done() for t in tasks):
         await asyncio.sleep(0.01)
@@ -187,6 +194,11 @@ async def _run(
             server.should_exit = True
         codes = await asyncio.gather(*tasks)
         return next((c for c in codes if c), 3)
+    if stopper.stopping:  # a signal came while the servers started
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks)
+        return 0
     _ready(awaken_app, settings, target, sockets)
     tune_gc()
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
