@@ -6,6 +6,7 @@ port that cannot be bound stops the process before anything starts."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from tests.e2e.conftest import E2E_DIR, Effects, Server, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
-GRACE = 2.0
+GRACE = 3.0
 # The process exits by the end of the grace period; this covers the interpreter's own exit and a
 # loaded machine (the measured figure is printed).
 SLACK = 1.0
@@ -83,7 +84,9 @@ def test_stop_with_callers_waiting_is_bounded_and_loses_nothing(
         assert napped.json()["tag"] == "n"
 
     log = server.log_text()
-    assert "stopping (" in log and "answered 3 waiting request(s) with 503" in log
+    # the attach may reach the server after the signal: then it gets its 503 at once, not at the
+    # end of the grace period with the others
+    assert "stopping (" in log and re.search(r"answered [23] waiting request\(s\) with 503", log)
     assert "Traceback" not in log
 
     server.start()  # the same database: the waiting invocations are still there
