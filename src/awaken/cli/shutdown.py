@@ -161,11 +161,10 @@ class Stopper:
         _exit(1)
 
     def finished(self) -> None:
-        """Everything stopped in time: the watchdog stands down."""
+        """The servers and the engine have stopped. The watchdog stays: it is a daemon thread, gone
+        with the process, and it still bounds whatever the interpreter's exit waits for."""
         if self._drain_timer is not None:
             self._drain_timer.cancel()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
 
 
 def _exit(code: int) -> None:
