@@ -13,6 +13,7 @@ from awaken.client_types import HttpError, RestateClient, RestateClientSendHandl
 from awaken.errors import AwakenError, RetryableError, Suspended, TerminalError
 from awaken.errors import InvocationControl as SdkInternalBaseException
 from awaken.exceptions import is_internal_exception
+from awaken.observability.logs import RestateLoggingFilter, getLogger
 from awaken.sdk.combinators import as_completed, gather, select, wait_completed
 from awaken.sdk.context import (
     Context,
@@ -59,6 +60,7 @@ __all__ = [
     "RestateDurableCallFuture",
     "RestateDurableFuture",
     "RestateDurableSleepFuture",
+    "RestateLoggingFilter",
     "RetryableError",
     "RunOptions",
     "ScopedContext",
@@ -77,6 +79,7 @@ __all__ = [
     "create_client",
     "create_test_harness",
     "gather",
+    "getLogger",
     "is_internal_exception",
     "select",
     "test_harness",

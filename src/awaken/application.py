@@ -1,16 +1,16 @@
 """`awaken.app(services=[...])`: the ASGI application that serves the ingress and runs the engine
-in its lifespan. Settings come from keywords, else from the environment (what `awaken serve`
-sets):
+in its lifespan. Settings come from keywords, else from `awaken.settings` (the environment,
+then awaken.toml), which `awaken serve` also reads:
 
-| keyword          | environment               | default               |
-| ---------------- | ------------------------- | --------------------- |
-| db               | AWAKEN_DB                 | sqlite:///awaken.db   |
-| suspend_after    | AWAKEN_SUSPEND_AFTER (s)  | 1.0                   |
-| always_replay    | AWAKEN_ALWAYS_REPLAY=1    | off (suspend_after=0) |
-| synchronous      | AWAKEN_SQLITE_SYNCHRONOUS | full                  |
-| max_body         | AWAKEN_MAX_BODY (bytes)   | 32 MiB                |
-| migrate          | AWAKEN_NO_MIGRATE=1       | on (apply migrations) |
-| lease_ms         | AWAKEN_LEASE_MS           | 3000                  |
+| keyword          | setting (environment)                  | default               |
+| ---------------- | -------------------------------------- | --------------------- |
+| db               | db (AWAKEN_DB)                         | sqlite:///awaken.db   |
+| suspend_after    | suspend_after (AWAKEN_SUSPEND_AFTER, s)| 1.0                   |
+| always_replay    | always_replay (AWAKEN_ALWAYS_REPLAY=1) | off (suspend_after=0) |
+| synchronous      | sqlite_synchronous (AWAKEN_SQLITE_SYNCHRONOUS) | full          |
+| max_body         | max_body (AWAKEN_MAX_BODY, bytes)      | 32 MiB                |
+| migrate          | migrate (AWAKEN_MIGRATE)               | on                    |
+| lease_ms         | lease (AWAKEN_LEASE, s)                | 3 s                   |
 
 `synchronous=normal` trades durability across power loss for speed: commits survive a crash
 of the process but the last ones may be lost if the machine loses power.
@@ -19,7 +19,6 @@ of the process but the last ones may be lost if the machine loses power.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,16 +26,12 @@ from typing import Any
 from awaken.engine.engine import Engine, EngineConfig
 from awaken.errors import AwakenError
 from awaken.ingress.http import Receive, Scope, Send, respond_json
-from awaken.ingress.routes import DEFAULT_MAX_BODY, Ingress
+from awaken.ingress.routes import Ingress
 from awaken.sdk.service import AnyService
-from awaken.storage import DEFAULT_LEASE_MS, open_store
+from awaken.settings import Settings, load_settings
+from awaken.storage import open_store, redact_url
 
 log = logging.getLogger("awaken")
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
 
 
 class AwakenApp:
@@ -78,16 +73,25 @@ class AwakenApp:
             if value is not None:
                 setattr(self, name, value)
 
-    def _engine_config(self) -> EngineConfig:
+    def settings(self) -> Settings:
+        """The effective settings: this app's keywords over the environment and awaken.toml."""
+        return load_settings(
+            db=self.db,
+            suspend_after=self.suspend_after,
+            always_replay=self.always_replay,
+            sqlite_synchronous=self.synchronous,
+            max_body=self.max_body,
+            migrate=self.migrate,
+            lease=None if self.lease_ms is None else self.lease_ms / 1000,
+        )
+
+    def _engine_config(self, settings: Settings) -> EngineConfig:
         base = self.base_config or EngineConfig()
-        always = self.always_replay
-        if always is None:
-            always = os.environ.get("AWAKEN_ALWAYS_REPLAY", "") not in ("", "0", "false")
-        suspend = self.suspend_after
-        if suspend is None:
-            suspend = _env_float("AWAKEN_SUSPEND_AFTER", base.suspend_after)
+        suspend = (
+            settings.suspend_after if "suspend_after" in settings.model_fields_set else base.suspend_after
+        )
         return EngineConfig(
-            suspend_after=0.0 if always else suspend,
+            suspend_after=0.0 if settings.always_replay else suspend,
             retry_policy=base.retry_policy,
             retention_ms=base.retention_ms,
             poll_interval=base.poll_interval,
@@ -99,19 +103,26 @@ class AwakenApp:
         self._users += 1
         if self.engine is not None:
             return self.engine
-        db = self.db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
-        sync = self.synchronous or os.environ.get("AWAKEN_SQLITE_SYNCHRONOUS") or "full"
-        migrate = self.migrate
-        if migrate is None:
-            migrate = os.environ.get("AWAKEN_NO_MIGRATE", "") in ("", "0", "false")
-        lease_ms = self.lease_ms or int(os.environ.get("AWAKEN_LEASE_MS") or DEFAULT_LEASE_MS)
-        store = open_store(db, synchronous=sync, migrate=migrate, lease_ms=lease_ms)
-        engine = Engine(self.services, store, self._engine_config(), clock=self.clock)
-        await engine.start()
-        max_body = self.max_body or int(os.environ.get("AWAKEN_MAX_BODY") or DEFAULT_MAX_BODY)
+        try:
+            settings = self.settings()
+            store = open_store(
+                settings.db,
+                synchronous=settings.sqlite_synchronous,
+                migrate=settings.migrate,
+                lease_ms=int(settings.lease * 1000),
+            )
+        except BaseException:
+            self._users -= 1
+            raise
+        engine = Engine(self.services, store, self._engine_config(settings), clock=self.clock)
+        try:
+            await engine.start()
+        except BaseException:
+            self._users -= 1
+            raise
         self.engine = engine
-        self._ingress = Ingress(engine, max_body)
-        log.info("awaken engine started on %s (node %s)", db, store.node_id)
+        self._ingress = Ingress(engine, settings.max_body)
+        log.info("awaken engine started on %s (node %s)", redact_url(settings.db), store.node_id)
         return engine
 
     async def shutdown(self) -> None:

@@ -108,6 +108,7 @@ class Server:
         env: dict[str, str] | None = None,
         launcher: list[str] | None = None,
         db: str | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.target = target
         self.launcher = launcher or [sys.executable, "-m", "awaken.cli.main"]
@@ -122,7 +123,9 @@ class Server:
         self.logs: list[Path] = []
         self.port = 0
         self.admin_port = 0
-        self.client = httpx.Client(timeout=10.0)
+        # the token the server's admin API wants (--admin-token), sent with every request
+        headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self.client = httpx.Client(timeout=10.0, headers=headers)
 
     # -- addresses ---------------------------------------------------------------------------
     @property

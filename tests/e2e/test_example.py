@@ -280,7 +280,7 @@ def test_cli_lists_cancels_kills_and_purges_invocations(payments: Payments) -> N
     admin = ["--admin-url", server.admin_url]
     listed = json.loads(_cli("invocations", "ls", "--json", *admin))
     assert set(waiting.values()) <= {row["id"] for row in listed}
-    described = json.loads(_cli("invocations", "describe", waiting["x-1"], *admin))
+    described = json.loads(_cli("invocations", "describe", waiting["x-1"], "--json", *admin))
     assert described["target"] == "payments/charge" and described["journal"]
 
     assert _cli("invocations", "cancel", waiting["x-1"], *admin).strip() == "cancel requested"
@@ -313,5 +313,5 @@ def test_cli_reads_and_sets_object_state(payments: Payments) -> None:
         [sys.executable, "-m", "awaken.cli.main", "state", "set", "accounts", "bob", "balance", "{x", *admin],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
-    assert bad.returncode == 1 and "VALUE must be JSON" in bad.stderr
+    assert bad.returncode == 2 and "VALUE must be JSON" in bad.stderr  # bad input: exit code 2
     assert server.post("/accounts/bob/balance").json() == 100

@@ -78,9 +78,9 @@ async def test_cancel_of_a_queued_invocation_ends_it_at_once(
     queued_id = queued.json()["invocationId"]
     await eventually(lambda: env.engine.get_invocation(queued_id), lambda r: r.status == Status.PENDING)
     r = await admin.patch(f"/invocations/{queued_id}/cancel")
-    assert r.status_code == 200 and r.json()["result"] == "canceled"
+    assert r.status_code == 200 and r.json()["result"] == "cancelled"  # awaken's word
     out = await attach(env, queued_id)
-    assert out.status_code == 409 and out.json()["message"] == "canceled"
+    assert out.status_code == 409 and out.json()["message"] == "canceled"  # Restate's wire message
     holder_record = await env.engine.get_invocation(holder.json()["invocationId"])
     assert holder_record.status in (Status.RUNNING, Status.SUSPENDED)  # the holder is untouched
 

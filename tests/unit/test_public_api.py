@@ -17,6 +17,7 @@ EXPECTED = {
     # restate-sdk's names added for compatibility (tests/unit/test_compat_surface.py checks them)
     "HarnessEnvironment", "HttpError", "MsgspecJsonSerde", "RestateClient", "RestateClientSendHandle",
     "ScopedContext", "create_client", "create_test_harness", "test_harness",
+    "RestateLoggingFilter", "getLogger",
 }  # fmt: skip
 
 
@@ -44,6 +45,17 @@ def test_restate_sdk_names_and_signatures() -> None:
     assert list(inspect.signature(awaken.TerminalError).parameters) == ["message", "status_code", "metadata"]
     opts = awaken.RunOptions(max_attempts=3)
     assert opts.max_attempts == 3 and opts.initial_retry_interval is None
+
+
+def test_restate_logging_names() -> None:
+    """restate-sdk's `restate.getLogger(name)` and `RestateLoggingFilter` (a logging.Filter)."""
+    import logging
+
+    logger = awaken.getLogger("compat.names")
+    assert logger is logging.getLogger("compat.names")
+    assert sum(isinstance(f, awaken.RestateLoggingFilter) for f in logger.filters) == 1
+    assert awaken.getLogger("compat.names") is logger and len(logger.filters) == 1  # added once
+    assert issubclass(awaken.RestateLoggingFilter, logging.Filter)
 
 
 def test_internal_exceptions_are_base_exceptions() -> None:

@@ -8,20 +8,23 @@ Restate's admin error body, `{"message": "..."}`.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from awaken.admin import openapi
 from awaken.admin.metadata import service_metadata
 from awaken.core.ids import InvocationId
+from awaken.core.journal import Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from awaken.errors import AwakenError, Conflict, NotFound
 from awaken.ingress.errors import HttpError, status_for
 from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
-from awaken.storage.protocol import InvocationRecord, Status
+from awaken.storage.protocol import InvocationFilter, InvocationRecord, Status, page_cursor
 
 if TYPE_CHECKING:
     from awaken.application import AwakenApp
@@ -43,6 +46,8 @@ def invocation_json(record: InvocationRecord) -> dict[str, Any]:
         "idempotency_key": record.idempotency_key,
         "last_failure": record.last_failure,
         "completed_at": record.completed_at_ms,
+        "run_at": record.run_at_ms,  # a scheduled one starts, a backing-off one retries, then
+        "epoch": record.epoch,  # how many times it was claimed (attempts and resumptions)
     }
     if record.outcome is not None:
         out["completion_result"] = "success" if record.outcome.ok else "failure"
@@ -52,11 +57,19 @@ def invocation_json(record: InvocationRecord) -> dict[str, Any]:
 
 
 class AdminApp:
-    def __init__(self, app: AwakenApp) -> None:
+    """The admin API of `app`. With `token`, every request must carry `authorization: Bearer
+    <token>` (401 otherwise)."""
+
+    def __init__(self, app: AwakenApp, token: str | None = None) -> None:
         self.app = app
+        self._token = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if self._token is not None and not self._authorized(scope):
+            message = "missing or wrong admin token: send 'authorization: Bearer <token>'"
+            await _respond_error(send, 401, message, [(b"www-authenticate", b'Bearer realm="awaken"')])
             return
         try:
             req = HttpRequest.from_scope(scope, receive, 1024 * 1024)
@@ -66,6 +79,15 @@ class AdminApp:
         except Exception as exc:
             log.exception("admin: unexpected error")
             await _respond_error(send, 500, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _authorized(self, scope: Scope) -> bool:
+        assert self._token is not None
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"authorization":
+                scheme, _, given = value.partition(b" ")
+                # constant time: the comparison must not tell how much of a guess was right
+                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
+        return False
 
     async def _route(self, req: HttpRequest, send: Send) -> None:
         engine = self.app.engine
@@ -148,17 +170,20 @@ class AdminApp:
             counts = await engine.store.count_invocations()
             await respond_json(send, 200, {status.value: n for status, n in sorted(counts.items())})
         elif seg == ["invocations"]:
-            raw = req.query.get("status", [None])[-1]
-            try:
-                status = Status(raw) if raw else None
-            except ValueError:
-                raise HttpError(400, f"unknown status {raw!r}") from None
-            records = await engine.store.list_invocations(status=status, limit=_limit(req))
-            await respond_json(send, 200, {"invocations": [invocation_json(r) for r in records]})
+            limit = _limit(req)
+            before = req.query.get("before", [None])[-1] or None
+            records = await engine.store.list_invocations(_invocation_filter(req), limit, before)
+            page = {
+                "invocations": [invocation_json(r) for r in records],
+                "next_page": page_cursor(records[-1]) if len(records) == limit else None,
+            }
+            await respond_json(send, 200, page)
         elif len(seg) == 2 and seg[0] == "invocations":
             record = await engine.get_invocation(str(InvocationId.parse(seg[1])))
             journal = await engine.store.get_journal(record.id)
             out = invocation_json(record)
+            out["input"] = _state_json(record.input)
+            out["output"] = _outcome_json(record.outcome)
             out["journal"] = [
                 {
                     "index": e.index,
@@ -166,6 +191,8 @@ class AdminApp:
                     "name": e.name,
                     "completed": e.completed,
                     "data": e.data,
+                    "payload": None if e.payload is None else _state_json(e.payload),
+                    "result": _outcome_json(e.outcome),
                 }
                 for e in journal
             ]
@@ -179,7 +206,9 @@ class AdminApp:
         if action in ("cancel", "kill"):
             result = await engine.cancel_invocation(invocation_id, kill=action == "kill")
             if result.done:
-                await respond_json(send, 200, {"invocation_id": invocation_id, "result": f"{action}ed"})
+                # awaken spells it "cancelled"; the invocation's 409 message stays Restate's "canceled"
+                done = "cancelled" if action == "cancel" else "killed"
+                await respond_json(send, 200, {"invocation_id": invocation_id, "result": done})
             else:  # the handler raises it at its next await
                 await respond_json(send, 202, {"invocation_id": invocation_id, "result": "cancel requested"})
         elif action == "pause":
@@ -244,9 +273,11 @@ def _message(exc: Exception) -> str:
     return exc.message if isinstance(exc, HttpError) else str(exc)
 
 
-async def _respond_error(send: Send, status: int, message: str) -> None:
+async def _respond_error(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Restate's admin error body (`ErrorDescriptionResponse`)."""
-    await respond(send, status, json.dumps({"message": message}).encode(), list(JSON_HEADERS))
+    await respond(send, status, json.dumps({"message": message}).encode(), [*JSON_HEADERS, *(headers or [])])
 
 
 def _state_json(value: bytes) -> Any:
@@ -265,6 +296,56 @@ def _state_bytes(name: str, value: Any) -> bytes:
         except ValueError:
             raise HttpError(400, f"state {name!r}: $base64 is not base64") from None
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
+    """{"value": JSON} or {"failure": {"code", "message"}}; None if there is none yet."""
+    if outcome is None:
+        return None
+    if outcome.failure is not None:
+        return {"failure": asdict(outcome.failure)}
+    return {"value": None if outcome.value is None else _state_json(outcome.value)}
+
+
+def _invocation_filter(req: HttpRequest) -> InvocationFilter:
+    """The filter of `GET /invocations?status=&service=&handler=&key=&created_after=&created_before=`
+    (statuses comma-separated or repeated; times in ms since the epoch or RFC 3339)."""
+    statuses: set[Status] = set()
+    for raw in req.query.get("status", []):
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            try:
+                statuses.add(Status(name))
+            except ValueError:
+                known = ", ".join(s.value for s in Status)
+                raise HttpError(400, f"unknown status {name!r}: one of {known}") from None
+
+    def text(name: str) -> str | None:
+        values = req.query.get(name)
+        return values[-1] if values else None
+
+    service, handler = text("service") or None, text("handler") or None
+    return InvocationFilter(
+        status=frozenset(statuses),
+        service=service,
+        handler=handler,
+        key=text("key"),
+        created_after_ms=_time_ms(text("created_after"), "created_after"),
+        created_before_ms=_time_ms(text("created_before"), "created_before"),
+    )
+
+
+def _time_ms(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if raw.isdigit():
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise HttpError(400, f"{name} must be ms since the epoch or an RFC 3339 time, not {raw!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 _ACTIONS = ("cancel", "kill", "pause", "purge", "resume")

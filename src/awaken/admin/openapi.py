@@ -80,6 +80,15 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 _SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
+_STATUS = {"type": "string", "enum": [s.value for s in Status]}
+_TIME = "ms since the epoch, or an RFC 3339 time"
+_TIME_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "date-time"}]}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema or {"type": "string"}}
+
+
 _RESULT = _json(
     "done",
     {"type": "object", "properties": {"invocation_id": {"type": "string"}, "result": {"type": "string"}}},
@@ -159,16 +168,43 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/invocations": {
         "get": {
-            "summary": "Invocations, newest first",
+            "summary": "Invocations, newest first, filtered; a full page gives `next_page`, the `before` "
+            "of the next one",
             "parameters": [
                 {
                     "name": "status",
                     "in": "query",
-                    "schema": {"type": "string", "enum": [s.value for s in Status]},
+                    "description": "any of these statuses (comma-separated, or the parameter repeated)",
+                    "style": "form",
+                    "explode": False,
+                    "schema": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": [s.value for s in Status]},
+                    },
                 },
+                _query("service", "only invocations of this service"),
+                _query("handler", "only invocations of this handler"),
+                _query("key", "only invocations of this virtual object or workflow key"),
+                _query("created_after", "created at or after this time: " + _TIME, _TIME_SCHEMA),
+                _query("created_before", "created before this time: " + _TIME, _TIME_SCHEMA),
+                _query("before", "the `next_page` of the previous page (opaque)"),
                 _LIMIT,
             ],
-            "responses": {"200": _json("invocations"), "400": _ERROR},
+            "responses": {
+                "200": _json(
+                    "invocations",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "invocations": {"type": "array", "items": {"type": "object"}},
+                            "next_page": {"type": ["string", "null"]},
+                        },
+                        "required": ["invocations", "next_page"],
+                    },
+                ),
+                "400": _ERROR,
+                "401": _ERROR,
+            },
         }
     },
     "/invocations/counts": {
@@ -217,4 +253,6 @@ def document(version: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "awaken admin API", "version": version},
         "paths": PATHS,
+        # With --admin-token / AWAKEN_ADMIN_TOKEN every request needs it (401 otherwise).
+        "components": {"securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}}},
     }

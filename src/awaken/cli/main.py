@@ -1,321 +1,249 @@
-"""Entry point of the `awaken` command."""
+"""Entry point of the `awaken` command (also `python -m awaken`)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import sys
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from awaken.application import AwakenApp
-from awaken.errors import StorageError
+from awaken.cli.awakeables import awakeables
+from awaken.cli.errors import CANNOT_START, EXIT_CODES_HELP, CliFailure, describe
+from awaken.cli.invocations import invocations
+from awaken.cli.options import ADMIN_URLS, json_option, settings
+from awaken.cli.state import state
 
 
-@click.group()
+class AwakenGroup(click.Group):
+    """Commands whose expected failures (a server's error answer, no server, bad input) end in
+    one line and a documented exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            failure = describe(exc, ctx.meta.get(ADMIN_URLS))
+            if failure is None:
+                raise
+            raise failure from None
+
+
+@click.group(
+    cls=AwakenGroup,
+    epilog=EXIT_CODES_HELP
+    + '\n\nShell completion: see docs/cli.md (eval "$(_AWAKEN_COMPLETE=bash_source awaken)").',
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="settings file [env AWAKEN_CONFIG; default ./awaken.toml if it exists]",
+)
 @click.version_option(package_name="awaken")
-def main() -> None:
-    """awaken: durable execution for Python."""
+def main(config: str | None) -> None:
+    """awaken: durable execution for Python, with Restate's programming model.
+
+    Settings come from flags, then AWAKEN_* environment variables, then awaken.toml.
+
+    \b
+    Examples:
+      awaken serve examples.payments:app
+      awaken invocations ls --status suspended
+      awaken awakeables ls
+    """
 
 
 @main.command()
 @click.argument("target")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int, help="ingress port")
-@click.option("--admin-port", default=9070, show_default=True, type=int, help="admin API port (0: off)")
-@click.option("--db", default=None, help="database URL [default: sqlite:///awaken.db]")
+@click.option("--host", default=None, help="interface of the ingress [default 127.0.0.1]")
+@click.option("--port", default=None, type=int, help="ingress port [default 8080; 0: any free one]")
+@click.option(
+    "--admin-host",
+    default=None,
+    help="interface of the admin API [default 127.0.0.1, whatever --host says]",
+)
+@click.option("--admin-port", default=None, type=int, help="admin API port [default 9070; 0: no admin API]")
+@click.option(
+    "--admin-token",
+    default=None,
+    metavar="TOKEN",
+    help="every admin request must carry 'authorization: Bearer TOKEN' [env AWAKEN_ADMIN_TOKEN]",
+)
+@click.option("--db", default=None, help="database URL [default sqlite:///awaken.db]")
+@click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="apply pending schema migrations at start-up [default: --migrate]",
+)
 @click.option(
     "--suspend-after", type=float, default=None, help="seconds a waiting invocation stays in memory"
 )
 @click.option(
-    "--always-replay", is_flag=True, default=False, help="suspend at every await (determinism check)"
+    "--always-replay",
+    is_flag=True,
+    default=None,
+    help="suspend at every await and resume by replay (a determinism check)",
 )
 @click.option(
     "--synchronous",
     type=click.Choice(["full", "normal"]),
     default=None,
-    help="SQLite durability: full survives power loss, normal only process crashes",
+    help="SQLite durability: full survives power loss, normal only process crashes [default full]",
 )
 @click.option(
-    "--no-migrate", is_flag=True, default=False, help="refuse to start on an old schema instead of migrating"
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
+    default=None,
+    help="awaken's, uvicorn's and the app's logs [default info]",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="log lines as text or as one JSON object each [default text]",
+)
+@click.option("--json", "as_json", is_flag=True, help="the same as --log-format json")
 @click.option(
     "--lease",
     type=click.FloatRange(min=0.1),
     default=None,
-    help="seconds a node's claim on an invocation lasts unrenewed (PostgreSQL) [default: 3]",
+    metavar="SECONDS",
+    help="how long a node's claim on an invocation lasts unrenewed; past it other nodes take over "
+    "(PostgreSQL) [default 3]",
 )
-@click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--shutdown-grace",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="stop within this long after SIGINT/SIGTERM [default 5]",
+)
 def serve(
     target: str,
-    host: str,
-    port: int,
-    admin_port: int,
+    host: str | None,
+    port: int | None,
+    admin_host: str | None,
+    admin_port: int | None,
+    admin_token: str | None,
     db: str | None,
+    migrate: bool | None,
     suspend_after: float | None,
-    always_replay: bool,
+    always_replay: bool | None,
     synchronous: str | None,
-    no_migrate: bool,
+    log_level: str | None,
+    log_format: str | None,
+    as_json: bool,
     lease: float | None,
-    log_level: str,
+    shutdown_grace: float | None,
 ) -> None:
-    """Serve MODULE:APP (an app made with awaken.app) on the ingress port."""
-    from awaken.cli.serve import load_app
-    from awaken.cli.serve import serve as run_servers
+    """Serve MODULE:APP (an app made with awaken.app) on the ingress and admin ports.
 
+    The ready line ("serving ...") comes once both ports listen. SIGINT or SIGTERM stops it
+    within --shutdown-grace seconds: requests still waiting get 503, running invocations go on at
+    the next start; a second signal exits at once. --json is --log-format json.
+
+    \b
+    Examples:
+      awaken serve examples.payments:app
+      awaken serve app:app --host 0.0.0.0 --admin-token "$(cat token)"
+      AWAKEN_DB=sqlite:///data/awaken.db awaken serve app:app --log-format json
+    """
+    import asyncio
+    import logging
+
+    from awaken.application import AwakenApp
+    from awaken.cli.serve import StartupError, load_app
+    from awaken.cli.serve import serve as run
+    from awaken.observability.logs import configure_logging
+
+    chosen = settings(
+        host=host,
+        port=port,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_token=admin_token,
+        db=db,
+        migrate=migrate,
+        suspend_after=suspend_after,
+        always_replay=always_replay,
+        sqlite_synchronous=synchronous,
+        log_level=log_level.lower() if log_level else None,
+        log_format="json" if as_json else log_format,
+        lease=lease,
+        shutdown_grace=shutdown_grace,
+    )
+    configure_logging(chosen.log_level, chosen.log_format)
     try:
-        app = load_app(target)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise click.ClickException(f"cannot load {target}: {exc}") from exc
-    if isinstance(app, AwakenApp):
-        app.configure(
-            db=db,
-            suspend_after=suspend_after,
-            synchronous=synchronous,
-            always_replay=True if always_replay else None,
-            migrate=False if no_migrate else None,
-            lease_ms=int(lease * 1000) if lease is not None else None,
-        )
-    where = f"http://{host}:{port}" + (f", admin API on http://{host}:{admin_port}" if admin_port else "")
-    from awaken.storage import redact_url
+        try:
+            app = load_app(target)
+        except StartupError:
+            raise
+        except Exception:  # the app's own code failed: its traceback is what helps
+            logging.getLogger("awaken.serve").exception("cannot load %s: importing it failed", target)
+            raise StartupError(f"cannot load {target} (see above)") from None
+        if isinstance(app, AwakenApp):
+            # What the flags say beats the app's keywords; the rest the app resolves itself
+            # (its keywords, then the environment and the settings file).
+            app.configure(
+                db=db,
+                suspend_after=suspend_after,
+                synchronous=synchronous,
+                always_replay=always_replay,
+                migrate=migrate,
+                lease_ms=None if lease is None else int(lease * 1000),
+            )
+        try:
+            import uvloop
 
-    database = redact_url(db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db")
-    click.echo(f"awaken: serving {target} on {where} (database {database})", err=True)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    code = asyncio.run(run_servers(app, host, port, admin_port or None, log_level))
+            uvloop.install()
+        except ImportError:
+            pass
+        code = asyncio.run(run(app, chosen, target))
+    except StartupError as exc:
+        raise CliFailure(str(exc), CANNOT_START) from None
     if code:
         raise SystemExit(code)
     # The engine has stopped and the store is closed. A ctx.run function still blocking in a
     # step thread must not keep the process alive: its invocation resumes at the next start.
     if any(t.name.startswith("awaken-step") and t.is_alive() for t in threading.enumerate()):
+        from awaken.cli.shutdown import _exit
+
         click.echo("awaken: exiting with step functions still running", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _exit(0)
 
 
 @main.command()
-@click.option("--db", default=None, help="database URL [default: $AWAKEN_DB or sqlite:///awaken.db]")
-def migrate(db: str | None) -> None:
-    """Create or upgrade the database schema (safe while other nodes start or run)."""
-    from awaken.storage import open_store, redact_url
+@click.option("--db", default=None, help="database URL [env AWAKEN_DB; default sqlite:///awaken.db]")
+@json_option
+def migrate(db: str | None, as_json: bool) -> None:
+    """Create or upgrade the database schema (awaken serve also does it at start-up, unless
+    --no-migrate), and print the schema version reached.
 
-    url = db or os.environ.get("AWAKEN_DB") or "sqlite:///awaken.db"
+    \b
+    Examples:
+      awaken migrate
+      awaken migrate --db sqlite:///data/awaken.db --json
+    """
+    from awaken.cli.migrate import migrate as run
+    from awaken.cli.migrate import redacted
+    from awaken.cli.output import emit_json
 
-    async def run() -> int:
-        store = open_store(url)
-        await store.open()
-        try:
-            return store.version
-        finally:
-            await store.close()
-
-    try:
-        version = asyncio.run(run())
-    except (StorageError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"schema of {redact_url(url)} is at version {version}")
-
-
-@main.group()
-def awakeables() -> None:
-    """Pending awakeables: list, resolve, reject."""
-
-
-def _time(ms: Any) -> str:
-    if ms is None:
-        return ""
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    result = run(settings(db=db).db)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table()
-    for column in columns:
-        # ids are never cut: people copy them into curl commands
-        table.add_column(column, no_wrap=column.endswith("id"), overflow="fold")
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            if column in ("created_at", "deadline"):
-                cells.append(_time(value))
-            else:
-                cells.append("" if value is None else str(value))
-        table.add_row(*cells)
-    console = Console() if sys.stdout.isatty() else Console(width=250)
-    console.print(table)
-    console.print(f"{len(rows)} row(s)")
-
-
-@awakeables.command("ls")
-@click.option("--admin-url", default="http://127.0.0.1:9070", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=100, show_default=True)
-def awakeables_ls(admin_url: str, as_json: bool, limit: int) -> None:
-    """List pending awakeables."""
-    from awaken.client import Client
-
-    with Client(admin_url=admin_url) as client:
-        rows = client.list_awakeables(limit=limit)
-    for row in rows:
-        row["target"] = "/".join(p for p in (row.get("service"), row.get("key"), row.get("handler")) if p)
-    _print(rows, ["id", "invocation_id", "target", "created_at", "deadline"], as_json)
-
-
-@awakeables.command("resolve")
-@click.argument("awakeable_id")
-@click.argument("payload", default="null")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
-def awakeables_resolve(awakeable_id: str, payload: str, url: str) -> None:
-    """Resolve an awakeable with a JSON PAYLOAD."""
-    from awaken.client import Client
-
-    with Client(url) as client:
-        click.echo(client.resolve_awakeable(awakeable_id, json.loads(payload)))
-
-
-@awakeables.command("reject")
-@click.argument("awakeable_id")
-@click.argument("reason")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
-def awakeables_reject(awakeable_id: str, reason: str, url: str) -> None:
-    """Reject an awakeable with a REASON (the handler gets TerminalError(reason, 500))."""
-    from awaken.client import Client
-
-    with Client(url) as client:
-        click.echo(client.reject_awakeable(awakeable_id, reason))
-
-
-@main.group()
-def invocations() -> None:
-    """Invocations: list, describe, cancel, kill, pause, purge, resume."""
-
-
-_ADMIN = click.option("--admin-url", default="http://127.0.0.1:9070", show_default=True)
-
-
-def _admin_call(admin_url: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    from awaken.client import Client, HttpError
-
-    with Client(admin_url=admin_url) as client:
-        try:
-            return getattr(client, method)(*args, **kwargs)
-        except HttpError as exc:
-            message = exc.body.get("message") if isinstance(exc.body, dict) else exc.body
-            raise click.ClickException(f"{exc.status}: {message}") from None
-
-
-@invocations.command("ls")
-@_ADMIN
-@click.option("--status", default=None, help="only invocations in this status")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=100, show_default=True)
-def invocations_ls(admin_url: str, status: str | None, as_json: bool, limit: int) -> None:
-    """List invocations, newest first."""
-    rows = _admin_call(admin_url, "list_invocations", status=status, limit=limit)
-    _print(rows, ["id", "target", "status", "created_at", "attempts", "last_failure"], as_json)
-
-
-@invocations.command("describe")
-@_ADMIN
-@click.argument("invocation_id")
-def invocations_describe(admin_url: str, invocation_id: str) -> None:
-    """An invocation and its journal, as JSON."""
-    click.echo(json.dumps(_admin_call(admin_url, "get_invocation", invocation_id), indent=2))
-
-
-@invocations.command("cancel")
-@_ADMIN
-@click.argument("invocation_id")
-@click.option("--kill", is_flag=True, help="end it at once, without compensation")
-def invocations_cancel(admin_url: str, invocation_id: str, kill: bool) -> None:
-    """Cancel an invocation: its handler gets TerminalError("cancelled", 409) at its next await."""
-    click.echo(_admin_call(admin_url, "cancel_invocation", invocation_id, kill=kill)["result"])
-
-
-@invocations.command("kill")
-@_ADMIN
-@click.argument("invocation_id")
-def invocations_kill(admin_url: str, invocation_id: str) -> None:
-    """Kill an invocation (and the calls it waits on): it ends at once with 409 killed."""
-    click.echo(_admin_call(admin_url, "cancel_invocation", invocation_id, kill=True)["result"])
-
-
-@invocations.command("purge")
-@_ADMIN
-@click.argument("invocation_id")
-def invocations_purge(admin_url: str, invocation_id: str) -> None:
-    """Delete a completed invocation now."""
-    click.echo(_admin_call(admin_url, "purge_invocation", invocation_id)["result"])
-
-
-@invocations.command("pause")
-@_ADMIN
-@click.argument("invocation_id")
-def invocations_pause(admin_url: str, invocation_id: str) -> None:
-    """Pause a running invocation (resume runs it again)."""
-    click.echo(_admin_call(admin_url, "pause_invocation", invocation_id)["result"])
-
-
-@invocations.command("resume")
-@_ADMIN
-@click.argument("invocation_id")
-def invocations_resume(admin_url: str, invocation_id: str) -> None:
-    """Run a paused invocation again."""
-    click.echo(_admin_call(admin_url, "resume_invocation", invocation_id)["result"])
-
-
-@main.group()
-def state() -> None:
-    """The state of virtual object and workflow keys: get, set."""
-
-
-@state.command("get")
-@_ADMIN
-@click.argument("service")
-@click.argument("key")
-@click.option("--json", "as_json", is_flag=True)
-def state_get(admin_url: str, service: str, key: str, as_json: bool) -> None:
-    """The state of SERVICE/KEY."""
-    values = _admin_call(admin_url, "get_state", service, key)
-    rows = [{"name": name, "value": json.dumps(value)} for name, value in values.items()]
-    if as_json:
-        click.echo(json.dumps(values, indent=2))
+        emit_json({"db": redacted(result.db), "version": result.version, "applied": result.applied})
+    elif result.applied:
+        applied = ", ".join(str(v) for v in result.applied)
+        click.echo(f"schema of {redacted(result.db)} is at version {result.version} (applied now: {applied})")
     else:
-        _print(rows, ["name", "value"], False)
+        click.echo(f"schema of {redacted(result.db)} is at version {result.version} (up to date)")
 
 
-@state.command("set")
-@_ADMIN
-@click.argument("service")
-@click.argument("key")
-@click.argument("name")
-@click.argument("value")
-def state_set(admin_url: str, service: str, key: str, name: str, value: str) -> None:
-    """Set NAME of SERVICE/KEY to the JSON VALUE (refused while an invocation holds the key)."""
-    try:
-        parsed = json.loads(value)
-    except ValueError as exc:
-        raise click.ClickException(f"VALUE must be JSON: {exc}") from None
-    values = _admin_call(admin_url, "get_state", service, key)
-    values[name] = parsed
-    _admin_call(admin_url, "replace_state", service, key, values)
-    click.echo(f"{service}/{key}: {name} set")
+main.add_command(invocations)
+main.add_command(awakeables)
+main.add_command(state)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,14 @@
-"""Thin httpx clients: call, send, attach, output, resolve/reject awakeables, list awakeables.
+"""Thin httpx clients of the ingress (call, send, attach, output, resolve/reject awakeables) and
+of the admin API (services, invocations, awakeables, state).
 
-Each operation is described once (`_Request`); `Client` and `AsyncClient` only send it.
+Each operation is described once (`_Request`); `Client` and `AsyncClient` only send it. An error
+answer raises `HttpError`; a server that cannot be reached raises httpx's `TransportError`s.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -17,10 +20,24 @@ _JSON = {"content-type": "application/json"}
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
+    """The server answered with an error status; `body` is its JSON (or text) body."""
+
+    def __init__(self, status: int, body: Any, url: str = "") -> None:
         super().__init__(f"HTTP {status}: {body}")
         self.status = status
         self.body = body
+        self.url = url
+
+    @property
+    def message(self) -> str:
+        """The error's message (Restate's error JSON has one), else the body as text."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
+            return str(self.body["message"])
+        return str(self.body or "").strip()
+
+
+def _admin_headers(token: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +76,48 @@ def _send(
 
 def _resolve(awakeable_id: str, payload: Any) -> _Request:
     return _Request(
-        "POST", f"/restate/awakeables/{awakeable_id}/resolve", json.dumps(payload).encode(), _JSON
+        "POST",
+        f"/restate/awakeables/{quote(awakeable_id, safe='')}/resolve",
+        json.dumps(payload).encode(),
+        _JSON,
     )
 
 
 def _reject(awakeable_id: str, reason: str) -> _Request:
     headers = {"content-type": "text/plain"}
-    return _Request("POST", f"/restate/awakeables/{awakeable_id}/reject", reason.encode(), headers)
+    return _Request(
+        "POST", f"/restate/awakeables/{quote(awakeable_id, safe='')}/reject", reason.encode(), headers
+    )
 
 
-def _invocations(status: str | None, limit: int) -> _Request:
-    params = {"limit": str(limit), **({"status": status} if status else {})}
+def _invocations(
+    status: str | Iterable[str] | None,
+    limit: int,
+    service: str | None = None,
+    handler: str | None = None,
+    key: str | None = None,
+    created_after_ms: int | None = None,
+    created_before_ms: int | None = None,
+    before: str | None = None,
+) -> _Request:
+    statuses = [status] if isinstance(status, str) else list(status or ())
+    params = {"limit": str(limit)}
+    for name, value in (
+        ("status", ",".join(statuses) or None),
+        ("service", service),
+        ("handler", handler),
+        ("key", key),
+        ("created_after", None if created_after_ms is None else str(created_after_ms)),
+        ("created_before", None if created_before_ms is None else str(created_before_ms)),
+        ("before", before),
+    ):
+        if value is not None:
+            params[name] = value
     return _Request("GET", "/invocations", params=params, admin=True)
 
 
 def _act(invocation_id: str, action: str) -> _Request:
-    return _Request("PATCH", f"/invocations/{invocation_id}/{action}", admin=True)
+    return _Request("PATCH", f"/invocations/{quote(invocation_id, safe='')}/{action}", admin=True)
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -83,8 +126,12 @@ def _decode(response: httpx.Response) -> Any:
             body: Any = response.json()
         except ValueError:
             body = response.text
-        raise HttpError(response.status_code, body)
-    return response.json() if response.content else None
+        raise HttpError(response.status_code, body, str(response.request.url))
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        # a 2xx that is not JSON: not an awaken server (or not the port of the API asked)
+        raise HttpError(response.status_code, response.text[:200], str(response.request.url)) from None
 
 
 class Client:
@@ -95,9 +142,10 @@ class Client:
         url: str = "http://127.0.0.1:8080",
         admin_url: str = "http://127.0.0.1:9070",
         timeout: float | None = 60.0,
+        admin_token: str | None = None,
     ) -> None:
         self._http = httpx.Client(base_url=url, timeout=timeout)
-        self._admin = httpx.Client(base_url=admin_url, timeout=timeout)
+        self._admin = httpx.Client(base_url=admin_url, timeout=timeout, headers=_admin_headers(admin_token))
 
     def __enter__(self) -> Client:
         return self
@@ -154,13 +202,30 @@ class Client:
         rows: list[dict[str, Any]] = page["awakeables"]
         return rows
 
-    def list_invocations(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Invocations, newest first (admin API), optionally of one status."""
-        return list(self._do(_invocations(status, limit))["invocations"])
+    def list_invocations(
+        self, status: str | Iterable[str] | None = None, limit: int = 100, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Invocations, newest first (admin API), optionally of some statuses; `filters`:
+        service, handler, key, created_after_ms, created_before_ms."""
+        return list(self._do(_invocations(status, limit, **filters))["invocations"])
+
+    def invocations_page(
+        self, status: str | Iterable[str] | None = None, limit: int = 100, **filters: Any
+    ) -> dict[str, Any]:
+        """One page of `list_invocations`: {"invocations": [...], "next_page": cursor or None};
+        pass `before=next_page` for the next one."""
+        return dict(self._do(_invocations(status, limit, **filters)))
+
+    def list_services(self) -> list[dict[str, Any]]:
+        return list(self._do(_Request("GET", "/services", admin=True))["services"])
+
+    def get_service(self, name: str) -> dict[str, Any]:
+        """One service with its handlers' kinds and schemas (admin API)."""
+        return dict(self._do(_Request("GET", f"/services/{quote(name, safe='')}", admin=True)))
 
     def get_invocation(self, invocation_id: str) -> dict[str, Any]:
         """One invocation with its journal (admin API)."""
-        return dict(self._do(_Request("GET", f"/invocations/{invocation_id}", admin=True)))
+        return dict(self._do(_Request("GET", f"/invocations/{quote(invocation_id, safe='')}", admin=True)))
 
     def cancel_invocation(self, invocation_id: str, kill: bool = False) -> dict[str, Any]:
         """Cancel (or kill) an invocation (admin API)."""
@@ -195,9 +260,12 @@ class AsyncClient:
         admin_url: str = "http://127.0.0.1:9070",
         timeout: float | None = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
-        self._admin = httpx.AsyncClient(base_url=admin_url, timeout=timeout)
+        self._admin = httpx.AsyncClient(
+            base_url=admin_url, timeout=timeout, headers=_admin_headers(admin_token)
+        )
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -255,14 +323,31 @@ class AsyncClient:
         rows: list[dict[str, Any]] = page["awakeables"]
         return rows
 
-    async def list_invocations(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Invocations, newest first (admin API), optionally of one status."""
-        page = await self._do(_invocations(status, limit))
+    async def list_invocations(
+        self, status: str | Iterable[str] | None = None, limit: int = 100, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Invocations, newest first (admin API), optionally of some statuses; `filters`:
+        service, handler, key, created_after_ms, created_before_ms."""
+        page = await self._do(_invocations(status, limit, **filters))
         return list(page["invocations"])
+
+    async def invocations_page(
+        self, status: str | Iterable[str] | None = None, limit: int = 100, **filters: Any
+    ) -> dict[str, Any]:
+        """One page of `list_invocations`, with its `next_page` cursor (`before=`)."""
+        return dict(await self._do(_invocations(status, limit, **filters)))
+
+    async def list_services(self) -> list[dict[str, Any]]:
+        return list((await self._do(_Request("GET", "/services", admin=True)))["services"])
+
+    async def get_service(self, name: str) -> dict[str, Any]:
+        """One service with its handlers' kinds and schemas (admin API)."""
+        return dict(await self._do(_Request("GET", f"/services/{quote(name, safe='')}", admin=True)))
 
     async def get_invocation(self, invocation_id: str) -> dict[str, Any]:
         """One invocation with its journal (admin API)."""
-        return dict(await self._do(_Request("GET", f"/invocations/{invocation_id}", admin=True)))
+        path = f"/invocations/{quote(invocation_id, safe='')}"
+        return dict(await self._do(_Request("GET", path, admin=True)))
 
     async def cancel_invocation(self, invocation_id: str, kill: bool = False) -> dict[str, Any]:
         """Cancel (or kill) an invocation (admin API)."""

@@ -9,6 +9,7 @@ to do.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.core.machine import InvocationMachine
 from awaken.errors import Conflict, Fenced, NonDeterminismError, RetryableError, StorageError, Suspended
+from awaken.observability import hooks
 from awaken.sdk.invocation import InvocationContext, run_handler
 from awaken.sdk.service import HandlerSpec
 from awaken.storage.protocol import (
@@ -94,7 +96,8 @@ class Attempt:
         self._waiters.append(waiter)
         self._arm_suspension()
         try:
-            await fut
+            with hooks.waiting(self.machine, indices):
+                await fut
         finally:
             self._waiters.remove(waiter)
             if not self._waiters:
@@ -113,11 +116,13 @@ class Attempt:
         self._captures.append((index, name))
 
     async def run_blocking(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.engine.step_executor, fn)
+        # in the step's context (its invocation's log fields and span), as asyncio.to_thread
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.engine.step_executor, ctx.run, fn)
 
     def spawn_step(self, index: int, body: Coroutine[Any, Any, None]) -> None:
         self._step_started[index] = time.perf_counter()
-        task = asyncio.get_running_loop().create_task(body)
+        task = hooks.start_step(self.machine, index, body)  # create_task, in the step's log/trace scope
         self._steps[index] = task
         self._disarm_suspension()
         task.add_done_callback(lambda _t: self._step_finished(index))
@@ -204,7 +209,8 @@ class Attempt:
 
     # -- the attempt -------------------------------------------------------------------------
     def start(self) -> asyncio.Task[None]:
-        self._main = asyncio.get_running_loop().create_task(self._run_handler())
+        # create_task, in the invocation's log and trace scope
+        self._main = hooks.start_attempt(self.record, self.machine, self._run_handler)
         return self._main
 
     async def _run_handler(self) -> None:
@@ -252,6 +258,7 @@ class Attempt:
             return
         except Exception as exc:
             transition = self._retry_transition(exc)
+        hooks.attempt_ended(transition)
         self.closing = True
         self._cancel_steps()
         ctx.finished.set()
@@ -299,7 +306,7 @@ class Attempt:
         else:
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         policy = self.engine.retry_policy_for(self.spec)
-        log.warning("invocation %s attempt %d failed: %s", self.record.id, attempts, message)
+        hooks.attempt_failed(self.record, attempts, message, exc)  # logs it, with its traceback
         if policy.exhausted(attempts):
             if policy.on_max_attempts == "kill":
                 return self._complete(Outcome.fail(500, f"retries exhausted: {message}"))

@@ -21,6 +21,7 @@ from awaken.core.ids import (
 )
 from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.errors import BadRequest, NonDeterminismError, TerminalError
+from awaken.observability import tracing
 from awaken.sdk.context import (
     DurablePromise,
     Request,
@@ -348,6 +349,7 @@ class InvocationContext(WorkflowContext):
             if scope is not None:
                 data["scope"] = scope
                 data["limit_key"] = limit_key
+            data["headers"] = tracing.call_headers(kind.value, data)  # + traceparent
         entry = self._step(kind, f"{service}/{handler}", data=data, payload=arg)
         return entry.index, str(entry.data["invocation_id"])
 

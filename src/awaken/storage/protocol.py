@@ -309,6 +309,34 @@ class AwakeableInfo:
     schema: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class InvocationFilter:
+    """Which invocations `list_invocations` gives: every field that is set must match.
+    `status` is a set of statuses (any of them; empty: any status); times are creation times
+    in ms since the epoch, `created_after_ms` inclusive, `created_before_ms` exclusive."""
+
+    status: frozenset[Status] = frozenset()
+    service: str | None = None
+    handler: str | None = None
+    key: str | None = None
+    created_after_ms: int | None = None
+    created_before_ms: int | None = None
+
+
+def page_cursor(record: InvocationRecord) -> str:
+    """The `before` cursor of `list_invocations` for the page after the one `record` ends
+    (opaque to clients: they pass it back as it is)."""
+    return f"{record.created_at_ms}.{record.id}"
+
+
+def parse_page_cursor(cursor: str) -> tuple[int, str]:
+    """(created_at_ms, id) of a cursor made by `page_cursor`; ValueError if it is not one."""
+    created, dot, invocation_id = cursor.partition(".")
+    if not dot or not created.isdigit() or not invocation_id:
+        raise ValueError(f"not a page cursor: {cursor!r}")
+    return int(created), invocation_id
+
+
 class CompletionStatus(StrEnum):
     ACCEPTED = "Accepted"
     PREVIOUSLY_ACCEPTED = "PreviouslyAccepted"
@@ -331,6 +359,7 @@ class Store(Protocol):
     lease_ms: int  # how long a claim is leased before other nodes may take it over
     shared: bool  # whether other nodes may share the database (leases and notices matter)
     version: int  # the schema version of the database, once open
+    applied: list[int]  # the migrations that opening it applied
 
     async def open(self) -> None:
         """Connect, and apply pending migrations."""
@@ -424,8 +453,17 @@ class Store(Protocol):
     async def get_journal(self, invocation_id: str) -> list[Entry]: ...
 
     async def list_invocations(
-        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
-    ) -> list[InvocationRecord]: ...
+        self,
+        filter: InvocationFilter | None = None,
+        limit: int = 100,
+        before: str | None = None,
+        *,
+        status: Status | None = None,
+        service: str | None = None,
+    ) -> list[InvocationRecord]:
+        """Invocations that match `filter`, newest first (by creation time, then id), at most
+        `limit`; with `before` (a `page_cursor`), those after that page. `status` and `service`
+        are shorthands that narrow `filter`. BadRequest for a malformed cursor."""
 
     async def count_invocations(self) -> dict[Status, int]:
         """How many invocations are in each status."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from awaken.core.journal import Entry, Outcome
+from awaken.errors import BadRequest
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.lifecycle.rows import (
     awakeable_from_row,
@@ -11,7 +12,13 @@ from awaken.storage.lifecycle.rows import (
     invocation_outcome,
     record_from_row,
 )
-from awaken.storage.protocol import AwakeableInfo, InvocationRecord, Status
+from awaken.storage.protocol import (
+    AwakeableInfo,
+    InvocationFilter,
+    InvocationRecord,
+    Status,
+    parse_page_cursor,
+)
 
 
 async def record(op: Op, invocation_id: str) -> InvocationRecord | None:
@@ -44,9 +51,26 @@ async def state_value(op: Op, service: str, key: str, name: str) -> bytes | None
 
 
 async def list_invocations(
-    op: Op, status: Status | None, service: str | None, limit: int
+    op: Op, filter: InvocationFilter, limit: int, before: str | None
 ) -> list[InvocationRecord]:
-    params = {"status": None if status is None else status.value, "service": service, "limit": limit}
+    before_created: int | None = None
+    before_id: str | None = None
+    if before is not None:
+        try:
+            before_created, before_id = parse_page_cursor(before)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    params = {
+        "statuses": sorted(s.value for s in filter.status) if filter.status else None,
+        "service": filter.service,
+        "handler": filter.handler,
+        "key": filter.key,
+        "created_after": filter.created_after_ms,
+        "created_before": filter.created_before_ms,
+        "before_created": before_created,
+        "before_id": before_id,
+        "limit": limit,
+    }
     return [record_from_row(r) for r in await op.tx.all("list_invocations", params)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from awaken.core.journal import Entry, Outcome
@@ -19,6 +20,7 @@ from awaken.storage.protocol import (
     CreateResult,
     Effects,
     EntryRef,
+    InvocationFilter,
     InvocationRecord,
     NewInvocation,
     NoticeListener,
@@ -150,10 +152,21 @@ class LifecycleStore:
         return await self._read(lambda op: reads.outcomes(op, invocation_ids))
 
     async def list_invocations(
-        self, *, status: Status | None = None, service: str | None = None, limit: int = 100
+        self,
+        filter: InvocationFilter | None = None,
+        limit: int = 100,
+        before: str | None = None,
+        *,
+        status: Status | None = None,
+        service: str | None = None,
     ) -> list[InvocationRecord]:
-        """Newest first."""
-        return await self._read(lambda op: reads.list_invocations(op, status, service, limit))
+        """Newest first; see the Protocol."""
+        chosen = filter or InvocationFilter()
+        if status is not None:
+            chosen = replace(chosen, status=frozenset({status}))
+        if service is not None:
+            chosen = replace(chosen, service=service)
+        return await self._read(lambda op: reads.list_invocations(op, chosen, limit, before))
 
     async def count_invocations(self) -> dict[Status, int]:
         return await self._read(reads.count_invocations)

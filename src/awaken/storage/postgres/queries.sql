@@ -80,9 +80,17 @@ FOR UPDATE
 SELECT status, epoch FROM invocations WHERE id = :id
 
 -- name: list_invocations
+-- :statuses is an array of statuses, or NULL for any; :before_created/:before_id is the
+-- (created_at, id) where the previous page ended (newest first).
 SELECT * FROM invocations
-WHERE (CAST(:status AS TEXT) IS NULL OR status = :status)
+WHERE (CAST(:statuses AS TEXT[]) IS NULL OR status = ANY(CAST(:statuses AS TEXT[])))
     AND (CAST(:service AS TEXT) IS NULL OR service = :service)
+    AND (CAST(:handler AS TEXT) IS NULL OR handler = :handler)
+    AND (CAST(:key AS TEXT) IS NULL OR key = :key)
+    AND (CAST(:created_after AS BIGINT) IS NULL OR created_at >= :created_after)
+    AND (CAST(:created_before AS BIGINT) IS NULL OR created_at < :created_before)
+    AND (CAST(:before_created AS BIGINT) IS NULL OR created_at < :before_created
+        OR (created_at = :before_created AND id < :before_id))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 

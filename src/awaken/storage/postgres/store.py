@@ -52,6 +52,7 @@ class PostgresStore(LifecycleStore):
         self.url = url
         self.migrate = migrate
         self.version = 0
+        self.applied: list[int] = []  # migrations applied by this open
         self._writer = PgWriter(self._connect, self.node_id, lease_ms, max_batch=max_batch)
         self._pool: asyncpg.Pool | None = None
         self._listener = NoticeListener(self._connect, self.node_id, self._notice)
@@ -104,7 +105,7 @@ class PostgresStore(LifecycleStore):
             conn = await self._connect()
         try:
             if self.migrate:
-                await apply_migrations(conn)
+                self.applied = await apply_migrations(conn)
             self.version = await schema_version(conn)
         finally:
             await conn.close()

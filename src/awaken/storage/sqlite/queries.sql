@@ -129,8 +129,17 @@ FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 SELECT status, epoch FROM invocations WHERE id = :id
 
 -- name: list_invocations
+-- :statuses is a JSON array of statuses, or NULL for any; :before_created/:before_id is the
+-- (created_at, id) where the previous page ended (newest first).
 SELECT * FROM invocations
-WHERE (:status IS NULL OR status = :status) AND (:service IS NULL OR service = :service)
+WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+    AND (:service IS NULL OR service = :service)
+    AND (:handler IS NULL OR handler = :handler)
+    AND (:key IS NULL OR key = :key)
+    AND (:created_after IS NULL OR created_at >= :created_after)
+    AND (:created_before IS NULL OR created_at < :created_before)
+    AND (:before_created IS NULL OR created_at < :before_created
+        OR (created_at = :before_created AND id < :before_id))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 

@@ -66,6 +66,7 @@ class SqliteStore(LifecycleStore):
         self._lock_fd: int | None = None
         self.migrate = migrate
         self.version = 0  # the schema version, once open
+        self.applied: list[int] = []  # migrations applied by this open
 
     # -- life cycle ------------------------------------------------------------------------------
     def _connect(self, *, reader: bool) -> sqlite3.Connection:
@@ -113,7 +114,7 @@ class SqliteStore(LifecycleStore):
 
     def _set_up(self, conn: sqlite3.Connection) -> None:
         if self.migrate:
-            apply_migrations(conn)
+            self.applied = apply_migrations(conn)
         self.version = schema_version(conn)
         if self.version != latest_version():
             raise StorageError(

@@ -34,7 +34,8 @@ def _bind(query: str, params: Params | None) -> Params:
         return params
     bound = dict(params)
     for name in lists:
-        bound[name] = json.dumps(list(bound[name]))
+        if bound[name] is not None:
+            bound[name] = json.dumps(list(bound[name]))
     return bound
 
 
