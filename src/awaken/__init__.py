@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from awaken import logging as logging  # restate-sdk's `restate.logging` module
 from awaken.application import AwakenApp, app
 from awaken.client import AsyncClient, Client, create_client
 from awaken.client_types import HttpError, RestateClient, RestateClientSendHandle

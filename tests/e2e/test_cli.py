@@ -305,7 +305,7 @@ def test_the_admin_token_guards_every_request_and_the_cli_sends_it(
 ) -> None:
     server = make_server("cli_app:app", extra_args=["--admin-token", "s3cret"], admin_token="s3cret").start()
     raw = httpx.get(f"{server.admin_url}/health")
-    assert raw.status_code == 401 and raw.json()["code"] == 401
+    assert raw.status_code == 401 and "token" in raw.json()["message"]
     assert (
         httpx.get(f"{server.admin_url}/health", headers={"authorization": "Bearer s3cret"}).status_code == 200
     )

@@ -107,7 +107,7 @@ async def test_a_token_guards_every_admin_request(env: TestEnvironment) -> None:
         for path in ("/health", "/invocations", "/metrics", "/openapi.json", "/nope"):
             r = await raw.get(path)
             assert r.status_code == 401, path
-            assert r.json()["code"] == 401 and "token" in r.json()["message"]
+            assert "token" in r.json()["message"]  # Restate's admin error body: {"message": ...}
             assert r.headers["www-authenticate"].startswith("Bearer")
         assert (await raw.patch(f"/invocations/inv_1{'0' * 33}/kill")).status_code == 401
         for wrong in ("Bearer t0ke", "Bearer t0ken2", "Basic t0ken", "t0ken", "Bearer"):

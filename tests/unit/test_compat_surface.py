@@ -23,6 +23,7 @@ MODULES = {
     "restate.client_types": "awaken.client_types",
     "restate.context": "awaken.context",
     "restate.exceptions": "awaken.exceptions",
+    "restate.logging": "awaken.logging",
     "restate.object": "awaken.object",
     "restate.retry_policy": "awaken.retry_policy",
     "restate.serde": "awaken.serde",
@@ -41,10 +42,6 @@ MISSING = {
     "restate.connect",
     "restate.with_connection",
     "restate.ConnectError",
-    # logging that stays quiet on replay: another change brings it (issue item 5)
-    "restate.logging",
-    "restate.getLogger",
-    "restate.RestateLoggingFilter",
     # restate-sdk's ingress client classes and helper: create_client's client is
     # awaken.client.IngressClient (see DIFFERENT for awaken.client.Client)
     "restate.client.ScopedClient",

@@ -63,7 +63,8 @@ def parse_target(text: str, api: Client) -> str | Target:
         if exc.status == 404:
             raise CliFailure(f"no service {parts[0]!r} is registered", REFUSED) from None
         raise
-    return Target(parts[0], handler=parts[1]) if kind == "service" else Target(parts[0], key=parts[1])
+    # (Restate's shape: "Service", "VirtualObject" or "Workflow")
+    return Target(parts[0], handler=parts[1]) if kind == "Service" else Target(parts[0], key=parts[1])
 
 
 def _ago_ms(value: str | None, option: str) -> int | None:
