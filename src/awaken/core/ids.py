@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ _TIME_SPAN_MS = 21 * 62**6
 _TIME_WIDTH = 7
 
 
+@functools.lru_cache(maxsize=4)  # invocations created in the same millisecond share it
 def _time_prefix(now_ms: int) -> str:
     t = (now_ms - _TIME_EPOCH_MS) % _TIME_SPAN_MS
     digits = []

@@ -652,32 +652,38 @@ class InvocationContext(WorkflowContext):
         return DurablePromiseImpl(self, name, resolve_serde(serde, type_hint))
 
 
+async def _run(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
+    if spec.takes_input:
+        try:
+            arg = spec.decode_input(body)
+        except Exception as exc:
+            # restate-sdk's message and status: the invocation fails, the caller gets 500
+            raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
+        result = await spec.fn(ctx, arg)
+    else:
+        result = await spec.fn(ctx)
+    await ctx.settle()
+    if replay_on_completion.get() and ctx.machine.length:
+        from awaken.sdk.replay_check import divergence  # (it builds contexts: a cycle at import)
+
+        diverged = await divergence(spec, ctx, body)
+        if diverged is not None:
+            raise NonDeterminismDetected(f"replaying the completed handler: {diverged}")
+    return Outcome(spec.encode_output(result))
+
+
 async def run_handler(spec: HandlerSpec, ctx: InvocationContext, body: bytes) -> Outcome:
     """Run a handler to its outcome. A TerminalError becomes a failed outcome, and so does a
     misuse of the context (an attribute it lacks, a method called with keywords it does not
     take: retrying cannot fix those); any other exception propagates (the attempt is retried);
     Suspended propagates."""
     try:
+        if not spec.context_managers:  # (nearly every handler: no exit stack to pay for)
+            return await _run(spec, ctx, body)
         async with contextlib.AsyncExitStack() as managers:
             for factory in spec.context_managers:
                 await managers.enter_async_context(factory())
-            if spec.takes_input:
-                try:
-                    arg = spec.decode_input(body)
-                except Exception as exc:
-                    # restate-sdk's message and status: the invocation fails, the caller gets 500
-                    raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
-                result = await spec.fn(ctx, arg)
-            else:
-                result = await spec.fn(ctx)
-            await ctx.settle()
-            if replay_on_completion.get() and ctx.machine.length:
-                from awaken.sdk.replay_check import divergence  # (it builds contexts: a cycle at import)
-
-                diverged = await divergence(spec, ctx, body)
-                if diverged is not None:
-                    raise NonDeterminismDetected(f"replaying the completed handler: {diverged}")
-            return Outcome(spec.encode_output(result))
+            return await _run(spec, ctx, body)
     except TerminalError as exc:
         return Outcome.fail(exc.status_code, exc.message)
     except NonDeterminismDetected as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from awaken.storage.protocol import Effects
@@ -66,4 +65,5 @@ class Op:
         """The effects, with the earliest timer this operation created."""
         if effects.next_timer_ms == self.min_timer:
             return effects
-        return replace(effects, next_timer_ms=self.min_timer)
+        # (direct construction: dataclasses.replace costs several times more on this hot path)
+        return Effects(effects.claims, effects.deliveries, effects.completed, self.min_timer, effects.cancels)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic_core
+
 from awaken.core.journal import Entry, EntryKind, Failure, Outcome
 from awaken.storage.lifecycle.op import Row
 from awaken.storage.protocol import (
@@ -19,13 +21,11 @@ from awaken.storage.protocol import (
     Status,
 )
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
 
 def dump_json(value: Any) -> str:
     if not value and isinstance(value, dict):
         return "{}"  # most entries carry no data
-    return _ENCODER.encode(value)
+    return pydantic_core.to_json(value).decode()  # compact UTF-8 JSON, faster than json.dumps
 
 
 def outcome_params(outcome: Outcome | None) -> dict[str, Any]:
