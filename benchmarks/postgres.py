@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
-from benchmarks.run import JSON, Server, count, cpu_s, median, pool, send_waiters, summary
+from benchmarks.run import JSON, Server, attach_all, cpu_s, median, pool, send_waiters, summary
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -109,22 +109,20 @@ async def awakeables(
     session: aiohttp.ClientSession, nodes: list[Server], meter: Meter, n: int
 ) -> dict[str, Any]:
     creator, resolver = nodes[0], nodes[-1]
-    ids = await send_waiters(session, creator, n)
-    done_before = await count(session, creator, "completed")
+    waiting = await send_waiters(session, creator, n)
+    done = await attach_all(creator.url, [invocation for _, invocation in waiting])
     await meter.start()
 
     async def resolve(i: int) -> None:
-        async with session.post(
-            f"{resolver.url}/restate/awakeables/{ids[i]}/resolve", data=str(i), headers=JSON
-        ) as r:
+        url = f"{resolver.url}/restate/awakeables/{waiting[i][0]}/resolve"
+        async with session.post(url, data=str(i), headers=JSON) as r:
             if r.status != 202:
                 raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
 
     t0 = time.perf_counter()
     latencies = await pool(n, 64, resolve)
     resolved = time.perf_counter() - t0
-    while await count(session, creator, "completed") < done_before + n:
-        await asyncio.sleep(0.002)
+    await done
     finished = time.perf_counter() - t0
     return {
         "awakeables": n,
@@ -172,24 +170,23 @@ async def resolve_observed(session: aiohttp.ClientSession, nodes: list[Server], 
 
 async def failover(session: aiohttp.ClientSession, nodes: list[Server], n: int) -> dict[str, Any]:
     """Node 1 runs `n` invocations waiting in memory; it is SIGKILLed; their awakeables are
-    resolved through node 2 at once; the time until node 2 has completed them all."""
+    resolved through node 2 at once; the time until node 2 has completed them all (a client
+    attached to each, through node 2)."""
     victim, survivor = nodes[0], nodes[1]
-    ids = await send_waiters(session, victim, n)
-    done_before = await count(session, survivor, "completed")
+    waiting = await send_waiters(session, victim, n)
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
     t0 = time.perf_counter()
+    done = await attach_all(survivor.url, [invocation for _, invocation in waiting])
 
     async def resolve(i: int) -> None:
-        async with session.post(
-            f"{survivor.url}/restate/awakeables/{ids[i]}/resolve", data="1", headers=JSON
-        ) as r:
+        url = f"{survivor.url}/restate/awakeables/{waiting[i][0]}/resolve"
+        async with session.post(url, data="1", headers=JSON) as r:
             if r.status != 202:
                 raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
 
     await pool(n, 32, resolve)
-    while await count(session, survivor, "completed") < done_before + n:
-        await asyncio.sleep(0.01)
+    await done
     return {
         "invocations": n,
         "lease_s": 3.0,

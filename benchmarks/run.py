@@ -6,8 +6,9 @@ Starts the real `awaken serve` (SQLite file, synchronous=full, one process) on l
 and drives it from this process with aiohttp:
 
 - step_c1 / step_c64: a 1-step handler (one ctx.run), N calls at concurrency 1 and 64;
-- awakeables: 1,000 invocations wait on awakeables; all are resolved over HTTP (concurrency 64);
-  `resolve_per_s` counts 202 answers, `completions_per_s` runs until every handler has finished;
+- awakeables: 1,000 invocations wait on awakeables, a client attached to each; all are resolved
+  over HTTP (concurrency 64); `resolve_per_s` counts 202 answers, `completions_per_s` runs until
+  every attached client has its answer;
 - large_state: server CPU per call of a virtual object with a 1 MiB value: one that reads and
   rewrites it, one that touches a small value beside it;
 - suspended_memory: RSS of the server idle, and after 10,000 invocations are suspended.
@@ -165,7 +166,9 @@ async def bench_steps(
 JSON = {"content-type": "application/json"}
 
 
-async def send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -> list[str]:
+async def send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -> list[tuple[str, str]]:
+    """Start `n` invocations that wait on awakeables; (awakeable id, invocation id) of each."""
+
     async def send(i: int) -> None:
         async with session.post(f"{server.url}/bench/wait/send", data=str(i), headers=JSON) as r:
             if r.status != 202:
@@ -180,7 +183,7 @@ async def send_waiters(session: aiohttp.ClientSession, server: Server, n: int) -
             async with session.get(f"{server.admin}/awakeables", params={"limit": str(n * 2)}) as r:
                 rows = (await r.json())["awakeables"]
             if len(rows) >= n:
-                return [row["id"] for row in rows]
+                return [(row["id"], row["invocation_id"]) for row in rows]
         await asyncio.sleep(0.2)
     raise RuntimeError("awakeables were not all created")
 
@@ -190,14 +193,34 @@ async def count(session: aiohttp.ClientSession, server: Server, status: str) -> 
         return int((await r.json()).get(status, 0))
 
 
+async def attach_all(url: str, invocation_ids: list[str]) -> asyncio.Task[None]:
+    """A task that attaches to every invocation at once (its own connections: one per caller,
+    as the waiting clients of the awakeables would be) and ends when all have answered."""
+
+    async def attach_every() -> None:
+        connector = aiohttp.TCPConnector(limit=len(invocation_ids) + 8)
+        async with aiohttp.ClientSession(connector=connector) as attaching:
+
+            async def attach(invocation_id: str) -> None:
+                async with attaching.get(f"{url}/restate/invocation/{invocation_id}/attach") as r:
+                    if r.status != 200:
+                        raise RuntimeError(f"attach failed: {r.status} {await r.text()}")
+                    await r.read()
+
+            await asyncio.gather(*(attach(i) for i in invocation_ids))
+
+    task = asyncio.ensure_future(attach_every())
+    await asyncio.sleep(0.5)  # the attaches are in (each one waits on the server)
+    return task
+
+
 async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: int) -> dict[str, Any]:
-    ids = await send_waiters(session, server, n)
-    done_before = await count(session, server, "completed")
+    waiting = await send_waiters(session, server, n)
+    done = await attach_all(server.url, [invocation for _, invocation in waiting])
 
     async def resolve(i: int) -> None:
-        async with session.post(
-            f"{server.url}/restate/awakeables/{ids[i]}/resolve", data=str(i), headers=JSON
-        ) as r:
+        url = f"{server.url}/restate/awakeables/{waiting[i][0]}/resolve"
+        async with session.post(url, data=str(i), headers=JSON) as r:
             if r.status != 202:
                 raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
 
@@ -205,8 +228,7 @@ async def bench_awakeables(session: aiohttp.ClientSession, server: Server, n: in
     t0 = time.perf_counter()
     latencies = await pool(n, 64, resolve)
     resolved = time.perf_counter() - t0
-    while await count(session, server, "completed") < done_before + n:
-        await asyncio.sleep(0.002)
+    await done
     finished = time.perf_counter() - t0
     cpu = cpu_s(server.proc.pid) - cpu0
     return {

@@ -115,10 +115,11 @@ async def test_no_migrate_refuses_an_old_schema_and_a_bad_url_fails_clearly(scra
         await PostgresStore("postgresql://nobody:secret@127.0.0.1:1/x").open()
 
 
-async def test_a_broken_connection_fails_its_batch_only(store: PostgresStore, pg_url: str) -> None:
+async def test_a_broken_connection_fails_its_batch_only(open_store: StoreFactory, pg_url: str) -> None:
     """The write connection is killed from outside while writes are queued: the writes of the
     batch in flight fail with StorageError (none of them applied), later writes go through on a
     new connection."""
+    store = await open_store(write_connections=1)
     claims = [await started(store, f"inv-{i}") for i in range(20)]
     admin = await asyncpg.connect(pg_url)
     try:
@@ -157,3 +158,12 @@ async def pg_wait_for_lock(admin: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the writer never waited for the lock")
+
+
+async def test_a_burst_of_writes_spreads_over_the_write_connections(open_store: StoreFactory) -> None:
+    store = await open_store(write_connections=4)
+    results = await asyncio.gather(*(store.create_invocation(new_inv(f"inv-{i:03}")) for i in range(200)))
+    assert all(r.created for r in results)
+    stats = store.stats()  # type: ignore[attr-defined]
+    assert stats["ops_committed"] == 200
+    assert 4 <= stats["batches_committed"] < 200  # shared transactions, on several connections

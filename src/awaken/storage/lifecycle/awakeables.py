@@ -31,15 +31,13 @@ async def complete(
     """Complete an awakeable: NotFound, Gone (deadline passed, invocation ended), Conflict (a
     different completion came first), BadRequest (the payload fails the awakeable's type; nothing
     is recorded); the same completion again is PREVIOUSLY_ACCEPTED."""
-    found = await op.tx.one("get_awakeable", {"id": awakeable_id})
-    if found is None:
-        raise NotFound(f"awakeable {awakeable_id} not found")
-    invocation_id = str(found["invocation_id"])
-    # The invocation's lock first; then read the awakeable again, as it is now.
-    await invocations.lock(op, invocation_id)
+    # The invocation's lock first (an awakeable's invocation never changes: found in the same
+    # statement); then the awakeable as it is now.
+    invocation = await op.tx.one("lock_invocation_of_awakeable", {"id": awakeable_id})
     row = await op.tx.one("get_awakeable", {"id": awakeable_id})
     if row is None:
         raise NotFound(f"awakeable {awakeable_id} not found")
+    invocation_id = str(row["invocation_id"])
     status = AwakeableStatus(row["status"])
     idx = int(row["idx"])
     if status == AwakeableStatus.PENDING:
@@ -57,7 +55,7 @@ async def complete(
         if deadline is not None:
             params = {"id": invocation_id, "idx": idx, "kind": TimerKind.DEADLINE.value}
             await op.tx.run("delete_timer", params)
-        effects = await invocations.wake(op, invocation_id, idx, outcome, now)
+        effects = await invocations.wake(op, invocation_id, idx, outcome, now, invocation)
         return AwakeableCompletion(CompletionStatus.ACCEPTED, effects)
     if status in (AwakeableStatus.RESOLVED, AwakeableStatus.REJECTED):
         entry = await op.tx.one("get_entry", {"id": invocation_id, "idx": idx})

@@ -42,7 +42,38 @@ async def fence(op: Op, p: Progress) -> Row:
     )
 
 
+def _only_completes(p: Progress) -> bool:
+    """A step that writes entries and ends the invocation, nothing else (most last steps)."""
+    return (
+        isinstance(p.transition, Complete)
+        and not (
+            p.state or p.awakeables or p.sleeps or p.children or p.attaches or p.cancels
+            or p.promises or p.awakeable_completions or p.captures
+        )
+        and not any(e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries)
+    )  # fmt: skip
+
+
+async def _commit_completion(op: Op, p: Progress) -> ProgressResult:
+    """The fast path of `commit`: fence and completion in one statement, then the entries."""
+    transition = p.transition
+    assert isinstance(transition, Complete)
+    params = {"id": p.invocation_id, "epoch": p.epoch, "now": p.now_ms, **outcome_params(transition.outcome)}
+    row = await op.tx.one("complete_fenced", params)
+    if row is None:
+        await fence(op, p)  # raises Fenced, saying why
+    assert row is not None
+    if p.entries:
+        await op.tx.run_many("upsert_entry", [entry_params(p.invocation_id, e, p.now_ms) for e in p.entries])
+    effects = await invocations.complete(
+        op, row, transition.outcome, p.now_ms, transition.open_timers, transition.open_awakeables, stored=True
+    )
+    return ProgressResult(op.finish(effects), {})
+
+
 async def commit(op: Op, p: Progress) -> ProgressResult:
+    if _only_completes(p):
+        return await _commit_completion(op, p)
     row = await fence(op, p)
     inv, service, key, now = p.invocation_id, row["service"], row["key"], p.now_ms
     tx = op.tx

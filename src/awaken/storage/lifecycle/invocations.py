@@ -123,10 +123,14 @@ def deliver(op: Op, row: Row, idx: int, outcome: Outcome) -> Effects:
     return Effects()
 
 
-async def wake(op: Op, invocation_id: str, idx: int, outcome: Outcome, now: int) -> Effects:
+async def wake(
+    op: Op, invocation_id: str, idx: int, outcome: Outcome, now: int, row: Row | None = None
+) -> Effects:
     """Complete entry `idx` of an invocation from outside (unless already complete): claim the
-    invocation if it is suspended on it, hand it over if running; else it replays it later."""
-    row = await lock(op, invocation_id)
+    invocation if it is suspended on it, hand it over if running; else it replays it later.
+    `row`: the invocation's row, if the caller holds its lock already."""
+    if row is None:
+        row = await lock(op, invocation_id)
     if row is None:
         return Effects()
     params = {"id": invocation_id, "idx": idx, "now": now, **outcome_params(outcome)}
@@ -247,14 +251,17 @@ async def complete(
     now: int,
     open_timers: bool = True,
     open_awakeables: bool = True,
+    stored: bool = False,
 ) -> Effects:
-    """End an invocation (the caller holds its row lock): store the outcome, drop its timers and
-    close its awakeables (unless the hints say it has none), pass its key lock on, complete its
-    callers' entries (waking them), and schedule its purge at the end of its retention."""
+    """End an invocation (the caller holds its row lock): store the outcome (unless `stored`:
+    the caller did, see commit's fast path), drop its timers and close its awakeables (unless the
+    hints say it has none), pass its key lock on, complete its callers' entries (waking them), and
+    schedule its purge at the end of its retention."""
     invocation_id = str(row["id"])
     purge_at = now + int(row["retention_ms"])
-    params = {"id": invocation_id, "now": now, "purge_at": purge_at, **outcome_params(outcome)}
-    await op.tx.run("complete_invocation", params)
+    if not stored:
+        params = {"id": invocation_id, "now": now, "purge_at": purge_at, **outcome_params(outcome)}
+        await op.tx.run("complete_invocation", params)
     if open_timers:
         await op.tx.run("delete_invocation_timers", {"id": invocation_id})
     op.timer_created(purge_at)

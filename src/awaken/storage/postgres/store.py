@@ -47,13 +47,16 @@ class PostgresStore(LifecycleStore):
         lease_ms: int = DEFAULT_LEASE_MS,
         migrate: bool = True,
         max_batch: int = 128,
+        write_connections: int = 4,
     ) -> None:
         super().__init__(node_id=node_id, lease_ms=lease_ms)
         self.url = url
         self.migrate = migrate
         self.version = 0
         self.applied: list[int] = []  # migrations applied by this open
-        self._writer = PgWriter(self._connect, self.node_id, lease_ms, max_batch=max_batch)
+        self._writer = PgWriter(
+            self._connect, self.node_id, lease_ms, max_batch=max_batch, lanes=write_connections
+        )
         self._pool: asyncpg.Pool | None = None
         self._listener = NoticeListener(self._connect, self.node_id, self._notice)
         self._open = False

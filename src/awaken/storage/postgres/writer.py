@@ -96,8 +96,28 @@ def notify_statements(node: str, txs: list[PgTx]) -> list[str]:
     return statements
 
 
+class _Lane:
+    """One write connection and the task that runs batches on it."""
+
+    __slots__ = ("conn", "task")
+
+    def __init__(self) -> None:
+        self.conn: asyncpg.Connection | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.task is None or self.task.done()
+
+
 class PgWriter:
-    """Owns the node's write connection; runs submitted operations in group-committed batches."""
+    """Owns the node's write connections; runs submitted operations in group-committed batches.
+
+    Each statement costs a round trip, so one connection runs out of round trips long before
+    PostgreSQL or the node run out of CPU: `lanes` connections run batches side by side. A lane
+    that starts takes its share of what is queued and wakes an idle lane for the rest, so a burst
+    spreads over the lanes, while a lone write still goes out at once on one of them.
+    """
 
     def __init__(
         self,
@@ -106,14 +126,17 @@ class PgWriter:
         lease_ms: int,
         *,
         max_batch: int = 128,
+        lanes: int = 4,
     ) -> None:
+        if lanes < 1:
+            raise ValueError("a writer needs at least one lane")
         self._connect = connect
         self._node = node
         self._lease_ms = lease_ms
         self._max_batch = max_batch
-        self._conn: asyncpg.Connection | None = None
+        self._lanes = [_Lane() for _ in range(lanes)]
         self._pending: list[_Item] = []
-        self._task: asyncio.Task[None] | None = None
+        self._starting = 0  # lanes woken that have not taken their share yet
         self._accepting = False
         self._down_until = 0.0  # writes fail fast until then (the database was unreachable)
         self._down_error: StorageError | None = None
@@ -128,21 +151,22 @@ class PgWriter:
         self._ops_in_batches = 0
 
     async def start(self) -> None:
-        self._conn = await self._connect()
+        self._lanes[0].conn = await self._connect()  # the first connection must work
         self._accepting = True
 
     async def stop(self) -> None:
         """Stop accepting writes; what is queued is committed first."""
         self._accepting = False
-        task = self._task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), 5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                conn.terminate()
+        tasks = [lane.task for lane in self._lanes if lane.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for lane in self._lanes:
+            conn, lane.conn = lane.conn, None
+            if conn is not None:
+                try:
+                    await asyncio.wait_for(conn.close(), 5)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                    conn.terminate()
 
     def submit(self, fn: Operation[Any]) -> asyncio.Future[Any]:
         if not self._accepting:
@@ -152,14 +176,28 @@ class PgWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((fn, future))
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="awaken-postgres-writer")
+        if not self._starting:  # a lane about to start takes this too; else wake one, if any is idle
+            self._wake_lane()
         return future
 
-    # -- the batch loop --------------------------------------------------------------------------
-    async def _run(self) -> None:
+    def _wake_lane(self) -> None:
+        for lane in self._lanes:
+            if lane.idle:
+                self._starting += 1
+                lane.task = asyncio.get_running_loop().create_task(
+                    self._run(lane), name="awaken-postgres-writer"
+                )
+                return
+
+    # -- the batch loops -------------------------------------------------------------------------
+    async def _run(self, lane: _Lane) -> None:
+        self._starting -= 1
         while self._pending:
-            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            idle = sum(1 for other in self._lanes if other.idle)
+            share = min(self._max_batch, -(-len(self._pending) // (1 + idle)))
+            batch, self._pending = self._pending[:share], self._pending[share:]
+            if self._pending and idle:
+                self._wake_lane()  # the rest goes out beside this batch
             items = []
             for item in batch:
                 if item[1].cancelled():
@@ -169,28 +207,29 @@ class PgWriter:
             if not items:
                 continue
             try:
-                conn = await self._connection()
+                conn = await self._connection(lane)
                 results = await self._commit(conn, items)
             except Exception as exc:
-                self._broken(exc)
+                self._broken(lane, exc)
                 self._fail(items, exc)
                 continue
             self._resolve(results)
 
-    async def _connection(self) -> asyncpg.Connection:
-        conn = self._conn
+    async def _connection(self, lane: _Lane) -> asyncpg.Connection:
+        conn = lane.conn
         if conn is not None and not conn.is_closed():
             return conn
-        self._conn = None
+        lane.conn = None
         try:
             conn = await self._connect()
         except Exception as exc:
             self._down(exc)
             raise
-        self._conn = conn
+        lane.conn = conn
+        if self._down_error is not None:
+            log.info("connected to PostgreSQL again")
         self._down_error = None
         self._backoff = RECONNECT_BACKOFF_S[0]
-        log.info("connected to PostgreSQL again")
         return conn
 
     def _down(self, exc: BaseException) -> None:
@@ -200,9 +239,9 @@ class PgWriter:
         self._down_until = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF_S[1])
 
-    def _broken(self, exc: BaseException) -> None:
+    def _broken(self, lane: _Lane, exc: BaseException) -> None:
         """A batch failed outside the operations: drop the connection (its state is unknown)."""
-        conn, self._conn = self._conn, None
+        conn, lane.conn = lane.conn, None
         if conn is not None and not conn.is_closed():
             conn.terminate()
         log.warning("PostgreSQL write batch failed: %s", exc)

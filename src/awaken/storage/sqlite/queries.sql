@@ -125,6 +125,17 @@ SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, ca
     retention_ms, has_waiters, cancel_requested
 FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 
+-- name: complete_fenced
+-- The common end of an attempt in one statement: if the attempt at :epoch still owns the
+-- invocation, complete it (locking its row); the fence's columns of it.
+UPDATE invocations
+SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code = :failure_code,
+    failure_message = :failure_message, completed_at = :now, modified_at = :now,
+    waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
+WHERE id = :id AND epoch = :epoch AND status = 'running'
+RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
+    retention_ms, has_waiters, cancel_requested
+
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id
 
@@ -338,6 +349,10 @@ INSERT INTO awakeables (
 ) VALUES (
     :id, :invocation_id, :idx, :service, :handler, :key, 'pending', :now, :deadline, :schema_json
 )
+
+-- name: lock_invocation_of_awakeable
+SELECT * FROM invocations
+WHERE id = (SELECT invocation_id FROM awakeables WHERE id = :id)
 
 -- name: get_awakeable
 SELECT * FROM awakeables WHERE id = :id
