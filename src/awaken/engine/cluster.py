@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("awaken.engine")
 
-ORPHAN_BATCH = 200
+ORPHAN_BATCH = 500
 
 
 class NodeDuties:
@@ -135,11 +135,14 @@ class NodeDuties:
             # Jitter: nodes started together do not poll in step.
             await asyncio.sleep(engine.config.poll_interval * random.uniform(0.75, 1.25))
             try:
-                claims = await engine.store.claim_orphans(engine.now_ms(), ORPHAN_BATCH)
-                for claim in claims:
-                    engine.metrics.taken_over += 1
-                    log.info("invocation %s: taken over (its node's lease expired)", claim.record.id)
-                    engine.start_attempt(claim)
+                while True:  # a dead node's invocations, all of them, batch after batch
+                    claims = await engine.store.claim_orphans(engine.now_ms(), ORPHAN_BATCH)
+                    for claim in claims:
+                        engine.metrics.taken_over += 1
+                        log.info("invocation %s: taken over (its node's lease expired)", claim.record.id)
+                        engine.start_attempt(claim)
+                    if len(claims) < ORPHAN_BATCH:
+                        break
                 stale = engine.waited_on(older_than=time.monotonic() - engine.config.poll_interval)
                 if stale:
                     for invocation_id, outcome in (await engine.store.get_outcomes(stale)).items():

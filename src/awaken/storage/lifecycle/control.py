@@ -128,6 +128,13 @@ async def claim_orphans(op: Op, now: int, limit: int, everything: bool) -> list[
 
 
 async def renew_leases(op: Op, invocation_ids: list[str], now: int) -> set[str]:
-    """Extend this node's leases on these running invocations; the ids it still holds."""
+    """Extend this node's leases on these running invocations; the ids it still holds. A row
+    that another transaction holds (this node's own commit, usually) is skipped, not waited for,
+    so a renewal never takes part in a deadlock; it still counts as held if this node owns it."""
     params = {"ids": invocation_ids, "node": op.tx.node, "lease_until": now + op.tx.lease_ms}
-    return {str(row[0]) for row in await op.tx.all("renew_leases", params)}
+    renewed = {str(row[0]) for row in await op.tx.all("renew_leases", params)}
+    skipped = [i for i in invocation_ids if i not in renewed]
+    if skipped:
+        owned = await op.tx.all("owned_running", {"ids": skipped, "node": op.tx.node})
+        renewed.update(str(row[0]) for row in owned)
+    return renewed

@@ -80,3 +80,8 @@ async def count_invocations(op: Op) -> dict[Status, int]:
 
 async def list_awakeables(op: Op, limit: int) -> list[AwakeableInfo]:
     return [awakeable_from_row(r) for r in await op.tx.all("list_pending_awakeables", {"limit": limit})]
+
+
+async def awakeable_invocation(op: Op, awakeable_id: str) -> str | None:
+    value = await op.scalar("get_awakeable_invocation", {"id": awakeable_id})
+    return None if value is None else str(value)

@@ -54,12 +54,23 @@ class LifecycleStore:
         self.lease_ms = lease_ms
         self._listeners: list[NoticeListener] = []
 
+    # Whether writes of concurrent transactions may deadlock on each other's row locks (several
+    # connections or nodes): then each write says which invocation it locks first (`lock_key`),
+    # and a dialect orders the writes of a transaction by it, so that transactions take their
+    # locks in one order. One writer (SQLite) needs none of it.
+    orders_writes = False
+
     # -- what a dialect supplies -----------------------------------------------------------------
-    async def _write(self, fn: Operation[T]) -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
         raise NotImplementedError
 
     async def _read(self, fn: Operation[T]) -> T:
         raise NotImplementedError
+
+    async def _write_alone(self, fn: Operation[T]) -> T:
+        """A write that takes many row locks at once (lease renewals): in a transaction of its
+        own rather than in a batch, so that it holds them for no longer than it needs."""
+        return await self._write(fn)
 
     def subscribe(self, listener: NoticeListener) -> None:
         self._listeners.append(listener)
@@ -73,13 +84,13 @@ class LifecycleStore:
                 result if effects is result.effects else CreateResult(result.record, result.created, effects)
             )
 
-        return await self._write(run)
+        return await self._write(run, new.id)
 
     async def commit(self, progress: Progress) -> ProgressResult:
-        return await self._write(lambda op: commit.commit(op, progress))
+        return await self._write(lambda op: commit.commit(op, progress), progress.invocation_id)
 
     async def begin_attempt(self, invocation_id: str, now_ms: int) -> Claim | None:
-        return await self._write(lambda op: control.begin_attempt(op, invocation_id, now_ms))
+        return await self._write(lambda op: control.begin_attempt(op, invocation_id, now_ms), invocation_id)
 
     async def complete_awakeable(
         self, awakeable_id: str, outcome: Outcome, now_ms: int, validate: PayloadValidator
@@ -88,19 +99,22 @@ class LifecycleStore:
             done = await awakeables.complete(op, awakeable_id, outcome, now_ms, validate)
             return AwakeableCompletion(done.status, op.finish(done.effects))
 
-        return await self._write(run)
+        key: str | None = None
+        if self.orders_writes:  # the invocation it locks: a read first (an awakeable's never changes)
+            key = await self._read(lambda op: reads.awakeable_invocation(op, awakeable_id))
+        return await self._write(run, key or "")
 
     async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
-        return await self._write(lambda op: control.cancel(op, invocation_id, kill, now_ms))
+        return await self._write(lambda op: control.cancel(op, invocation_id, kill, now_ms), invocation_id)
 
     async def purge_invocation(self, invocation_id: str) -> None:
-        await self._write(lambda op: control.purge(op, invocation_id))
+        await self._write(lambda op: control.purge(op, invocation_id), invocation_id)
 
     async def pause_invocation(self, invocation_id: str, now_ms: int) -> None:
-        await self._write(lambda op: control.pause(op, invocation_id, now_ms))
+        await self._write(lambda op: control.pause(op, invocation_id, now_ms), invocation_id)
 
     async def resume_invocation(self, invocation_id: str, now_ms: int) -> Claim:
-        return await self._write(lambda op: control.resume(op, invocation_id, now_ms))
+        return await self._write(lambda op: control.resume(op, invocation_id, now_ms), invocation_id)
 
     async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
         await self._write(lambda op: control.replace_state(op, service, key, state))
@@ -131,7 +145,7 @@ class LifecycleStore:
     async def renew_leases(self, invocation_ids: list[str], now_ms: int) -> set[str]:
         if not invocation_ids:
             return set()
-        return await self._write(lambda op: control.renew_leases(op, invocation_ids, now_ms))
+        return await self._write_alone(lambda op: control.renew_leases(op, invocation_ids, now_ms))
 
     # -- reads -------------------------------------------------------------------------------------
     async def next_timer_ms(self) -> int | None:

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from awaken.storage.lifecycle import notices
-from awaken.storage.postgres.writer import COMPLETED_CHANNEL, RECONNECT_BACKOFF_S, node_channel
+from awaken.storage.postgres.writer import COMPLETED_CHANNEL, DRIVER_ERRORS, RECONNECT_BACKOFF_S, node_channel
 from awaken.storage.protocol import Notice, NoticeKind
 
 log = logging.getLogger("awaken.storage.postgres")
@@ -86,7 +86,7 @@ class NoticeListener:
                     if not self._lost.is_set():
                         try:
                             await asyncio.wait_for(conn.execute("SELECT 1"), 5)
-                        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                        except DRIVER_ERRORS:
                             break
                 self.connected.clear()
                 conn.terminate()
@@ -94,7 +94,7 @@ class NoticeListener:
                 log.warning("lost the PostgreSQL notice connection; reconnecting")
             try:
                 await self._listen()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except DRIVER_ERRORS as exc:
                 log.debug("notice connection: %s; retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RECONNECT_BACKOFF_S[1])

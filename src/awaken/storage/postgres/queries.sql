@@ -132,9 +132,18 @@ WHERE id = :id
 RETURNING *
 
 -- name: renew_leases
+-- In id order, skipping rows another transaction holds: a renewal never waits on a lock.
 UPDATE invocations SET lease_until = :lease_until
-WHERE id = ANY(CAST(:ids AS TEXT[])) AND owner = :node AND status = 'running'
+WHERE id IN (
+    SELECT id FROM invocations
+    WHERE id = ANY(CAST(:ids AS TEXT[])) AND owner = :node AND status = 'running'
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
 RETURNING id
+
+-- name: owned_running
+SELECT id FROM invocations WHERE id = ANY(CAST(:ids AS TEXT[])) AND owner = :node AND status = 'running'
 
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
@@ -308,6 +317,9 @@ INSERT INTO awakeables (
 SELECT * FROM invocations
 WHERE id = (SELECT invocation_id FROM awakeables WHERE id = :id)
 FOR UPDATE
+
+-- name: get_awakeable_invocation
+SELECT invocation_id FROM awakeables WHERE id = :id
 
 -- name: get_awakeable
 SELECT * FROM awakeables WHERE id = :id

@@ -17,7 +17,7 @@ from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Ope
 from awaken.storage.postgres.migrate import apply_migrations, latest_version, schema_version
 from awaken.storage.postgres.notices import NoticeListener
 from awaken.storage.postgres.tx import PgTx
-from awaken.storage.postgres.writer import PgWriter, wrap_error
+from awaken.storage.postgres.writer import DRIVER_ERRORS, PgWriter, wrap_error
 from awaken.storage.protocol import Notice, Store
 
 T = TypeVar("T")
@@ -26,6 +26,7 @@ log = logging.getLogger("awaken.storage.postgres")
 CONNECT_TIMEOUT_S = 5.0
 STATEMENT_TIMEOUT_S = 15.0
 READ_POOL_SIZE = 4
+DEADLOCK_TIMEOUT_MS = 100
 
 
 class PostgresStore(LifecycleStore):
@@ -38,6 +39,7 @@ class PostgresStore(LifecycleStore):
     """
 
     shared = True
+    orders_writes = True
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class PostgresStore(LifecycleStore):
         self._pool: asyncpg.Pool | None = None
         self._listener = NoticeListener(self._connect, self.node_id, self._notice)
         self._open = False
+        self._short_deadlock_timeout = True
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.url)!r}, node {self.node_id})"
@@ -73,6 +76,13 @@ class PostgresStore(LifecycleStore):
             statement_cache_size=256,
             server_settings={"application_name": f"awaken-{self.node_id}"},
         )
+        if self._short_deadlock_timeout:
+            try:
+                # A deadlock between batches is resolved when it is detected: after 1 s by
+                # default, a long stall for a group commit. Superusers may shorten it.
+                await conn.execute(f"SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'")
+            except asyncpg.InsufficientPrivilegeError:
+                self._short_deadlock_timeout = False
         return conn
 
     async def open(self) -> None:
@@ -92,7 +102,7 @@ class PostgresStore(LifecycleStore):
             )
             await self._writer.start()
             await self._listener.start()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except DRIVER_ERRORS as exc:
             await self._close_parts()
             raise StorageError(f"cannot open {redact_url(self.url)}: {exc}") from exc
         except BaseException:
@@ -144,17 +154,17 @@ class PostgresStore(LifecycleStore):
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), 5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except DRIVER_ERRORS:
                 pool.terminate()
 
     def stats(self) -> dict[str, Any]:
         return self._writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T]) -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
         if not self._open:
             raise StorageError("the store is not open")
-        result: T = await self._writer.submit(fn)
+        result: T = await self._writer.submit(fn, lock_key)
         return result
 
     async def _read(self, fn: Operation[T]) -> T:
@@ -163,6 +173,19 @@ class PostgresStore(LifecycleStore):
             raise StorageError("the store is not open")
         try:
             async with pool.acquire() as conn:
+                return await fn(Op(PgTx(conn, self.node_id, self.lease_ms)))
+        except Exception as exc:
+            wrapped = wrap_error(exc)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
+
+    async def _write_alone(self, fn: Operation[T]) -> T:
+        pool = self._pool
+        if pool is None or not self._open:
+            raise StorageError("the store is not open")
+        try:
+            async with pool.acquire() as conn, conn.transaction():
                 return await fn(Op(PgTx(conn, self.node_id, self.lease_ms)))
         except Exception as exc:
             wrapped = wrap_error(exc)

@@ -33,8 +33,29 @@ from awaken.storage.postgres.tx import PgTx
 
 log = logging.getLogger("awaken.storage.postgres")
 
-_Item = tuple[Operation[Any], "asyncio.Future[Any]"]
 _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
+DEADLOCK_RETRIES = 5  # a write that lost a deadlock (or a serialization conflict) goes again
+
+
+class _Write:
+    """A submitted write: its operation, its future, the invocation it locks first."""
+
+    __slots__ = ("fn", "future", "lock_key", "tries")
+
+    def __init__(self, fn: Operation[Any], future: asyncio.Future[Any], lock_key: str) -> None:
+        self.fn = fn
+        self.future = future
+        self.lock_key = lock_key
+        self.tries = 0
+
+
+def _lock_order(write: _Write) -> str:
+    return write.lock_key
+
+
+def _lost_a_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
+
 
 BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
 NOTIFY_PAYLOAD_MAX = 7000  # bytes; PostgreSQL's limit is 8000
@@ -47,11 +68,22 @@ def node_channel(node: str) -> str:
     return NODE_CHANNEL_PREFIX + node
 
 
+# What the driver raises when the database or the connection fails (InternalClientError: a
+# connection left in a broken state by a failure, such as the server restarting mid-query).
+DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+
 def wrap_error(exc: BaseException) -> BaseException:
     """Database and connection errors become StorageError; awaken's own errors (and bugs) pass."""
     if isinstance(exc, AwakenError):
         return exc
-    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError | TimeoutError):
+    if isinstance(exc, DRIVER_ERRORS):
         err = StorageError(f"postgresql: {type(exc).__name__}: {exc}")
         err.__cause__ = exc
         return err
@@ -135,7 +167,7 @@ class PgWriter:
         self._lease_ms = lease_ms
         self._max_batch = max_batch
         self._lanes = [_Lane() for _ in range(lanes)]
-        self._pending: list[_Item] = []
+        self._pending: list[_Write] = []
         self._starting = 0  # lanes woken that have not taken their share yet
         self._accepting = False
         self._down_until = 0.0  # writes fail fast until then (the database was unreachable)
@@ -145,6 +177,7 @@ class PgWriter:
         self.ops_committed = 0
         self.ops_failed = 0
         self.ops_skipped = 0
+        self.ops_retried = 0  # went again after losing a deadlock
         self.batches_failed = 0
         self.max_batch_size = 0
         self._batch_size_buckets = [0] * (len(BATCH_SIZE_BOUNDS) + 1)
@@ -165,17 +198,17 @@ class PgWriter:
             if conn is not None:
                 try:
                     await asyncio.wait_for(conn.close(), 5)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                except DRIVER_ERRORS:
                     conn.terminate()
 
-    def submit(self, fn: Operation[Any]) -> asyncio.Future[Any]:
+    def submit(self, fn: Operation[Any], lock_key: str = "") -> asyncio.Future[Any]:
         if not self._accepting:
             raise StorageError("the store is closed")
         if self._down_error is not None and time.monotonic() < self._down_until:
             raise self._down_error
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((fn, future))
+        self._pending.append(_Write(fn, future, lock_key))
         if not self._starting:  # a lane about to start takes this too; else wake one, if any is idle
             self._wake_lane()
         return future
@@ -200,12 +233,16 @@ class PgWriter:
                 self._wake_lane()  # the rest goes out beside this batch
             items = []
             for item in batch:
-                if item[1].cancelled():
+                if item.future.cancelled():
                     self.ops_skipped += 1
                 else:
                     items.append(item)
             if not items:
                 continue
+            # Every transaction takes its row locks in one order (by the invocation each write
+            # locks first; a stable sort keeps arrival order among writes of one invocation), so
+            # that batches running at once, here or on other nodes, do not deadlock each other.
+            items.sort(key=_lock_order)
             try:
                 conn = await self._connection(lane)
                 results = await self._commit(conn, items)
@@ -246,41 +283,46 @@ class PgWriter:
             conn.terminate()
         log.warning("PostgreSQL write batch failed: %s", exc)
 
-    async def _commit(self, conn: asyncpg.Connection, items: list[_Item]) -> list[_Result]:
+    async def _commit(self, conn: asyncpg.Connection, items: list[_Write]) -> list[_Result]:
         await conn.execute("BEGIN")
         results: list[_Result] = []
         txs: list[PgTx] = []
-        for fn, future in items:
+        for item in items:
             tx = PgTx(conn, self._node, self._lease_ms)
             try:
-                value = await fn(Op(tx))
+                value = await item.fn(Op(tx))
             except Exception:
                 await conn.execute("ROLLBACK")
                 return await self._commit_isolated(conn, items)
-            results.append((future, True, value))
+            results.append((item.future, True, value))
             txs.append(tx)
         await self._finish(conn, txs)
         self._count(results)
         return results
 
-    async def _commit_isolated(self, conn: asyncpg.Connection, items: list[_Item]) -> list[_Result]:
+    async def _commit_isolated(self, conn: asyncpg.Connection, items: list[_Write]) -> list[_Result]:
         await conn.execute("BEGIN")
         results: list[_Result] = []
         txs: list[PgTx] = []
-        for fn, future in items:
+        for item in items:
             tx = PgTx(conn, self._node, self._lease_ms)
             await conn.execute("SAVEPOINT op")
             try:
-                value = await fn(Op(tx))
+                value = await item.fn(Op(tx))
             except Exception as exc:
-                if isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError):
+                if isinstance(exc, DRIVER_ERRORS) and not isinstance(exc, asyncpg.PostgresError):
                     raise  # the connection broke: the whole batch fails
                 await conn.execute("ROLLBACK TO SAVEPOINT op")
                 await conn.execute("RELEASE SAVEPOINT op")
-                results.append((future, False, wrap_error(exc)))
+                if _lost_a_conflict(exc) and item.tries < DEADLOCK_RETRIES:
+                    item.tries += 1
+                    self.ops_retried += 1
+                    self._pending.append(item)  # nothing of it was applied: it goes again
+                    continue
+                results.append((item.future, False, wrap_error(exc)))
                 continue
             await conn.execute("RELEASE SAVEPOINT op")
-            results.append((future, True, value))
+            results.append((item.future, True, value))
             txs.append(tx)
         await self._finish(conn, txs)
         self._count(results)
@@ -311,11 +353,11 @@ class PgWriter:
             else:
                 future.set_exception(value)
 
-    def _fail(self, items: list[_Item], exc: BaseException) -> None:
+    def _fail(self, items: list[_Write], exc: BaseException) -> None:
         self.batches_failed += 1
         self.ops_failed += len(items)
         wrapped = wrap_error(exc)
-        for _, future in items:
+        for future in (item.future for item in items):
             if future.done():
                 continue
             if isinstance(wrapped, StorageError):
@@ -334,6 +376,7 @@ class PgWriter:
             "ops_committed": self.ops_committed,
             "ops_failed": self.ops_failed,
             "ops_skipped": self.ops_skipped,
+            "ops_retried": self.ops_retried,
             "batches_failed": self.batches_failed,
             "max_batch_size": self.max_batch_size,
             "syncs": self.batches_committed,

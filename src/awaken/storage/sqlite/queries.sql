@@ -183,6 +183,10 @@ UPDATE invocations SET lease_until = :lease_until
 WHERE id IN (SELECT value FROM json_each(:ids)) AND owner = :node AND status = 'running'
 RETURNING id
 
+-- name: owned_running
+SELECT id FROM invocations
+WHERE id IN (SELECT value FROM json_each(:ids)) AND owner = :node AND status = 'running'
+
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
 
@@ -353,6 +357,9 @@ INSERT INTO awakeables (
 -- name: lock_invocation_of_awakeable
 SELECT * FROM invocations
 WHERE id = (SELECT invocation_id FROM awakeables WHERE id = :id)
+
+-- name: get_awakeable_invocation
+SELECT invocation_id FROM awakeables WHERE id = :id
 
 -- name: get_awakeable
 SELECT * FROM awakeables WHERE id = :id

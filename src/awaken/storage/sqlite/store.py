@@ -157,7 +157,7 @@ class SqliteStore(LifecycleStore):
         return writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T]) -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
         writer = self._writer
         if writer is None:
             raise StorageError("the store is not open")
