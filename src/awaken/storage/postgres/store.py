@@ -29,6 +29,10 @@ READ_POOL_SIZE = 4
 DEADLOCK_TIMEOUT_MS = 100
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
+
+
 class PostgresStore(LifecycleStore):
     """awaken's durable state in a PostgreSQL database that any number of nodes share.
 
@@ -99,6 +103,10 @@ class PostgresStore(LifecycleStore):
                 command_timeout=STATEMENT_TIMEOUT_S,
                 statement_cache_size=256,
                 server_settings={"application_name": f"awaken-{self.node_id}-read"},
+                # asyncpg resets a connection when it returns to the pool (RESET ALL, unlisten,
+                # ...: a round trip per read). These run single statements and commit what they
+                # open; there is no session state to reset.
+                reset=_keep_session,
             )
             await self._writer.start()
             await self._listener.start()
