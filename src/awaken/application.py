@@ -11,6 +11,11 @@ then awaken.toml), which `awaken serve` also reads:
 | max_body         | max_body (AWAKEN_MAX_BODY, bytes)      | 32 MiB                |
 | migrate          | migrate (AWAKEN_MIGRATE)               | on                    |
 | lease_ms         | lease (AWAKEN_LEASE, s)                | 3 s                   |
+| signing_key      | request_identity_private_key_pem_file  | unsigned requests     |
+|                  | inactivity_timeout (AWAKEN_INACTIVITY_TIMEOUT, s) | 60 s       |
+
+The identity key signs requests to deployments (handlers served elsewhere); its setting is a PEM
+file, `AWAKEN_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE` in the environment.
 
 `synchronous=normal` trades durability across power loss for speed: commits survive a crash
 of the process but the last ones may be lost if the machine loses power.
@@ -18,6 +23,7 @@ of the process but the last ones may be lost if the machine loses power.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -27,8 +33,9 @@ from awaken.engine.engine import Engine, EngineConfig
 from awaken.errors import AwakenError
 from awaken.ingress.http import Receive, Scope, Send, respond_json
 from awaken.ingress.routes import Ingress
+from awaken.protocol import IdentityKeyError, SigningKey
 from awaken.sdk.service import AnyService
-from awaken.settings import Settings, load_settings
+from awaken.settings import Settings, SettingsError, load_settings
 from awaken.storage import open_store, redact_url
 
 log = logging.getLogger("awaken")
@@ -50,8 +57,10 @@ class AwakenApp:
         lease_ms: int | None = None,
         clock: Callable[[], float] = time.time,
         config: EngineConfig | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.services = list(services)
+        self.signing_key = signing_key
         self.db = db
         self.suspend_after = suspend_after
         self.always_replay = always_replay
@@ -90,12 +99,13 @@ class AwakenApp:
         suspend = (
             settings.suspend_after if "suspend_after" in settings.model_fields_set else base.suspend_after
         )
-        return EngineConfig(
-            suspend_after=0.0 if settings.always_replay else suspend,
-            retry_policy=base.retry_policy,
-            retention_ms=base.retention_ms,
-            poll_interval=base.poll_interval,
-            timer_batch=base.timer_batch,
+        inactivity = (
+            settings.inactivity_timeout
+            if "inactivity_timeout" in settings.model_fields_set
+            else base.remote_inactivity
+        )
+        return dataclasses.replace(
+            base, suspend_after=0.0 if settings.always_replay else suspend, remote_inactivity=inactivity
         )
 
     async def startup(self) -> Engine:
@@ -114,7 +124,17 @@ class AwakenApp:
         except BaseException:
             self._users -= 1
             raise
-        engine = Engine(self.services, store, self._engine_config(settings), clock=self.clock)
+        try:
+            key_file = settings.request_identity_private_key_pem_file
+            signing_key = self.signing_key
+            if signing_key is None and key_file is not None:
+                signing_key = SigningKey.from_pem_file(key_file)
+        except IdentityKeyError as exc:
+            self._users -= 1
+            raise SettingsError(str(exc)) from exc
+        engine = Engine(
+            self.services, store, self._engine_config(settings), clock=self.clock, signing_key=signing_key
+        )
         try:
             await engine.start()
         except BaseException:

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     # -- engine
     suspend_after: float = Field(1.0, ge=0, description="seconds a waiting invocation stays in memory")
     always_replay: bool = Field(False, description="suspend at every await (a determinism check)")
+    # -- deployments (handlers served elsewhere)
+    request_identity_private_key_pem_file: Path | None = Field(
+        None,
+        description="ed25519 PEM key that signs requests to deployments (as Restate's request identity)",
+    )
+    inactivity_timeout: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="seconds a deployment's open stream may wait in silence before it is asked to suspend",
+    )
     # -- process
     log_level: LogLevel = Field("info", description="level of awaken's and uvicorn's logs")
     log_format: Literal["text", "json"] = Field("text", description="log lines as text or one JSON object")

@@ -15,12 +15,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from awaken.admin import openapi
+from awaken.admin import deployments, openapi
 from awaken.admin.metadata import service_metadata
 from awaken.core.ids import InvocationId
-from awaken.core.journal import Outcome
+from awaken.core.journal import Entry, Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from awaken.engine.remote_journal import describe
 from awaken.errors import AwakenError, Conflict, NotFound
 from awaken.ingress.errors import HttpError, status_for
 from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
@@ -107,6 +108,9 @@ class AdminApp:
                 raise HttpError(405, f"method {req.method} not allowed, use POST")
             await self._replace_state(req, send, seg[1])
             return
+        if seg and seg[0] == "deployments":
+            await deployments.route(engine, req, send, seg)
+            return
         if req.method != "GET":
             raise HttpError(405, f"method {req.method} not allowed")
         if len(seg) == 4 and seg[0] == "services" and seg[2] == "state":
@@ -141,9 +145,6 @@ class AdminApp:
                 for s in engine.services.values()
             ]
             await respond_json(send, 200, {"services": services})
-        elif seg == ["deployments"]:
-            # what Restate answers with nothing registered: local services have no deployment
-            await respond_json(send, 200, {"deployments": []})
         elif seg == ["awakeables"]:
             limit = _limit(req)
             rows = await engine.store.list_awakeables(limit=limit)
@@ -184,18 +185,10 @@ class AdminApp:
             out = invocation_json(record)
             out["input"] = _state_json(record.input)
             out["output"] = _outcome_json(record.outcome)
-            out["journal"] = [
-                {
-                    "index": e.index,
-                    "kind": e.kind.value,
-                    "name": e.name,
-                    "completed": e.completed,
-                    "data": e.data,
-                    "payload": None if e.payload is None else _state_json(e.payload),
-                    "result": _outcome_json(e.outcome),
-                }
-                for e in journal
-            ]
+            out["journal"] = [_remote_entry_json(e) if record.remote else _entry_json(e) for e in journal]
+            if record.remote:
+                out["deployment_id"] = record.deployment_id
+                out["protocol_version"] = record.protocol_version
             await respond_json(send, 200, out)
         else:
             raise HttpError(404, "not found")
@@ -267,6 +260,32 @@ class AdminApp:
         state = {str(name): _state_bytes(name, value) for name, value in new_state.items()}
         await engine.store.replace_state(service, body["object_key"], state)
         await respond_json(send, 202, {"service": service, "key": body["object_key"], "names": sorted(state)})
+
+
+def _entry_json(e: Entry) -> dict[str, Any]:
+    return {
+        "index": e.index,
+        "kind": e.kind.value,
+        "name": e.name,
+        "completed": e.completed,
+        "data": e.data,
+        "payload": None if e.payload is None else _state_json(e.payload),
+        "result": _outcome_json(e.outcome),
+    }
+
+
+def _remote_entry_json(e: Entry) -> dict[str, Any]:
+    """An entry of a handler served elsewhere: a command of the SDK, or a notification."""
+    described = describe(e)
+    return {
+        "index": e.index,
+        "kind": e.kind.value,
+        "type": described.pop("type", None),
+        "name": e.name,
+        "completed": e.completed,
+        "data": described,
+        "result": _outcome_json(e.outcome),
+    }
 
 
 def _message(exc: Exception) -> str:

@@ -2,8 +2,8 @@
 Restate's CLI and tooling read awaken's `GET /services` and `GET /services/{name}`.
 
 Durations are written as Restate writes them (compact "friendly" spans: `1d`, `1m`, `500ms`,
-`1h 30m`). awaken serves its services from its own process, not from a registered deployment:
-they all carry one fixed deployment id (`LOCAL_DEPLOYMENT_ID`) at revision 1.
+`1h 30m`). The services of awaken's own process carry one fixed deployment id
+(`LOCAL_DEPLOYMENT_ID`); those of a registered deployment carry its id.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from awaken.core.retry import RetryPolicy
-from awaken.sdk.service import AnyService, HandlerSpec, InvocationRetryPolicy
+from awaken.sdk.service import AnyService, HandlerSpec, InvocationRetryPolicy, RemoteService
 
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SERVICE_TYPES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
@@ -125,7 +125,7 @@ def service_metadata(svc: AnyService, default_policy: RetryPolicy, retention_ms:
         out["documentation"] = defn.description
     if defn.metadata:
         out["metadata"] = dict(defn.metadata)
-    out["deployment_id"] = LOCAL_DEPLOYMENT_ID
+    out["deployment_id"] = svc.deployment_id if isinstance(svc, RemoteService) else LOCAL_DEPLOYMENT_ID
     out["revision"] = 1
     out["public"] = not defn.ingress_private
     out["idempotency_retention"] = friendly(_ms(defn.idempotency_retention) or retention_ms)

@@ -26,12 +26,33 @@ class EntryKind(StrEnum):
     PEEK_PROMISE = "peek_promise"
     COMPLETE_PROMISE = "complete_promise"
     CANCEL_SIGNAL = "cancel_signal"  # where a cancellation was raised in the handler
+    # The journal of a handler served elsewhere (Restate's service protocol) is a log of its
+    # messages: the SDK's commands, and the notifications the runtime sent it.
+    COMMAND = "command"
+    NOTIFICATION = "notification"
 
 
 # A state value larger than this is not carried where it is not needed: a claim does not load it
 # (the handler reads it when it asks for it), and the journal keeps a reference to it rather than a
 # copy where replay can do without one.
 LARGE_VALUE = 16 * 1024
+
+
+def completion_slot(completion_id: int) -> int:
+    """Where a notification of a remote invocation lands: its completion id, as such..."""
+    return completion_id
+
+
+def signal_slot(signal_index: int) -> int:
+    """...or a signal index (an awakeable, a cancellation), below zero. Remote invocations are
+    addressed by slot where local ones are by entry index (callers, timers, waiters)."""
+    return -1 - signal_index
+
+
+def slot_signal(slot: int) -> int | None:
+    """The signal index of a slot; None for a completion id."""
+    return -1 - slot if slot < 0 else None
+
 
 # Kinds whose outcome is known the moment they are journaled.
 IMMEDIATE_KINDS = frozenset(

@@ -25,6 +25,26 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class AfterFailure:
+    """What a failed attempt leads to: `retry` at `run_at_ms`, `pause`, or `kill` (the
+    invocation fails terminally). One decision for local and remote attempts alike."""
+
+    action: Literal["retry", "pause", "kill"]
+    run_at_ms: int = 0
+
+
+def after_failure(
+    policy: RetryPolicy, attempts: int, now_ms: int, retry_after_ms: int | None = None
+) -> AfterFailure:
+    """The decision after the `attempts`-th failed attempt; `retry_after_ms` (a RetryableError's,
+    or a deployment's `next_retry_delay`) overrides the policy's delay once."""
+    if policy.exhausted(attempts):
+        return AfterFailure("kill" if policy.on_max_attempts == "kill" else "pause")
+    delay = policy.delay_ms(attempts) if retry_after_ms is None else max(0, retry_after_ms)
+    return AfterFailure("retry", now_ms + delay)
+
+
+@dataclass(frozen=True, slots=True)
 class StepRetryPolicy:
     """ctx.run's own retries (RunOptions). Defaults are the Restate SDK's when any option is set."""
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
 from awaken.core.machine import InvocationMachine
+from awaken.core.retry import after_failure
 from awaken.errors import Conflict, Fenced, NonDeterminismError, RetryableError, StorageError, Suspended
 from awaken.observability import hooks
 from awaken.sdk.invocation import InvocationContext, run_handler
@@ -307,14 +308,15 @@ class Attempt:
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         policy = self.engine.retry_policy_for(self.spec)
         hooks.attempt_failed(self.record, attempts, message, exc)  # logs it, with its traceback
-        if policy.exhausted(attempts):
-            if policy.on_max_attempts == "kill":
-                return self._complete(Outcome.fail(500, f"retries exhausted: {message}"))
-            return Pause(message)
-        delay = policy.delay_ms(attempts)
+        retry_after = None
         if isinstance(exc, RetryableError) and exc.retry_after is not None:
-            delay = int(exc.retry_after.total_seconds() * 1000)
-        return Retry(self.engine.now_ms() + delay, message)
+            retry_after = int(exc.retry_after.total_seconds() * 1000)
+        decision = after_failure(policy, attempts, self.engine.now_ms(), retry_after)
+        if decision.action == "kill":
+            return self._complete(Outcome.fail(500, f"retries exhausted: {message}"))
+        if decision.action == "pause":
+            return Pause(message)
+        return Retry(decision.run_at_ms, message)
 
     # -- writing -----------------------------------------------------------------------------
     async def _commit(self, transition: Transition) -> ProgressResult:

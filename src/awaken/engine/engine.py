@@ -19,9 +19,12 @@ from awaken.core.journal import Entry, Outcome
 from awaken.core.retry import RetryPolicy
 from awaken.engine.attempt import Attempt
 from awaken.engine.cluster import NodeDuties
+from awaken.engine.deployments import Deployments
 from awaken.engine.metrics import EngineMetrics
+from awaken.engine.remote_attempt import RemoteAttempt
 from awaken.engine.validation import validate_payload
 from awaken.errors import NotFound
+from awaken.protocol import SigningKey, Timeouts
 from awaken.sdk.service import AnyService, HandlerSpec
 from awaken.storage.protocol import (
     AwakeableCompletion,
@@ -55,6 +58,10 @@ class EngineConfig:
     retention_ms: int = DAY_MS
     poll_interval: float = 1.0
     timer_batch: int = 500
+    # Handlers served elsewhere: seconds a bidirectional stream may stay silent before the SDK is
+    # asked to suspend (Restate's inactivity timeout), and the HTTP timeouts of a request.
+    remote_inactivity: float = 60.0
+    remote_timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 class Engine:
@@ -64,16 +71,18 @@ class Engine:
         store: Store,
         config: EngineConfig | None = None,
         clock: Callable[[], float] = time.time,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
-        self.services: dict[str, AnyService] = {}
+        self.local_services: dict[str, AnyService] = {}
         for svc in services:
-            if svc.name in self.services:
+            if svc.name in self.local_services:
                 raise ValueError(f"service {svc.name!r} is registered twice")
-            self.services[svc.name] = svc
-        self._live: dict[str, Attempt] = {}
+            self.local_services[svc.name] = svc
+        self.deployments = Deployments(self, signing_key)
+        self._live: dict[str, Attempt | RemoteAttempt] = {}
         self._queued_claims: dict[str, Claim] = {}
         self._late_deliveries: dict[str, list[Delivery]] = {}
         self._pending_cancels: set[str] = set()  # for attempts that start later
@@ -95,9 +104,18 @@ class Engine:
         self.step_executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="awaken-step")
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def services(self) -> dict[str, AnyService]:
+        """Every service this engine serves: its own, and those of registered deployments."""
+        remote = self.deployments.services
+        if not remote:
+            return self.local_services
+        return {**remote, **self.local_services}
+
     async def start(self) -> None:
         self.store.subscribe(self.duties.on_notice)
         await self.store.open()
+        await self.deployments.load()
         self._running = True
         for claim in await self.store.recover(self.now_ms()):
             self.start_attempt(claim)
@@ -127,6 +145,7 @@ class Engine:
             for task in stuck:
                 log.warning("an attempt did not stop within 10 s: %s", task.get_name())
         self.step_executor.shutdown(wait=False, cancel_futures=True)
+        await self.deployments.close()
         await self.store.close()
 
     def now_ms(self) -> int:
@@ -136,7 +155,7 @@ class Engine:
     def live_count(self) -> int:
         return len(self._live)
 
-    def live_attempt(self, invocation_id: str) -> Attempt | None:
+    def live_attempt(self, invocation_id: str) -> Attempt | RemoteAttempt | None:
         return self._live.get(invocation_id)
 
     def running_ids(self) -> list[str]:
@@ -170,7 +189,7 @@ class Engine:
 
     # -- registry ----------------------------------------------------------------------------
     def handler(self, service: str, handler: str) -> HandlerSpec:
-        svc = self.services.get(service)
+        svc = self.local_services.get(service) or self.deployments.services.get(service)
         if svc is None:
             raise NotFound(
                 f"service '{service}' not found, make sure to register the service before calling it."
@@ -208,6 +227,16 @@ class Engine:
         retention = self.config.retention_ms
         if spec.idempotency_retention is not None:
             retention = int(spec.idempotency_retention.total_seconds() * 1000)
+        pin: dict[str, Any] = {}
+        if spec.deployment_id is not None:  # served elsewhere: pinned to the deployment serving it now
+            deployment = self.deployments.get(spec.deployment_id)
+            pin = {
+                "deployment_id": deployment.id,
+                "protocol_version": deployment.protocol_version,
+                # sent as StartMessage.id, which the SDK derives awakeable ids from: random, so
+                # that one invocation's ids tell nothing of another's
+                "protocol_id": os.urandom(24),
+            }
         return NewInvocation(
             id=invocation_id,
             service=spec.service,
@@ -222,6 +251,7 @@ class Engine:
             run_at_ms=now + delay_ms if delay_ms else None,
             caller=caller,
             workflow_main=spec.kind == "workflow",
+            **pin,
         )
 
     async def invoke(self, new: NewInvocation) -> CreateResult:
@@ -365,17 +395,28 @@ class Engine:
         if invocation_id in self._live:
             self._queued_claims[invocation_id] = claim  # the previous attempt is finishing
             return
-        svc = self.services.get(claim.record.service)
-        spec = svc.handlers.get(claim.record.handler) if svc is not None else None
-        if spec is None:
-            log.error(
-                "invocation %s targets %s/%s, which is not registered here",
-                invocation_id,
-                claim.record.service,
-                claim.record.handler,
-            )
-            return
-        attempt = Attempt(self, claim, spec)
+        record = claim.record
+        attempt: Attempt | RemoteAttempt
+        if record.remote:
+            deployment_id = record.deployment_id or ""
+            spec = self.deployments.service_of(deployment_id, record.service, record.handler)
+            if spec is None:
+                # Registered on another node since this one read the deployments, or removed.
+                asyncio.get_running_loop().create_task(self._start_after_reload(claim))
+                return
+            attempt = RemoteAttempt(self, claim, spec, self.deployments.get(deployment_id))
+        else:
+            svc = self.local_services.get(record.service)
+            local = svc.handlers.get(record.handler) if svc is not None else None
+            if local is None:
+                log.error(
+                    "invocation %s targets %s/%s, which is not registered here",
+                    invocation_id,
+                    record.service,
+                    record.handler,
+                )
+                return
+            attempt = Attempt(self, claim, local)
         self._live[invocation_id] = attempt
         self.metrics.attempts += 1
         for late in self._late_deliveries.pop(invocation_id, ()):
@@ -387,7 +428,27 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._attempt_finished(invocation_id, attempt, t))
 
-    def _attempt_finished(self, invocation_id: str, attempt: Attempt, task: asyncio.Task[None]) -> None:
+    async def _start_after_reload(self, claim: Claim) -> None:
+        record = claim.record
+        try:
+            await self.deployments.load()
+        except Exception as exc:
+            log.warning("could not read the deployments: %s", exc)
+        if self.deployments.service_of(record.deployment_id or "", record.service, record.handler) is None:
+            log.error(
+                "invocation %s is pinned to deployment %s, which does not serve %s/%s (removed?)",
+                record.id,
+                record.deployment_id,
+                record.service,
+                record.handler,
+            )
+            self.attempt_abandoned(record.id, NotFound(f"deployment {record.deployment_id} not found"))
+            return
+        self.start_attempt(claim)
+
+    def _attempt_finished(
+        self, invocation_id: str, attempt: Attempt | RemoteAttempt, task: asyncio.Task[None]
+    ) -> None:
         self._tasks.discard(task)
         if self._live.get(invocation_id) is attempt:
             del self._live[invocation_id]

@@ -78,6 +78,14 @@ class HandlerSpec:
     ingress_private: bool = False
     enable_lazy_state: bool | None = None
     context_managers: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()
+    # A handler served elsewhere: the deployment that serves it, and the JSON schemas its
+    # manifest declares (a local handler's come from its type hints).
+    deployment_id: str | None = None
+    declared_schemas: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.deployment_id is not None
 
     @property
     def keyed(self) -> bool:
@@ -90,10 +98,14 @@ class HandlerSpec:
 
     @property
     def input_schema(self) -> dict[str, Any] | None:
+        if self.declared_schemas is not None:
+            return self.declared_schemas[0]
         return json_schema_for(self.input_type) if self.takes_input else None
 
     @property
     def output_schema(self) -> dict[str, Any] | None:
+        if self.declared_schemas is not None:
+            return self.declared_schemas[1]
         return json_schema_for(self.output_type)
 
     def decode_input(self, body: bytes) -> Any:
@@ -189,7 +201,7 @@ def _make_spec(
 
 
 @dataclass
-class _Definition:
+class ServiceDefinition:
     name: str
     description: str | None = None
     metadata: dict[str, str] | None = None
@@ -204,9 +216,13 @@ class _Definition:
     handlers: dict[str, HandlerSpec] = field(default_factory=dict)
 
 
+_Definition = ServiceDefinition
+
+
 class _ServiceBase:
     service_kind: ServiceKind = "service"
     _def: _Definition
+    deployment_id: str | None = None  # None: served by this process
 
     def _init(self, defn: _Definition) -> None:
         if not defn.name or "/" in defn.name:
@@ -482,7 +498,17 @@ class Workflow(_KeyedService):
         )
 
 
-AnyService = Service | VirtualObject | Workflow
+class RemoteService(_ServiceBase):
+    """A service whose handlers are served elsewhere (a registered deployment), as its manifest
+    describes them: what the ingress, the admin API and the engine need, with no Python code."""
+
+    def __init__(self, definition: ServiceDefinition, kind: ServiceKind, deployment_id: str) -> None:
+        self._init(definition)
+        self.service_kind = kind
+        self.deployment_id = deployment_id
+
+
+AnyService = Service | VirtualObject | Workflow | RemoteService
 
 
 def handler_spec_of(fn: Any) -> HandlerSpec:

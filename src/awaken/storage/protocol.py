@@ -59,6 +59,9 @@ class AwakeableStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class EntryRef:
+    """An entry of an invocation's journal: by index for a local handler, by slot (a completion
+    id, or a signal: core.journal.signal_slot) for one served elsewhere."""
+
     invocation_id: str
     index: int
 
@@ -79,6 +82,11 @@ class NewInvocation:
     caller: EntryRef | None = None  # a CALL entry to complete with this invocation's outcome
     # A workflow's main handler: when it is purged (retention), its key's state and promises go.
     workflow_main: bool = False
+    # A handler served elsewhere: the deployment it is pinned to, the protocol version spoken
+    # with it, and the random id sent to it as StartMessage.id (its awakeable ids derive from it).
+    deployment_id: str | None = None
+    protocol_version: int | None = None
+    protocol_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,15 @@ class InvocationRecord:
     cancel_requested: bool = False  # a cancellation waits to be raised in the handler
     node: str | None = None  # the node that runs its attempt (running) or ran its last one
     lease_until_ms: int | None = None
+    deployment_id: str | None = None  # see NewInvocation
+    protocol_version: int | None = None
+    protocol_id: bytes | None = None
+    last_failure_code: int | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether its handler is served elsewhere (its journal is a log of protocol messages)."""
+        return self.protocol_version is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +354,22 @@ def parse_page_cursor(cursor: str) -> tuple[int, str]:
     return int(created), invocation_id
 
 
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """A registered deployment: where it is, how to talk to it, what it serves (its manifest, as
+    discovered: `awaken.protocol.manifest` reads it)."""
+
+    id: str
+    uri: str
+    http_version: str  # "2" or "1.1"
+    protocol_mode: str  # BIDI_STREAM or REQUEST_RESPONSE
+    protocol_version: int  # negotiated at registration
+    manifest: dict[str, Any]
+    additional_headers: dict[str, str]
+    sdk_version: str | None
+    created_at_ms: int
+
+
 class CompletionStatus(StrEnum):
     ACCEPTED = "Accepted"
     PREVIOUSLY_ACCEPTED = "PreviouslyAccepted"
@@ -475,6 +508,18 @@ class Store(Protocol):
 
     async def get_state_value(self, service: str, key: str, name: str) -> bytes | None:
         """One value of a (service, key)'s state (a lazy one an attempt asks for)."""
+
+    async def get_invocation_by_protocol_id(self, protocol_id: bytes) -> InvocationRecord | None:
+        """The remote invocation that was sent `protocol_id` as its StartMessage.id."""
+
+    async def put_deployment(self, deployment: DeploymentRecord) -> None:
+        """Register a deployment, or replace the one with its id."""
+
+    async def list_deployments(self) -> list[DeploymentRecord]:
+        """Oldest first (the newest serving a service serves its new invocations)."""
+
+    async def delete_deployment(self, deployment_id: str, force: bool) -> None:
+        """NotFound; Conflict if invocations pinned to it have not completed (unless `force`)."""
 
     async def replace_state(self, service: str, key: str, state: dict[str, bytes]) -> None:
         """Replace the whole state of a (service, key) from outside (the admin API). Conflict

@@ -16,6 +16,7 @@ from awaken.storage.postgres import PostgresStore
 from awaken.storage.postgres.migrate import latest_version
 from awaken.storage.sql import load_schema
 from tests import pg
+from tests.contract.conftest import StoreFactory
 from tests.contract.support import new_inv, started, step
 
 

@@ -63,8 +63,7 @@ async def _commit_completion(op: Op, p: Progress) -> ProgressResult:
     if row is None:
         await fence(op, p)  # raises Fenced, saying why
     assert row is not None
-    if p.entries:
-        await op.tx.run_many("upsert_entry", [entry_params(p.invocation_id, e, p.now_ms) for e in p.entries])
+    await _write_entries(op, row, p)
     effects = await invocations.complete(
         op, row, transition.outcome, p.now_ms, transition.open_timers, transition.open_awakeables, stored=True
     )
@@ -76,9 +75,9 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
         return await _commit_completion(op, p)
     row = await fence(op, p)
     inv, service, key, now = p.invocation_id, row["service"], row["key"], p.now_ms
+    remote = row["protocol_version"] is not None
     tx = op.tx
-    if p.entries:
-        await tx.run_many("upsert_entry", [entry_params(inv, e, now) for e in p.entries])
+    await _write_entries(op, row, p)
     if p.state and key is None:
         raise BadRequest(f"invocation {inv} has no key: it has no state")
     where = {"service": service, "key": key}
@@ -103,7 +102,10 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
             "deadline": aw.deadline_ms,
             "schema_json": None if aw.schema is None else dump_json(aw.schema),
         }
-        await tx.run("create_awakeable", params)
+        if not remote:
+            await tx.run("create_awakeable", params)
+        elif not await invocations.has_notification(op, inv, aw.index):
+            await tx.run("note_awakeable", params)  # one a suspension waits on, listed as pending
         if aw.deadline_ms is not None:
             await invocations.timer(op, inv, aw.index, TimerKind.DEADLINE, aw.deadline_ms)
     for idx, wake_at in p.sleeps:
@@ -115,7 +117,7 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
     for idx, target in p.attaches:
         attached = await _attach(op, inv, idx, target)
         if attached is not None:
-            await _set_outcome(op, inv, idx, attached, now)
+            await _set_outcome(op, row, idx, attached, now)
             entry_outcomes[idx] = attached
     # A flagged invocation whose handler raised the cancellation (a new CANCEL_SIGNAL entry):
     # it is delivered, and the calls it waits on follow. Unflagged ones (nearly all) skip this.
@@ -133,13 +135,14 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
         promised, woken = await _promise(op, inv, service, key, promise, now)
         effects = effects.merge(woken)
         if promised is not None:
-            await _set_outcome(op, inv, promise.index, promised, now)
+            await _set_outcome(op, row, promise.index, promised, now)
             entry_outcomes[promise.index] = promised
     for req in p.awakeable_completions:
         result = await awakeables.complete_from_handler(op, req.awakeable_id, req.outcome, now)
         effects = effects.merge(result[1])
-        await _set_outcome(op, inv, req.index, result[0], now)
-        entry_outcomes[req.index] = result[0]
+        if not remote:  # (Restate's CompleteAwakeable command has no result to deliver)
+            await _set_outcome(op, row, req.index, result[0], now)
+            entry_outcomes[req.index] = result[0]
     resumed: Claim | None = None
     transition = p.transition
     if isinstance(transition, Complete):
@@ -150,7 +153,7 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
     elif isinstance(transition, Suspend):
         # A completion that arrived while the attempt was ending, or a cancellation still to be
         # raised: run again at once instead of sleeping on it.
-        if (cancel_pending and not signalled) or await _any_completed(op, inv, transition.waiting_on):
+        if (cancel_pending and not signalled) or await _any_completed(op, row, transition.waiting_on):
             resumed = await invocations.claim(op, inv, now)
         else:
             waiting = dump_json(sorted(set(transition.waiting_on)))
@@ -166,13 +169,33 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
     return ProgressResult(op.finish(effects), entry_outcomes, resumed)
 
 
-async def _set_outcome(op: Op, inv: str, idx: int, outcome: Outcome, now: int) -> None:
-    await op.tx.run("complete_entry", {"id": inv, "idx": idx, "now": now, **outcome_params(outcome)})
+async def _write_entries(op: Op, row: Row, p: Progress) -> None:
+    if not p.entries:
+        return
+    if row["protocol_version"] is not None:
+        await invocations.append_entries(op, p.invocation_id, p.entries, p.now_ms)
+    else:
+        await op.tx.run_many("upsert_entry", [entry_params(p.invocation_id, e, p.now_ms) for e in p.entries])
 
 
-async def _any_completed(op: Op, inv: str, indices: list[int]) -> bool:
+async def _set_outcome(op: Op, row: Row, idx: int, outcome: Outcome, now: int) -> None:
+    """An entry's outcome known at once: set on the entry (local), or appended as the
+    notification of slot `idx` (remote)."""
+    if row["protocol_version"] is not None:
+        await invocations.record_remote(op, row, idx, outcome, now)
+        return
+    params = {"id": str(row["id"]), "idx": idx, "now": now, **outcome_params(outcome)}
+    await op.tx.run("complete_entry", params)
+
+
+async def _any_completed(op: Op, row: Row, indices: list[int]) -> bool:
+    inv = str(row["id"])
+    remote = row["protocol_version"] is not None
     for idx in indices:
-        if await op.tx.one("get_completed_entry", {"id": inv, "idx": idx}) is not None:
+        if remote:
+            if await invocations.has_notification(op, inv, idx):
+                return True
+        elif await op.tx.one("get_completed_entry", {"id": inv, "idx": idx}) is not None:
             return True
     return False
 

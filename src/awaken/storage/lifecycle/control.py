@@ -4,13 +4,14 @@ leases)."""
 
 from __future__ import annotations
 
-from awaken.core.journal import Outcome
+from awaken.core.journal import Outcome, signal_slot
 from awaken.errors import Conflict, NotFound
 from awaken.storage.lifecycle import invocations, notices
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.protocol import CancelResult, Claim, Effects, Status, TimerKind
 
 _ADMIN_HOLDER = ""  # holds a key lock for the length of an admin state edit
+CANCEL_SIGNAL = 1  # the protocol's built-in signal index that cancels an invocation
 
 
 async def replace_state(op: Op, service: str, key: str, state: dict[str, bytes]) -> None:
@@ -47,6 +48,11 @@ async def request_cancel(
         effects = await cancel_children(op, invocation_id, True, now, seen) if kill else Effects()
         outcome = Outcome.fail(409, "killed" if kill else "canceled")
         return True, effects.merge(await invocations.complete(op, row, outcome, now))
+    if row["protocol_version"] is not None:
+        # Served elsewhere: the SDK raises what the protocol's CANCEL signal asks (and cancels
+        # the calls it waits on itself); the signal is stored, and delivered or woken for.
+        effects = await invocations.wake(op, invocation_id, signal_slot(CANCEL_SIGNAL), Outcome(), now, row)
+        return False, effects
     await op.tx.run("request_cancel", {"id": invocation_id, "now": now})
     if status == Status.SUSPENDED:
         return False, Effects(claims=[await invocations.claim(op, invocation_id, now)])

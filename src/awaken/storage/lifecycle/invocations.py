@@ -9,14 +9,16 @@ its row lock (`lock`) first; see the package docstring for the order of locks.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from awaken.core.journal import LARGE_VALUE, Outcome
+from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome, slot_signal
 from awaken.storage.lifecycle import notices
 from awaken.storage.lifecycle.op import Op, Row
 from awaken.storage.lifecycle.rows import (
     dump_json,
     entry_from_row,
+    entry_params,
     invocation_outcome,
     outcome_params,
     record_from_row,
@@ -133,9 +135,13 @@ async def wake(
         row = await lock(op, invocation_id)
     if row is None:
         return Effects()
-    params = {"id": invocation_id, "idx": idx, "now": now, **outcome_params(outcome)}
-    if await op.tx.run("complete_entry", params) == 0:
-        return Effects()  # missing or already complete
+    if row["protocol_version"] is not None:
+        if not await record_remote(op, row, idx, outcome, now):
+            return Effects()
+    else:
+        params = {"id": invocation_id, "idx": idx, "now": now, **outcome_params(outcome)}
+        if await op.tx.run("complete_entry", params) == 0:
+            return Effects()  # missing or already complete
     status = row["status"]
     if status == Status.SUSPENDED:
         waiting_on = json.loads(row["waiting_on"]) if row["waiting_on"] else []
@@ -145,6 +151,32 @@ async def wake(
     if status == Status.RUNNING:
         return deliver(op, row, idx, outcome)
     return Effects()
+
+
+async def has_notification(op: Op, invocation_id: str, slot: int) -> bool:
+    signal = slot_signal(slot)
+    where = {"id": invocation_id, "completion_id": None if signal is not None else slot, "signal_id": signal}
+    return await op.tx.one("get_notification", where) is not None
+
+
+async def append_entries(op: Op, invocation_id: str, entries: Sequence[Entry], now: int) -> None:
+    """Append to a remote invocation's journal, a log: the store numbers the rows in the order
+    they are written (the caller holds the invocation's lock, so the order is the commit order)."""
+    base = int(await op.scalar("journal_length", {"id": invocation_id}))
+    rows = [entry_params(invocation_id, e, now, base + i) for i, e in enumerate(entries)]
+    await op.tx.run_many("upsert_entry", rows)
+
+
+async def record_remote(op: Op, row: Row, slot: int, outcome: Outcome, now: int) -> bool:
+    """A completion for a remote invocation (the caller holds its lock): appended to its journal
+    as a notification, once per slot; False if it has one already or has ended."""
+    invocation_id = str(row["id"])
+    if row["status"] == Status.COMPLETED or await has_notification(op, invocation_id, slot):
+        return False
+    signal = slot_signal(slot)
+    data: dict[str, Any] = {"s": signal} if signal is not None else {"c": slot}
+    await append_entries(op, invocation_id, [Entry(0, EntryKind.NOTIFICATION, "", data, None, outcome)], now)
+    return True
 
 
 async def add_waiter(op: Op, target: str, caller_id: str, caller_index: int) -> None:
@@ -184,6 +216,9 @@ def _params(new: NewInvocation) -> dict[str, Any]:
         "caller_index": None if caller is None else caller.index,
         "retention_ms": new.retention_ms,
         "workflow_main": new.workflow_main,
+        "deployment_id": new.deployment_id,
+        "protocol_version": new.protocol_version,
+        "protocol_id": new.protocol_id,
     }
 
 
@@ -209,6 +244,9 @@ async def _create_running(op: Op, new: NewInvocation) -> CreateResult | None:
         caller=new.caller,
         node=op.tx.node,
         lease_until_ms=lease["lease_until"],
+        deployment_id=new.deployment_id,
+        protocol_version=new.protocol_version,
+        protocol_id=new.protocol_id,
     )
     if new.key is None:
         return CreateResult(record, True, Effects(claims=[Claim(record, [])]))

@@ -51,15 +51,19 @@ def _outcome(has_outcome: Any, value: Any, code: Any, message: Any) -> Outcome |
     return Outcome(None if value is None else bytes(value))
 
 
-def entry_params(invocation_id: str, entry: Entry, now: int) -> dict[str, Any]:
+def entry_params(invocation_id: str, entry: Entry, now: int, index: int | None = None) -> dict[str, Any]:
+    """The row of an entry (at `index`, if the store assigns it: a remote journal's append)."""
+    notification = entry.kind is EntryKind.NOTIFICATION
     return {
         "id": invocation_id,
-        "idx": entry.index,
+        "idx": entry.index if index is None else index,
         "kind": entry.kind.value,
         "name": entry.name,
         "data": dump_json(entry.data),
         "payload": entry.payload,
         "now": now,
+        "completion_id": entry.data.get("c") if notification else None,
+        "signal_id": entry.data.get("s") if notification else None,
         **outcome_params(entry.outcome),
     }
 
@@ -108,6 +112,10 @@ def record_from_row(row: Row) -> InvocationRecord:
         cancel_requested=bool(row["cancel_requested"]),
         node=row["owner"],
         lease_until_ms=row["lease_until"],
+        deployment_id=row["deployment_id"],
+        protocol_version=row["protocol_version"],
+        protocol_id=None if row["protocol_id"] is None else bytes(row["protocol_id"]),
+        last_failure_code=row["last_failure_code"],
     )
 
 

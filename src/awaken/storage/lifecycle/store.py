@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from awaken.core.journal import Entry, Outcome
-from awaken.storage.lifecycle import awakeables, commit, control, invocations, reads, timers
+from awaken.storage.lifecycle import awakeables, commit, control, deployments, invocations, reads, timers
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.protocol import (
     AwakeableCompletion,
@@ -18,6 +18,7 @@ from awaken.storage.protocol import (
     CancelResult,
     Claim,
     CreateResult,
+    DeploymentRecord,
     Effects,
     EntryRef,
     InvocationFilter,
@@ -191,6 +192,18 @@ class LifecycleStore:
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]:
         return await self._read(lambda op: invocations.state(op, service, key))
+
+    async def get_invocation_by_protocol_id(self, protocol_id: bytes) -> InvocationRecord | None:
+        return await self._read(lambda op: deployments.invocation_by_protocol_id(op, protocol_id))
+
+    async def put_deployment(self, deployment: DeploymentRecord) -> None:
+        await self._write(lambda op: deployments.put(op, deployment))
+
+    async def list_deployments(self) -> list[DeploymentRecord]:
+        return await self._read(deployments.listed)
+
+    async def delete_deployment(self, deployment_id: str, force: bool) -> None:
+        await self._write(lambda op: deployments.delete(op, deployment_id, force))
 
     async def get_state_value(self, service: str, key: str, name: str) -> bytes | None:
         return await self._read(lambda op: reads.state_value(op, service, key, name))

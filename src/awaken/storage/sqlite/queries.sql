@@ -89,11 +89,11 @@ INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq, workflow_main
+    retention_ms, inbox_seq, workflow_main, deployment_id, protocol_version, protocol_id
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
     :now, :now, :run_at, 0, 0, 0, :caller_id, :caller_index,
-    :retention_ms, NULL, :workflow_main
+    :retention_ms, NULL, :workflow_main, :deployment_id, :protocol_version, :protocol_id
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -102,11 +102,13 @@ ON CONFLICT (id) DO NOTHING
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq, workflow_main, owner, lease_until
+    retention_ms, inbox_seq, workflow_main, owner, lease_until, deployment_id, protocol_version,
+    protocol_id
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, 'running', :input, :headers, :idempotency_key,
     :now, :now, NULL, 1, 0, 0, :caller_id, :caller_index,
-    :retention_ms, NULL, :workflow_main, :node, :lease_until
+    :retention_ms, NULL, :workflow_main, :node, :lease_until, :deployment_id, :protocol_version,
+    :protocol_id
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -122,7 +124,7 @@ SELECT * FROM invocations WHERE id = :id
 -- name: fence
 -- The invocation, if the attempt at :epoch still owns it (locked for the commit).
 SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested
+    retention_ms, has_waiters, cancel_requested, protocol_version
 FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 
 -- name: complete_fenced
@@ -134,7 +136,7 @@ SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code 
     waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
 WHERE id = :id AND epoch = :epoch AND status = 'running'
 RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested
+    retention_ms, has_waiters, cancel_requested, protocol_version
 
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id
@@ -278,6 +280,20 @@ SELECT * FROM journal WHERE invocation_id = :id ORDER BY idx
 -- name: get_entry
 SELECT * FROM journal WHERE invocation_id = :id AND idx = :idx
 
+-- name: journal_length
+SELECT COALESCE(MAX(idx), -1) + 1 FROM journal WHERE invocation_id = :id
+
+-- name: get_notification
+-- A notification of a remote invocation, by completion id, or (:signal_id) by signal index.
+SELECT * FROM journal
+WHERE invocation_id = :id AND kind = 'notification'
+    AND ((CAST(:completion_id AS INTEGER) IS NOT NULL AND completion_id = :completion_id)
+        OR (CAST(:signal_id AS INTEGER) IS NOT NULL AND signal_id = :signal_id))
+LIMIT 1
+
+-- name: get_invocation_by_protocol_id
+SELECT * FROM invocations WHERE protocol_id = :protocol_id
+
 -- name: get_completed_entry
 SELECT 1 FROM journal WHERE invocation_id = :id AND idx = :idx AND has_outcome
 
@@ -285,10 +301,10 @@ SELECT 1 FROM journal WHERE invocation_id = :id AND idx = :idx AND has_outcome
 -- A stored outcome is never replaced: completions from outside win over a stale in-memory copy.
 INSERT INTO journal (
     invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code,
-    failure_message, created_at, completed_at
+    failure_message, completion_id, signal_id, created_at, completed_at
 ) VALUES (
     :id, :idx, :kind, :name, :data, :payload, :has_outcome, :value, :failure_code,
-    :failure_message, :now, CASE WHEN :has_outcome THEN :now END
+    :failure_message, :completion_id, :signal_id, :now, CASE WHEN :has_outcome THEN :now END
 )
 ON CONFLICT (invocation_id, idx) DO UPDATE SET
     kind = excluded.kind,
@@ -353,6 +369,14 @@ INSERT INTO awakeables (
 ) VALUES (
     :id, :invocation_id, :idx, :service, :handler, :key, 'pending', :now, :deadline, :schema_json
 )
+
+-- name: note_awakeable
+-- one that a remote handler's suspension waits on (named again by each suspension)
+INSERT INTO awakeables (
+    id, invocation_id, idx, service, handler, key, status, created_at, deadline, schema_json
+) VALUES (
+    :id, :invocation_id, :idx, :service, :handler, :key, 'pending', :now, :deadline, :schema_json
+) ON CONFLICT (id) DO NOTHING
 
 -- name: lock_invocation_of_awakeable
 SELECT * FROM invocations
@@ -466,3 +490,33 @@ UPDATE invocations
 SET status = 'paused', epoch = epoch + 1, last_failure = 'paused by hand', waiting_on = NULL,
     modified_at = :now, lease_until = NULL
 WHERE id = :id AND status IN ('running', 'suspended', 'backing-off')
+
+-- ---------------------------------------------------------------------------------------------
+-- deployments (handlers served elsewhere)
+
+-- name: put_deployment
+INSERT INTO deployments (
+    id, uri, http_version, protocol_mode, protocol_version, manifest, additional_headers,
+    sdk_version, created_at
+) VALUES (
+    :id, :uri, :http_version, :protocol_mode, :protocol_version, :manifest, :additional_headers,
+    :sdk_version, :now
+)
+ON CONFLICT (id) DO UPDATE SET
+    uri = excluded.uri,
+    http_version = excluded.http_version,
+    protocol_mode = excluded.protocol_mode,
+    protocol_version = excluded.protocol_version,
+    manifest = excluded.manifest,
+    additional_headers = excluded.additional_headers,
+    sdk_version = excluded.sdk_version
+
+-- name: list_deployments
+SELECT * FROM deployments ORDER BY created_at, id
+
+-- name: delete_deployment
+DELETE FROM deployments WHERE id = :id
+
+-- name: pinned_invocations
+-- Invocations pinned to a deployment that have not completed yet.
+SELECT COUNT(*) FROM invocations WHERE deployment_id = :id AND status <> 'completed'

@@ -144,3 +144,17 @@ CREATE TABLE promise_waiters (
     idx INTEGER NOT NULL,
     PRIMARY KEY (service, key, name, invocation_id, idx)
 ) WITHOUT ROWID;
+
+CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    http_version TEXT NOT NULL,
+    protocol_mode TEXT NOT NULL,
+    protocol_version INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    additional_headers TEXT NOT NULL,
+    sdk_version TEXT,
+    created_at INTEGER NOT NULL
+);
+
+CREATE INDEX invocations_by_deployment ON invocations (deployment_id) WHERE deployment_id IS NOT NULL;
