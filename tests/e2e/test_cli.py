@@ -72,6 +72,10 @@ AGAINST_A_SERVER: dict[tuple[str, ...], list[str]] = {
     ("awakeables", "ls"): [],
     ("awakeables", "resolve"): [FAKE_AWAKEABLE, '{"approved": true}'],
     ("awakeables", "reject"): [FAKE_AWAKEABLE, "no"],
+    ("deployments", "register"): ["http://127.0.0.1:9"],
+    ("deployments", "ls"): [],
+    ("deployments", "describe"): ["dp_1" + "0" * 22],
+    ("deployments", "rm"): ["dp_1" + "0" * 22],
     ("state", "get"): ["cart", "a"],
     ("state", "set"): ["cart", "a", "items", "[]"],
 }
@@ -109,6 +113,8 @@ BAD_INPUT: list[tuple[list[str], int, str]] = [
     (["invocations", "ls", "--admin-url", "localhost:9070"], 2, "expected http://HOST:PORT"),
     (["invocations", "describe", FAKE_ID, "--admin-url", "http://host:port"], 2, "bad URL"),
     (["awakeables", "ls", "--nope"], 2, "No such option"),
+    (["deployments", "register", "localhost:9080"], 2, "URI must be an http:// or https:// URL"),
+    (["deployments", "register", "http://h:1", "--extra-header", "x"], 2, "NAME:VALUE"),
     (["state", "get", "cart"], 2, "Missing argument"),
     (["--config", "missing.toml", "awakeables", "ls"], 2, "missing.toml does not exist"),
     (["migrate", "--db", "mysql://db"], 2, "expected sqlite:///PATH"),
@@ -134,7 +140,8 @@ def test_every_command_with_bad_input(tmp_path: Path) -> None:
     for (args, code, text), done in results:
         assert done.returncode == code, f"awaken {' '.join(args)}: {done.returncode}\n{done.stderr}"
         assert text in done.stderr, f"awaken {' '.join(args)}:\n{done.stderr}"
-    assert "secret" not in results[13][1].stderr  # a database password is never printed
+    with_password = next(done for (args, _, _), done in results if "postgresql://me:secret" in " ".join(args))
+    assert "secret" not in with_password.stderr  # a database password is never printed
     # a bad value in the environment names its variable
     done = run_cli("awakeables", "ls", env={"AWAKEN_ADMIN_PORT": "ninety"})
     assert done.returncode == 2 and "AWAKEN_ADMIN_PORT" in done.stderr

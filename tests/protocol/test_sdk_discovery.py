@@ -52,6 +52,10 @@ async def test_discovery_of_each_sdk_in_its_http_version(
         "Runner",
         "Signup",
         "Flaky",
+        "Nondeterministic",
+        "Proxy",
+        "Locker",
+        "Durable",
     }
     assert names["Greeter"].ty is ServiceType.SERVICE
     assert [h.name for h in names["Greeter"].handlers] == ["greet"]

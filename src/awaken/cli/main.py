@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from awaken.cli.awakeables import awakeables
+from awaken.cli.deployments import deployments
 from awaken.cli.errors import CANNOT_START, EXIT_CODES_HELP, CliFailure, describe
 from awaken.cli.invocations import invocations
 from awaken.cli.options import ADMIN_URLS, json_option, settings
@@ -57,7 +58,7 @@ def main(config: str | None) -> None:
 
 
 @main.command()
-@click.argument("target")
+@click.argument("target", required=False)
 @click.option("--host", default=None, help="interface of the ingress [default 127.0.0.1]")
 @click.option("--port", default=None, type=int, help="ingress port [default 8080; 0: any free one]")
 @click.option(
@@ -121,8 +122,17 @@ def main(config: str | None) -> None:
     metavar="SECONDS",
     help="stop within this long after SIGINT/SIGTERM [default 5]",
 )
+@click.option(
+    "--request-identity-key",
+    "identity_key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PEM",
+    help="ed25519 key that signs requests to deployments, as Restate's request identity "
+    "[env AWAKEN_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE]",
+)
 def serve(
-    target: str,
+    target: str | None,
     host: str | None,
     port: int | None,
     admin_host: str | None,
@@ -138,8 +148,10 @@ def serve(
     as_json: bool,
     lease: float | None,
     shutdown_grace: float | None,
+    identity_key: str | None,
 ) -> None:
-    """Serve MODULE:APP (an app made with awaken.app) on the ingress and admin ports.
+    """Serve MODULE:APP (an app made with awaken.app) on the ingress and admin ports; without
+    MODULE:APP, serve only the deployments registered with `awaken deployments register`.
 
     The ready line ("serving ...") comes once both ports listen. SIGINT or SIGTERM stops it
     within --shutdown-grace seconds: requests still waiting get 503, running invocations go on at
@@ -150,6 +162,7 @@ def serve(
       awaken serve examples.payments:app
       awaken serve app:app --host 0.0.0.0 --admin-token "$(cat token)"
       AWAKEN_DB=sqlite:///data/awaken.db awaken serve app:app --log-format json
+      awaken serve --request-identity-key private.pem   # deployments only, signed requests
     """
     import asyncio
     import logging
@@ -158,6 +171,7 @@ def serve(
     from awaken.cli.serve import StartupError, load_app
     from awaken.cli.serve import serve as run
     from awaken.observability.logs import configure_logging
+    from awaken.protocol import IdentityKeyError, SigningKey
 
     chosen = settings(
         host=host,
@@ -178,7 +192,7 @@ def serve(
     configure_logging(chosen.log_level, chosen.log_format)
     try:
         try:
-            app = load_app(target)
+            app = load_app(target) if target is not None else AwakenApp([])
         except StartupError:
             raise
         except Exception:  # the app's own code failed: its traceback is what helps
@@ -195,13 +209,18 @@ def serve(
                 migrate=migrate,
                 lease_ms=None if lease is None else int(lease * 1000),
             )
+            if identity_key is not None:
+                try:
+                    app.configure(signing_key=SigningKey.from_pem_file(identity_key))
+                except IdentityKeyError as exc:
+                    raise StartupError(str(exc)) from None
         try:
             import uvloop
 
             uvloop.install()
         except ImportError:
             pass
-        code = asyncio.run(run(app, chosen, target))
+        code = asyncio.run(run(app, chosen, target or "deployments only"))
     except StartupError as exc:
         raise CliFailure(str(exc), CANNOT_START) from None
     if code:
@@ -243,6 +262,7 @@ def migrate(db: str | None, as_json: bool) -> None:
 
 main.add_command(invocations)
 main.add_command(awakeables)
+main.add_command(deployments)
 main.add_command(state)
 
 

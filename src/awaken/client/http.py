@@ -120,6 +120,18 @@ def _act(invocation_id: str, action: str) -> _Request:
     return _Request("PATCH", f"/invocations/{quote(invocation_id, safe='')}/{action}", admin=True)
 
 
+def _register(uri: str, use_http_11: bool, force: bool, headers: dict[str, str] | None) -> _Request:
+    body: dict[str, Any] = {"uri": uri, "use_http_11": use_http_11, "force": force}
+    if headers:
+        body["additional_headers"] = headers
+    return _Request("POST", "/deployments", json.dumps(body).encode(), _JSON, admin=True)
+
+
+def _deployment(deployment_id: str, method: str = "GET", force: bool = False) -> _Request:
+    params = {"force": "true"} if force else None
+    return _Request(method, f"/deployments/{quote(deployment_id, safe='')}", params=params, admin=True)
+
+
 def _decode(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         try:
@@ -250,6 +262,21 @@ class Client:
         body = json.dumps({"object_key": key, "new_state": state}).encode()
         self._do(_Request("POST", f"/services/{service}/state", body, _JSON, admin=True))
 
+    def register_deployment(
+        self, uri: str, use_http_11: bool = False, force: bool = False, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Register the deployment at `uri` (admin API): its id and services."""
+        return dict(self._do(_register(uri, use_http_11, force, headers)))
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        return list(self._do(_Request("GET", "/deployments", admin=True))["deployments"])
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return dict(self._do(_deployment(deployment_id)))
+
+    def remove_deployment(self, deployment_id: str, force: bool = False) -> None:
+        self._do(_deployment(deployment_id, "DELETE", force))
+
 
 class AsyncClient:
     """Asynchronous client with the same methods as Client."""
@@ -371,3 +398,18 @@ class AsyncClient:
         """Replace the whole state of a key (admin API); 409 while an invocation holds the key."""
         body = json.dumps({"object_key": key, "new_state": state}).encode()
         await self._do(_Request("POST", f"/services/{service}/state", body, _JSON, admin=True))
+
+    async def register_deployment(
+        self, uri: str, use_http_11: bool = False, force: bool = False, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Register the deployment at `uri` (admin API): its id and services."""
+        return dict(await self._do(_register(uri, use_http_11, force, headers)))
+
+    async def list_deployments(self) -> list[dict[str, Any]]:
+        return list((await self._do(_Request("GET", "/deployments", admin=True)))["deployments"])
+
+    async def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return dict(await self._do(_deployment(deployment_id)))
+
+    async def remove_deployment(self, deployment_id: str, force: bool = False) -> None:
+        await self._do(_deployment(deployment_id, "DELETE", force))

@@ -31,6 +31,7 @@ from awaken.protocol import (
     ProtocolVersion,
     RequestSigner,
     SigningKey,
+    UnexpectedStatus,
     UnsupportedVersion,
     negotiate,
     parse_manifest,
@@ -175,7 +176,7 @@ class Deployments:
     def __init__(self, engine: Engine, signing_key: SigningKey | None = None) -> None:
         self.engine = engine
         self.signing_key = signing_key
-        self.client = DeploymentClient(RequestSigner(signing_key))
+        self.client = DeploymentClient(RequestSigner(signing_key), timeouts=engine.config.remote_timeouts)
         self.records: dict[str, DeploymentRecord] = {}
         self.manifests: dict[str, EndpointManifest] = {}
         self.services: dict[str, RemoteService] = {}
@@ -236,6 +237,8 @@ class Deployments:
         except DeploymentError as first:
             try:  # an endpoint that speaks only HTTP/1.1 (a plain uvicorn, a function URL)
                 return await self.client.discover(uri, http_version="1.1", headers=headers)
+            except UnexpectedStatus:
+                raise  # it speaks HTTP/1.1 and answered: its answer says what is wrong
             except DeploymentError:
                 raise first from None
 

@@ -59,9 +59,12 @@ class EngineConfig:
     poll_interval: float = 1.0
     timer_batch: int = 500
     # Handlers served elsewhere: seconds a bidirectional stream may stay silent before the SDK is
-    # asked to suspend (Restate's inactivity timeout), and the HTTP timeouts of a request.
+    # asked to suspend (Restate's inactivity timeout), and the HTTP timeouts of a request: the
+    # wait for an answer, once nothing more can be sent, is Restate's abort timeout (10 min).
     remote_inactivity: float = 60.0
-    remote_timeouts: Timeouts = field(default_factory=Timeouts)
+    remote_timeouts: Timeouts = field(
+        default_factory=lambda: Timeouts(connect=10.0, response=600.0, read=600.0, write=60.0)
+    )
 
 
 class Engine:

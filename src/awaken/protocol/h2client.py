@@ -170,11 +170,18 @@ class H2Stream:
             await self._conn._end_stream(self)
 
     async def aclose(self) -> None:
-        """Release the stream: reset it (CANCEL) unless both sides ended it."""
+        """Release the stream: reset it (CANCEL) unless both sides ended it.
+
+        A stream given up before the peer ended its response (it hung, or we stopped waiting)
+        retires its connection: no new streams go there, and it closes once its streams are
+        done. A peer that stops answering one stream may have stopped answering them all
+        (hypercorn does, after an application error on a stream of the connection)."""
         if not (self._ended and self._sent_end) and self._error is None:
             self._error = ConnectionClosed("the stream was closed locally", self.url)
             code = h2.errors.ErrorCodes.NO_ERROR if self._ended else h2.errors.ErrorCodes.CANCEL
             await self._conn._reset(self.stream_id, code)
+            if not self._ended:
+                self._conn.retire()
         self._conn._forget(self.stream_id)
 
 
@@ -188,6 +195,7 @@ class H2Connection:
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self._h2 = h2.connection.H2Connection(config)
         self._streams: dict[int, H2Stream] = {}
+        self.retired = False  # no new streams: it closes when its last stream is released
         self._write_lock = asyncio.Lock()
         self._window = asyncio.Event()
         self._error: DeploymentError | None = None
@@ -237,10 +245,14 @@ class H2Connection:
             self._error is None and self._h2.state_machine.state is not h2.connection.ConnectionState.CLOSED
         )
 
+    def retire(self) -> None:
+        self.retired = True
+
     def has_capacity(self) -> bool:
         limit = self._h2.remote_settings.max_concurrent_streams
         return (
             self.usable
+            and not self.retired
             and self._h2.open_outbound_streams < limit
             and self._h2.highest_outbound_stream_id < 2**31 - 64
         )
@@ -472,8 +484,9 @@ class H2Pool:
             raise ConnectionClosed("the HTTP/2 pool is closed", f"{origin.scheme}://{origin.authority}{path}")
         lock = self._locks.setdefault(origin, asyncio.Lock())
         async with lock:
-            live = self.connections(origin)
-            dead = [c for c in self._connections.get(origin, []) if not c.usable]
+            known = self._connections.get(origin, [])
+            live = [c for c in known if c.usable and not (c.retired and c.open_streams == 0)]
+            dead = [c for c in known if c not in live]
             self._connections[origin] = live
             for connection in dead:
                 await connection.aclose()

@@ -1,6 +1,6 @@
 """A deployment that misbehaves on purpose, for fault tests (an ASGI app: serve it like the SDKs).
 
-Discovery, `GET {prefix}/discover`, by prefix:
+Discovery, `GET {prefix}/discover`, by prefix (`ENDPOINT_BAD_KIND` makes `Bad` another kind):
   ""                     a valid manifest: service `Bad` with one handler per behaviour below
   /manifest-garbage      200 with a manifest content type and a body that is not JSON
   /manifest-invalid      200 with JSON that is not a valid manifest
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 from awaken.protocol.framing import HEADER, MessageDecoder, encode_messages
@@ -75,7 +76,7 @@ def _manifest(mode: str, low: int = 5, high: int = 6) -> bytes:
             "services": [
                 {
                     "name": "Bad",
-                    "ty": "SERVICE",
+                    "ty": os.environ.get("ENDPOINT_BAD_KIND", "SERVICE"),  # a test changes it
                     "handlers": [
                         {
                             "name": b,

@@ -3,6 +3,7 @@
 SERVER is `hypercorn` (HTTP/2 cleartext with prior knowledge, and HTTP/1.1) or `uvicorn`
 (HTTP/1.1 only); APP is `module:attribute`. The socket is bound here, on 127.0.0.1 port 0, so
 the port is known before the server starts: it is printed as one JSON line `{"port": N}`.
+`ENDPOINT_PORT` binds a given port instead (a test that restarts an endpoint where it was).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -51,7 +53,7 @@ async def main(kind: str, app_spec: str) -> None:
     app = _load(app_spec)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", int(os.environ.get("ENDPOINT_PORT", "0"))))  # the same port after a restart
     sock.listen(1024)
     sock.set_inheritable(True)
     stop = asyncio.Event()

@@ -6,8 +6,11 @@ One handler per command family, and the seed's awakeable story. `ENDPOINT_IDENTI
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import restate
@@ -174,8 +177,103 @@ async def terminal(ctx: restate.Context) -> str:
     raise restate.TerminalError("no such order", status_code=404)
 
 
+# Takes another path when replayed: the SDK reports a journal mismatch (code 570).
+nondeterministic = restate.Service("Nondeterministic")
+_seen: set[str] = set()
+
+
+@nondeterministic.handler("run")
+async def nondeterministic_run(ctx: restate.Context) -> str:
+    invocation_id = ctx.request().id
+    if invocation_id not in _seen:
+        _seen.add(invocation_id)
+
+        async def first() -> str:
+            return "a"
+
+        await ctx.run_typed("first path", first)
+    else:
+        await ctx.sleep(timedelta(milliseconds=10))
+    await ctx.sleep(timedelta(seconds=1))
+    return "unreachable on replay"
+
+
+# Calls any service by name: mixes of remote and local handlers.
+proxy = restate.Service("Proxy")
+
+
+@proxy.handler("call")
+async def proxy_call(ctx: restate.Context, req: dict[str, Any]) -> Any:
+    raw = await ctx.generic_call(
+        req["service"], req["handler"], arg=json.dumps(req["body"]).encode(), key=req.get("key")
+    )
+    return json.loads(raw) if raw else None
+
+
+# A virtual object whose exclusive handler holds its key while it waits on an awakeable.
+locker = restate.VirtualObject("Locker")
+
+
+@locker.handler()
+async def hold(ctx: restate.ObjectContext) -> str:
+    awakeable_id, value = ctx.awakeable(type_hint=str)
+
+    async def hand_out() -> dict[str, str]:
+        return {"awakeableId": awakeable_id}
+
+    await ctx.run_typed("hand out", hand_out)
+    return await value
+
+
+@locker.handler()
+async def touch(ctx: restate.ObjectContext) -> int:
+    n = (await ctx.get("touches", type_hint=int) or 0) + 1
+    ctx.set("touches", n)
+    return n
+
+
+# Side effects recorded in files of ENDPOINT_EFFECTS_DIR (they survive awaken being killed), and
+# a step that waits until the test creates release.<tag> there.
+durable = restate.Service("Durable")
+_effects = Path(os.environ.get("ENDPOINT_EFFECTS_DIR", "."))
+
+
+def _record(name: str, tag: str) -> None:
+    with open(_effects / name, "a", encoding="utf-8") as f:
+        f.write(f"{tag}\n")
+
+
+@durable.handler()
+async def steps(ctx: restate.Context, tag: str) -> int:
+    async def first() -> int:
+        _record("first", tag)
+        return 1
+
+    async def second() -> int:
+        _record("second", tag)
+        while not (_effects / f"release.{tag}").exists():
+            await asyncio.sleep(0.02)
+        return 2
+
+    return await ctx.run_typed("first", first) + await ctx.run_typed("second", second)
+
+
 _keys = [k for k in os.environ.get("ENDPOINT_IDENTITY_KEYS", "").split(",") if k]
 app = restate.app(
-    services=[greeter, reviews, counter, lazy_counter, sleeper, caller, runner, signup, flaky],
+    services=[
+        greeter,
+        reviews,
+        counter,
+        lazy_counter,
+        sleeper,
+        caller,
+        runner,
+        signup,
+        flaky,
+        nondeterministic,
+        proxy,
+        locker,
+        durable,
+    ],
     identity_keys=_keys or None,
 )

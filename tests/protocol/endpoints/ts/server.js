@@ -144,9 +144,89 @@ const flaky = restate.service({
   options: { retryPolicy: { maxAttempts: 3, initialInterval: 100 } },
 });
 
+// Takes another path when replayed: the SDK reports a journal mismatch (code 570).
+const seen = new Set();
+const nondeterministic = restate.service({
+  name: "Nondeterministic",
+  handlers: {
+    run: async (ctx) => {
+      const id = ctx.request().id;
+      if (!seen.has(id)) {
+        seen.add(id);
+        await ctx.run("first path", () => "a");
+      } else {
+        await ctx.sleep(10);
+      }
+      await ctx.sleep(1000);
+      return "unreachable on replay";
+    },
+  },
+});
+
+// Calls any service by name: mixes of remote and local handlers.
+const proxy = restate.service({
+  name: "Proxy",
+  handlers: {
+    call: async (ctx, req) =>
+      await ctx.genericCall({
+        service: req.service,
+        method: req.handler,
+        key: req.key,
+        parameter: new TextEncoder().encode(JSON.stringify(req.body)),
+        outputSerde: restate.serde.json,
+      }),
+  },
+});
+
+// A virtual object whose exclusive handler holds its key while it waits on an awakeable.
+const locker = restate.object({
+  name: "Locker",
+  handlers: {
+    hold: async (ctx) => {
+      const { id, promise } = ctx.awakeable();
+      await ctx.run("hand out", () => ({ awakeableId: id }));
+      return await promise;
+    },
+    touch: async (ctx) => {
+      const n = ((await ctx.get("touches")) ?? 0) + 1;
+      ctx.set("touches", n);
+      return n;
+    },
+  },
+});
+
+// Side effects recorded in files of ENDPOINT_EFFECTS_DIR (they survive awaken being killed), and
+// a step that waits until the test creates release.<tag> there.
+const fs = require("node:fs");
+const path = require("node:path");
+const effectsDir = process.env.ENDPOINT_EFFECTS_DIR || "";
+const record = (name, tag) => fs.appendFileSync(path.join(effectsDir, name), `${tag}\n`);
+const released = async (tag) => {
+  while (!fs.existsSync(path.join(effectsDir, `release.${tag}`))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+const durable = restate.service({
+  name: "Durable",
+  handlers: {
+    steps: async (ctx, tag) => {
+      const a = await ctx.run("first", () => {
+        record("first", tag);
+        return 1;
+      });
+      const b = await ctx.run("second", async () => {
+        record("second", tag);
+        await released(tag);
+        return 2;
+      });
+      return a + b;
+    },
+  },
+});
+
 const identityKeys = (process.env.ENDPOINT_IDENTITY_KEYS || "").split(",").filter((k) => k.length > 0);
 const handler = restate.createEndpointHandler({
-  services: [greeter, reviews, counter, lazyCounter, sleeper, caller, runner, signup, flaky],
+  services: [greeter, reviews, counter, lazyCounter, sleeper, caller, runner, signup, flaky, nondeterministic, proxy, locker, durable],
   ...(identityKeys.length > 0 ? { identityKeys } : {}),
 });
 

@@ -1,0 +1,111 @@
+"""`kill -9` of the real `awaken serve` while remote invocations are suspended on awakeables and
+while a remote `ctx.run` is in flight (SPEC §8, issue point 8): after the restart everything
+resumes, and a run whose completion awaken had stored is not executed again.
+
+The deployment is registered with the CLI (`awaken deployments register`), as a user would, and
+the awakeables are resolved with it after the restart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, eventually
+from tests.protocol.conftest import SDK_ENDPOINTS
+from tests.protocol.rig import ENDPOINTS, REPO_ROOT, Endpoint, start_endpoint, stop_endpoint
+
+
+def cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "awaken", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, f"awaken {' '.join(args)}: {done.returncode}\n{done.stderr}"
+    return done.stdout
+
+
+def effect_count(directory: Path, name: str, tag: str) -> int:
+    path = directory / name
+    return path.read_text().split().count(tag) if path.exists() else 0
+
+
+@pytest.fixture(params=SDK_ENDPOINTS)
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, Endpoint, Path]]:
+    effects = tmp_path / "effects"
+    effects.mkdir()
+    ep = start_endpoint(ENDPOINTS[request.param], env={"ENDPOINT_EFFECTS_DIR": str(effects)})
+    server = Server(
+        "tests.protocol.local_app:app",
+        tmp_path,
+        cwd=REPO_ROOT,
+        env={"AWAKEN_INACTIVITY_TIMEOUT": "0.3"},  # bidirectional streams suspend soon
+    )
+    try:
+        yield server.start(), ep, effects
+    except BaseException:
+        print(server.log_text())
+        print(ep.log_tail())
+        raise
+    finally:
+        server.close()
+        stop_endpoint(ep)
+
+
+def _awakeable_of(server: Server, invocation_id: str) -> str:
+    def found() -> str | None:
+        for entry in server.invocation(invocation_id)["journal"]:
+            if entry["type"] == "Run" and entry["kind"] == "notification" and entry["result"]:
+                return str(entry["result"]["value"]["awakeableId"])
+        return None
+
+    return eventually(found, timeout=20, what=f"the awakeable of {invocation_id}")
+
+
+def test_kill_9_while_remote_invocations_wait_and_a_run_is_in_flight(
+    stack: tuple[Server, Endpoint, Path],
+) -> None:
+    server, ep, effects = stack
+    registered = cli("deployments", "register", ep.url, "--admin-url", server.admin_url, "--json")
+    deployment_id = json.loads(registered)["id"]
+    listed = json.loads(cli("deployments", "ls", "--admin-url", server.admin_url, "--json"))
+    assert [(d["id"], d["uri"]) for d in listed] == [(deployment_id, ep.url)]
+
+    waiting = {server.send("/Reviews/review", f"r{i}"): i for i in range(5)}
+    awakeables = {invocation_id: _awakeable_of(server, invocation_id) for invocation_id in waiting}
+    for invocation_id in waiting:
+        eventually(lambda i=invocation_id: server.invocation(i)["status"] == "suspended", timeout=20)
+    in_flight = server.send("/Durable/steps", "t1")
+    eventually(lambda: effect_count(effects, "second", "t1") == 1, timeout=20, what="the second run")
+    journal = server.invocation(in_flight)["journal"]
+    assert [e["type"] for e in journal if e["kind"] == "notification"] == ["Run"]  # the first run's
+
+    server.restart()  # kill -9, then start again on the same database
+
+    for invocation_id, awakeable_id in awakeables.items():
+        out = cli(
+            "awakeables",
+            "resolve",
+            awakeable_id,
+            json.dumps(f"ok{waiting[invocation_id]}"),
+            "--url",
+            server.url,
+        )
+        assert out.strip() == "Accepted"
+    (effects / "release.t1").write_text("go")
+    for invocation_id, i in waiting.items():
+        r = server.attach(invocation_id, timeout=30)
+        assert r.status_code == 200 and r.json() == f"r{i}: ok{i}", r.text
+    r = server.attach(in_flight, timeout=30)
+    assert r.status_code == 200 and r.json() == 3, r.text
+    assert effect_count(effects, "first", "t1") == 1  # stored before the kill: not run again
+    assert effect_count(effects, "second", "t1") >= 2  # in flight at the kill: runs again
+    assert server.pending_awakeables() == {}
