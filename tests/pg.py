@@ -16,7 +16,9 @@ import asyncpg
 import pytest
 
 SERVER = os.environ.get("AWAKEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = "invocations, journal, state, locks, waiters, awakeables, timers, promises, promise_waiters"
+TABLES = (
+    "invocations, journal, state, locks, waiters, awakeables, timers, promises, promise_waiters, deployments"
+)
 
 
 def database_url(name: str) -> str:

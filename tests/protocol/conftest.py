@@ -6,14 +6,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from awaken.protocol import DeploymentClient, RequestSigner, SigningKey, Timeouts
+from tests import pg
 from tests.protocol.rig import ENDPOINTS, Endpoint, start_endpoint, stop_endpoint
 
 SDK_ENDPOINTS = ("ts-h2", "ts-h1", "py-hypercorn", "py-uvicorn")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of this session on the test PostgreSQL server (emptied by the tests using it)."""
+    name = f"awaken_protocol_{os.getpid()}"
+    yield pg.fresh_database(name)
+    pg.drop_database(name)
 
 
 @pytest.fixture(scope="session")

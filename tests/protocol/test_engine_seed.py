@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from awaken.engine.engine import EngineConfig
+from tests import pg
 from tests.protocol.conftest import SDK_ENDPOINTS
 from tests.protocol.rig import Endpoint
 from tests.protocol.server import Awaken, serve
@@ -31,11 +32,18 @@ async def _awakeable_id(awaken: Awaken, invocation_id: str) -> str:
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 @pytest.mark.parametrize("name", SDK_ENDPOINTS)
-async def test_the_seed_story(endpoint: Callable[[str], Endpoint], name: str) -> None:
+async def test_the_seed_story(
+    endpoint: Callable[[str], Endpoint], name: str, backend: str, request: pytest.FixtureRequest
+) -> None:
     ep = endpoint(name)
+    db = None
+    if backend == "postgres":
+        db = request.getfixturevalue("pg_url")
+        await pg.empty(db)
     # bidirectional: suspended after 0.3 s of silence (Restate's inactivity timeout, shortened)
-    async with serve(config=EngineConfig(remote_inactivity=0.3)) as awaken:
+    async with serve(db=db, config=EngineConfig(remote_inactivity=0.3)) as awaken:
         registered = await awaken.register(ep.url)
         assert {s["name"] for s in registered["services"]} >= {"Reviews", "Counter", "Greeter"}
         sent = await awaken.ingress.post("/Reviews/review/send", json="order-7")

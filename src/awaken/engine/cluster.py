@@ -143,6 +143,8 @@ class NodeDuties:
                         engine.start_attempt(claim)
                     if len(claims) < ORPHAN_BATCH:
                         break
+                if engine.store.shared:
+                    await engine.deployments.refresh()  # registered or removed on another node
                 stale = engine.waited_on(older_than=time.monotonic() - engine.config.poll_interval)
                 if stale:
                     for invocation_id, outcome in (await engine.store.get_outcomes(stale)).items():

@@ -186,7 +186,15 @@ class Deployments:
 
     async def load(self) -> None:
         """Read the deployments from the store (at start, and when a node registered one)."""
+        self._use(await self.engine.store.list_deployments())
+
+    async def refresh(self) -> None:
+        """Pick up what other nodes registered or removed (polled on a shared store)."""
         records = await self.engine.store.list_deployments()
+        if records != list(self.records.values()):
+            self._use(records)
+
+    def _use(self, records: list[DeploymentRecord]) -> None:
         manifests: dict[str, EndpointManifest] = {}
         for record in records:
             try:

@@ -1,0 +1,54 @@
+"""Handlers served elsewhere on several nodes of one PostgreSQL database: a deployment registered
+on one node is served by the others, and a remote invocation started on one node is resumed by
+another when its awakeable is resolved there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from awaken.engine.engine import EngineConfig
+from tests import pg
+from tests.protocol.rig import Endpoint
+from tests.protocol.server import Awaken, serve
+from tests.protocol.test_engine_commands import awakeable_of, call
+
+CONFIG = EngineConfig(remote_inactivity=0.3, poll_interval=0.1)
+
+
+async def _serves(awaken: Awaken, service: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (await awaken.admin.get(f"/services/{service}")).status_code != 200:
+        assert loop.time() < deadline, f"{service} never appeared on this node"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("name", ["ts-h2", "py-uvicorn"])
+async def test_two_nodes_share_deployments_and_remote_invocations(
+    endpoint: Callable[[str], Endpoint], pg_url: str, name: str
+) -> None:
+    await pg.empty(pg_url)
+    ep = endpoint(name)
+    async with serve(db=pg_url, config=CONFIG) as a, serve(db=pg_url, config=CONFIG) as b:
+        assert a.engine.store.node_id != b.engine.store.node_id
+        await a.register(ep.url)
+        await _serves(b, "Reviews")  # b picked the registration up from the database
+        assert await call(b, "/Greeter/greet", "from b") == "Hello from b!"
+        started = (await b.ingress.post("/Reviews/review/send", json="n")).json()["invocationId"]
+        awakeable_id = await awakeable_of(a, started)
+        await a.wait_status(started, "suspended")
+        resolved = await a.ingress.post(f"/restate/awakeables/{awakeable_id}/resolve", json="both")
+        assert resolved.status_code == 202, resolved.text
+        r = await a.ingress.get(f"/restate/invocation/{started}/attach")
+        assert r.json() == "n: both"
+        # removed on b: a stops serving it too
+        deployment_id = (await b.admin.get("/deployments")).json()["deployments"][0]["id"]
+        assert (await b.admin.delete(f"/deployments/{deployment_id}")).status_code == 202
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (await a.admin.get("/services/Reviews")).status_code != 404:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
