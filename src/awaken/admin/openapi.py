@@ -76,6 +76,36 @@ _SERVICE_METADATA = {
     },
     "required": ["name", "ty", "handlers", "deployment_id", "revision", "public"],
 }
+_DEPLOYMENT = {
+    "type": "object",
+    "description": "Restate's DeploymentResponse (services are {name, revision} in the list)",
+    "properties": {
+        "id": {"type": "string"},
+        "uri": {"type": "string"},
+        "protocol_type": {"type": "string", "enum": ["BidiStream", "RequestResponse"]},
+        "http_version": {"type": "string"},
+        "additional_headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "min_protocol_version": {"type": "integer"},
+        "max_protocol_version": {"type": "integer"},
+        "protocol_version": {"type": "integer"},
+        "sdk_version": {"type": ["string", "null"]},
+        "services": {"type": "array"},
+    },
+    "required": ["id", "uri", "protocol_type", "services"],
+}
+_REGISTERED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "services": {"type": "array", "items": _SERVICE_METADATA},
+        "min_protocol_version": {"type": "integer"},
+        "max_protocol_version": {"type": "integer"},
+        "sdk_version": {"type": ["string", "null"]},
+    },
+    "required": ["id", "services"],
+}
+_DEPLOYMENT_ID = {"name": "deployment", "in": "path", "required": True, "schema": {"type": "string"}}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^inv_1"}}
 _SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -132,13 +162,65 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/deployments": {
         "get": {
-            "summary": "Registered deployments: none (awaken serves the services of its own process)",
+            "summary": "Registered deployments (handlers served elsewhere, over Restate's service protocol)",
             "responses": {
                 "200": _json(
-                    "deployments", {"type": "object", "properties": {"deployments": {"type": "array"}}}
+                    "deployments",
+                    {
+                        "type": "object",
+                        "properties": {"deployments": {"type": "array", "items": _DEPLOYMENT}},
+                    },
                 )
             },
-        }
+        },
+        "post": {
+            "summary": "Discover and register the deployment at `uri` (201; 200 if the same one is "
+            "registered already; 409 for an incompatible change unless `force`)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "uri": {"type": "string"},
+                                "additional_headers": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                                "use_http_11": {"type": "boolean"},
+                                "force": {"type": "boolean"},
+                                "breaking": {"type": "boolean"},
+                                "dry_run": {"type": "boolean"},
+                            },
+                            "required": ["uri"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _json("registered", _REGISTERED),
+                "200": _json("already registered", _REGISTERED),
+                "400": _ERROR,
+                "409": _ERROR,
+            },
+        },
+    },
+    "/deployments/{deployment}": {
+        "get": {
+            "summary": "One deployment, with its services described in full",
+            "parameters": [_DEPLOYMENT_ID],
+            "responses": {"200": _json("deployment", _DEPLOYMENT), "404": _ERROR},
+        },
+        "delete": {
+            "summary": "Remove a deployment (409 while invocations pinned to it have not completed, "
+            "unless force=true)",
+            "parameters": [
+                _DEPLOYMENT_ID,
+                {"name": "force", "in": "query", "schema": {"type": "boolean"}},
+            ],
+            "responses": {"202": {"description": "removed"}, "404": _ERROR, "409": _ERROR},
+        },
     },
     "/services/{service}/state": {
         "post": {
