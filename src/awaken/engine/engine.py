@@ -22,6 +22,7 @@ from awaken.engine.cluster import NodeDuties
 from awaken.engine.deployments import Deployments
 from awaken.engine.metrics import EngineMetrics
 from awaken.engine.remote_attempt import RemoteAttempt
+from awaken.engine.runner import AttemptRunner
 from awaken.engine.validation import validate_payload
 from awaken.errors import NotFound
 from awaken.protocol import SigningKey, Timeouts
@@ -85,7 +86,7 @@ class Engine:
                 raise ValueError(f"service {svc.name!r} is registered twice")
             self.local_services[svc.name] = svc
         self.deployments = Deployments(self, signing_key)
-        self._live: dict[str, Attempt | RemoteAttempt] = {}
+        self._live: dict[str, AttemptRunner] = {}
         self._queued_claims: dict[str, Claim] = {}
         self._late_deliveries: dict[str, list[Delivery]] = {}
         self._pending_cancels: set[str] = set()  # for attempts that start later
@@ -158,7 +159,7 @@ class Engine:
     def live_count(self) -> int:
         return len(self._live)
 
-    def live_attempt(self, invocation_id: str) -> Attempt | RemoteAttempt | None:
+    def live_attempt(self, invocation_id: str) -> AttemptRunner | None:
         return self._live.get(invocation_id)
 
     def running_ids(self) -> list[str]:
@@ -399,7 +400,7 @@ class Engine:
             self._queued_claims[invocation_id] = claim  # the previous attempt is finishing
             return
         record = claim.record
-        attempt: Attempt | RemoteAttempt
+        attempt: AttemptRunner
         if record.remote:
             deployment_id = record.deployment_id or ""
             spec = self.deployments.service_of(deployment_id, record.service, record.handler)
@@ -450,7 +451,7 @@ class Engine:
         self.start_attempt(claim)
 
     def _attempt_finished(
-        self, invocation_id: str, attempt: Attempt | RemoteAttempt, task: asyncio.Task[None]
+        self, invocation_id: str, attempt: AttemptRunner, task: asyncio.Task[None]
     ) -> None:
         self._tasks.discard(task)
         if self._live.get(invocation_id) is attempt:
