@@ -450,9 +450,7 @@ class Engine:
             return
         self.start_attempt(claim)
 
-    def _attempt_finished(
-        self, invocation_id: str, attempt: AttemptRunner, task: asyncio.Task[None]
-    ) -> None:
+    def _attempt_finished(self, invocation_id: str, attempt: AttemptRunner, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if self._live.get(invocation_id) is attempt:
             del self._live[invocation_id]

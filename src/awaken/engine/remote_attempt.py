@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -385,8 +386,7 @@ class RemoteAttempt:
                 answers.append((command.result_completion_id, Outcome(found_value), None))
             case m.GetLazyStateKeysCommand():
                 keys = sorted(self._state.keys() | self._lazy)
-                encoded = b"\0".join(k.encode() for k in keys)
-                answers.append((command.result_completion_id, Outcome(encoded), None))
+                answers.append((command.result_completion_id, Outcome(json.dumps(keys).encode()), None))
             case m.SleepCommand():
                 p["sleeps"].append((command.result_completion_id, int(command.wake_up_time)))
             case m.CallCommand() | m.OneWayCallCommand():

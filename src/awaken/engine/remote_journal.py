@@ -14,6 +14,7 @@ What comes from the SDK is untrusted: `check_command` refuses what the protocol 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,7 +92,9 @@ def _notification(cls: type[m.Notification], completion_id: int, outcome: Outcom
     if cls is m.CallInvocationIdCompletionNotification:
         return m.CallInvocationIdCompletionNotification(completion_id, (outcome.value or b"").decode())
     if cls is m.GetLazyStateKeysCompletionNotification:
-        keys = tuple(k for k in (outcome.value or b"").split(b"\0") if k)
+        # stored as a JSON list of the names (any string, NUL included, survives it)
+        names = json.loads(outcome.value) if outcome.value else []
+        keys = tuple(str(k).encode() for k in names)
         return m.GetLazyStateKeysCompletionNotification(completion_id, m.StateKeys(keys))
     if cls is m.CompletePromiseCompletionNotification:
         return m.CompletePromiseCompletionNotification(completion_id, result_of(outcome))

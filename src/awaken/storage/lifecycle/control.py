@@ -50,9 +50,14 @@ async def request_cancel(
         return True, effects.merge(await invocations.complete(op, row, outcome, now))
     if row["protocol_version"] is not None:
         # Served elsewhere: the SDK raises what the protocol's CANCEL signal asks (and cancels
-        # the calls it waits on itself); the signal is stored, and delivered or woken for.
-        effects = await invocations.wake(op, invocation_id, signal_slot(CANCEL_SIGNAL), Outcome(), now, row)
-        return False, effects
+        # the calls it waits on itself); the signal is stored, and delivered, or the invocation
+        # woken for it whatever its suspension waits on.
+        slot = signal_slot(CANCEL_SIGNAL)
+        if not await invocations.record_remote(op, row, slot, Outcome(), now):
+            return False, Effects()  # signalled already
+        if status == Status.SUSPENDED:
+            return False, Effects(claims=[await invocations.claim(op, invocation_id, now)])
+        return False, invocations.deliver(op, row, slot, Outcome())
     await op.tx.run("request_cancel", {"id": invocation_id, "now": now})
     if status == Status.SUSPENDED:
         return False, Effects(claims=[await invocations.claim(op, invocation_id, now)])
