@@ -104,7 +104,10 @@ async def test_services_are_listed_and_described_in_restate_shapes(admin: httpx.
     assert all("ty" not in h for h in svc["handlers"])  # handlers of a plain service have no type
     missing = await admin.get("/services/nope")
     assert missing.status_code == 404 and set(missing.json()) == {"message"}
-    assert (await admin.get("/deployments")).json() == {"deployments": []}
+    # the app's own services are one deployment, in Restate's shape (its CLI reads every service's)
+    [local] = (await admin.get("/deployments")).json()["deployments"]
+    assert local["id"] == svc["deployment_id"] and local["uri"] == "awaken://local"
+    assert {s["name"] for s in local["services"]} >= {"svc", "counter", "review"}
 
 
 async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from awaken.admin import deployments, openapi
+from awaken.admin import deployments, openapi, query
 from awaken.admin.metadata import service_metadata
 from awaken.core.ids import InvocationId
 from awaken.core.journal import Entry, Outcome
@@ -95,6 +95,13 @@ class AdminApp:
         if engine is None:
             raise HttpError(503, "engine not started")
         seg = req.segments
+        if seg and seg[0] in _API_VERSIONS:  # Restate's versioned paths: /v4/services is /services
+            seg = seg[1:]
+        if seg == ["query"]:
+            if req.method != "POST":
+                raise HttpError(405, f"method {req.method} not allowed, use POST")
+            await query.respond_query(engine, req, send)
+            return
         if len(seg) == 3 and seg[0] == "invocations" and seg[2] in _ACTIONS:
             if req.method != "PATCH":
                 raise HttpError(405, f"method {req.method} not allowed, use PATCH")
@@ -138,6 +145,8 @@ class AdminApp:
             await respond_json(send, 200, openapi.document(_version()))
         elif seg == ["health"]:
             await respond_json(send, 200, {"status": "ok"})
+        elif seg == ["version"]:
+            await respond_json(send, 200, query.version_json(_version()))
         elif seg == ["services"]:
             config = engine.config
             services = [
@@ -368,6 +377,7 @@ def _time_ms(raw: str | None, name: str) -> int | None:
 
 
 _ACTIONS = ("cancel", "kill", "pause", "purge", "resume")
+_API_VERSIONS = tuple(f"v{n}" for n in range(1, query.MAX_ADMIN_API_VERSION + 1))
 
 
 def _limit(req: HttpRequest) -> int:

@@ -15,6 +15,7 @@ from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID, service_metadata
 from awaken.core.jsonvalue import loads_strict
 from awaken.ingress.errors import HttpError
 from awaken.ingress.http import HttpRequest, Send, respond, respond_json
+from awaken.protocol.versions import SUPPORTED_VERSIONS
 from awaken.storage.protocol import DeploymentRecord
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ _REGISTER_FIELDS = {
     "arn",
     "assume_role_arn",
 }
+LOCAL_DEPLOYMENT_URI = "awaken://local"
 _PROTOCOL_TYPES = {"BIDI_STREAM": "BidiStream", "REQUEST_RESPONSE": "RequestResponse"}
 _HTTP_VERSIONS = {"2": "HTTP/2.0", "1.1": "HTTP/1.1"}
 
@@ -66,12 +68,25 @@ def deployment_json(engine: Engine, record: DeploymentRecord, detailed: bool) ->
     }
 
 
-def _local_deployment(engine: Engine) -> dict[str, Any]:
+def _local_deployment(engine: Engine, detailed: bool) -> dict[str, Any]:
+    """This process's own services, as one deployment in Restate's shape (its `uri` names no
+    endpoint: they run in the engine's process)."""
     config = engine.config
     services = [
         service_metadata(s, config.retry_policy, config.retention_ms) for s in engine.local_services.values()
     ]
-    return {"id": LOCAL_DEPLOYMENT_ID, "services": services}
+    return {
+        "id": LOCAL_DEPLOYMENT_ID,
+        "uri": LOCAL_DEPLOYMENT_URI,
+        "protocol_type": "BidiStream",
+        "http_version": "HTTP/2.0",
+        "created_at": _iso(engine.started_at_ms),
+        "min_protocol_version": int(min(SUPPORTED_VERSIONS)),
+        "max_protocol_version": int(max(SUPPORTED_VERSIONS)),
+        "services": services
+        if detailed
+        else [{"name": s["name"], "revision": s["revision"]} for s in services],
+    }
 
 
 def _register_body(raw: bytes) -> dict[str, Any]:
@@ -110,6 +125,8 @@ async def route(engine: Engine, req: HttpRequest, send: Send, seg: list[str]) ->
         if req.method == "GET":
             await deployments.load()
             listed = [deployment_json(engine, r, detailed=False) for r in deployments.records.values()]
+            if engine.local_services:
+                listed.insert(0, _local_deployment(engine, detailed=False))
             await respond_json(send, 200, {"deployments": listed})
             return
         if req.method != "POST":
@@ -142,7 +159,7 @@ async def route(engine: Engine, req: HttpRequest, send: Send, seg: list[str]) ->
     deployment_id = seg[1]
     if req.method == "GET":
         if deployment_id == LOCAL_DEPLOYMENT_ID:
-            await respond_json(send, 200, _local_deployment(engine))
+            await respond_json(send, 200, _local_deployment(engine, detailed=True))
             return
         await deployments.load()
         await respond_json(send, 200, deployment_json(engine, deployments.get(deployment_id), detailed=True))

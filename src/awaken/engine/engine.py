@@ -80,6 +80,7 @@ class Engine:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
+        self.started_at_ms = int(clock() * 1000)  # when this process's own services came up
         self.local_services: dict[str, AnyService] = {}
         for svc in services:
             if svc.name in self.local_services:

@@ -370,6 +370,16 @@ class DeploymentRecord:
     created_at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """One state value of a (service, key), as the admin API's `state` table lists it."""
+
+    service: str
+    key: str
+    name: str
+    value: bytes
+
+
 class CompletionStatus(StrEnum):
     ACCEPTED = "Accepted"
     PREVIOUSLY_ACCEPTED = "PreviouslyAccepted"
@@ -508,6 +518,12 @@ class Store(Protocol):
 
     async def get_state_value(self, service: str, key: str, name: str) -> bytes | None:
         """One value of a (service, key)'s state (a lazy one an attempt asks for)."""
+
+    async def list_state(
+        self, service: str | None = None, key: str | None = None, *, limit: int = 1000
+    ) -> list[StateRow]:
+        """State values ordered by (service, key, name), of one service or (service, key) when
+        given, at most `limit` of them."""
 
     async def get_invocation_by_protocol_id(self, protocol_id: bytes) -> InvocationRecord | None:
         """The remote invocation that was sent `protocol_id` as its StartMessage.id."""

@@ -16,6 +16,7 @@ from awaken.storage.protocol import (
     AwakeableInfo,
     InvocationFilter,
     InvocationRecord,
+    StateRow,
     Status,
     parse_page_cursor,
 )
@@ -48,6 +49,14 @@ async def outcomes(op: Op, invocation_ids: list[str]) -> dict[str, Outcome]:
 async def state_value(op: Op, service: str, key: str, name: str) -> bytes | None:
     value = await op.scalar("get_state_value", {"service": service, "key": key, "name": name})
     return None if value is None else bytes(value)
+
+
+async def list_state(op: Op, service: str | None, key: str | None, limit: int) -> list[StateRow]:
+    params = {"service": service, "key": key, "limit": limit}
+    return [
+        StateRow(r["service"], r["key"], r["name"], bytes(r["value"]))
+        for r in await op.tx.all("list_state", params)
+    ]
 
 
 async def list_invocations(

@@ -28,6 +28,7 @@ from awaken.storage.protocol import (
     PayloadValidator,
     Progress,
     ProgressResult,
+    StateRow,
     Status,
 )
 
@@ -192,6 +193,12 @@ class LifecycleStore:
 
     async def get_state(self, service: str, key: str) -> dict[str, bytes]:
         return await self._read(lambda op: invocations.state(op, service, key))
+
+    async def list_state(
+        self, service: str | None = None, key: str | None = None, *, limit: int = 1000
+    ) -> list[StateRow]:
+        """State values by (service, key, name); see the Protocol."""
+        return await self._read(lambda op: reads.list_state(op, service, key, limit))
 
     async def get_invocation_by_protocol_id(self, protocol_id: bytes) -> InvocationRecord | None:
         return await self._read(lambda op: deployments.invocation_by_protocol_id(op, protocol_id))

@@ -306,6 +306,14 @@ SELECT name, value FROM state WHERE service = :service AND key = :key ORDER BY n
 SELECT name, CASE WHEN length(value) <= CAST(:max AS INTEGER) THEN value END AS value
 FROM state WHERE service = :service AND key = :key ORDER BY name
 
+-- name: list_state
+-- Values of every (service, key), or of one service or key (NULL: any), for the admin API's
+-- `state` table.
+SELECT service, key, name, value FROM state
+WHERE (CAST(:service AS TEXT) IS NULL OR service = :service) AND (CAST(:key AS TEXT) IS NULL OR key = :key)
+ORDER BY service, key, name
+LIMIT :limit
+
 -- name: get_state_value
 SELECT value FROM state WHERE service = :service AND key = :key AND name = :name
 

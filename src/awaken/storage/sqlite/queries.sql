@@ -347,6 +347,14 @@ SELECT name, value FROM state WHERE service = :service AND key = :key ORDER BY n
 SELECT name, CASE WHEN length(value) <= :max THEN value END AS value
 FROM state WHERE service = :service AND key = :key ORDER BY name
 
+-- name: list_state
+-- Values of every (service, key), or of one service or key (NULL: any), for the admin API's
+-- `state` table.
+SELECT service, key, name, value FROM state
+WHERE (:service IS NULL OR service = :service) AND (:key IS NULL OR key = :key)
+ORDER BY service, key, name
+LIMIT :limit
+
 -- name: get_state_value
 SELECT value FROM state WHERE service = :service AND key = :key AND name = :name
 
