@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from awaken.admin.query import OPENAPI_PATHS as QUERY_PATHS
 from awaken.storage.protocol import Status
 
 
@@ -328,6 +329,7 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
 }
+PATHS.update(QUERY_PATHS)
 
 
 def document(version: str) -> dict[str, Any]:

@@ -336,3 +336,63 @@ def version_json(awaken_version: str) -> dict[str, Any]:
 
 RESTATE_API_VERSION = "1.7.0"
 MAX_ADMIN_API_VERSION = 4
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# The routes of this module in the admin API's OpenAPI document (`awaken.admin.openapi`).
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/query": {
+        "post": {
+            "summary": "SQL over Restate's introspection tables (sys_invocation, sys_journal, state, ...)",
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"query": {"type": "string"}},
+                            "required": ["query"],
+                        }
+                    }
+                }
+            },
+            "responses": {
+                "200": {
+                    "description": "rows: JSON with accept: application/json, else an Arrow IPC stream",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"rows": {"type": "array", "items": {"type": "object"}}},
+                            }
+                        },
+                        ARROW_CONTENT_TYPE: {},
+                    },
+                },
+                "400": _json_response(
+                    "a query that is not valid, or names an unknown table", {"type": "object"}
+                ),
+            },
+        }
+    },
+    "/version": {
+        "get": {
+            "summary": "Restate's VersionInformation: the admin API versions served (paths may start /v<n>)",
+            "responses": {
+                "200": _json_response(
+                    "version",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "version": {"type": "string"},
+                            "min_admin_api_version": {"type": "integer"},
+                            "max_admin_api_version": {"type": "integer"},
+                        },
+                    },
+                )
+            },
+        }
+    },
+}
