@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID
 from tests.e2e.conftest import Server, eventually
 from tests.protocol.conftest import SDK_ENDPOINTS
 from tests.protocol.rig import ENDPOINTS, REPO_ROOT, Endpoint, start_endpoint, stop_endpoint
@@ -77,7 +78,11 @@ def test_kill_9_while_remote_invocations_wait_and_a_run_is_in_flight(
     registered = cli("deployments", "register", ep.url, "--admin-url", server.admin_url, "--json")
     deployment_id = json.loads(registered)["id"]
     listed = json.loads(cli("deployments", "ls", "--admin-url", server.admin_url, "--json"))
-    assert [(d["id"], d["uri"]) for d in listed] == [(deployment_id, ep.url)]
+    # the registered one, and the app's own services as one deployment
+    assert [(d["id"], d["uri"]) for d in listed] == [
+        (deployment_id, ep.url),
+        (LOCAL_DEPLOYMENT_ID, "awaken://local"),
+    ]
 
     waiting = {server.send("/Reviews/review", f"r{i}"): i for i in range(5)}
     awakeables = {invocation_id: _awakeable_of(server, invocation_id) for invocation_id in waiting}

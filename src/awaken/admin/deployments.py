@@ -125,8 +125,8 @@ async def route(engine: Engine, req: HttpRequest, send: Send, seg: list[str]) ->
         if req.method == "GET":
             await deployments.load()
             listed = [deployment_json(engine, r, detailed=False) for r in deployments.records.values()]
-            if engine.local_services:
-                listed.insert(0, _local_deployment(engine, detailed=False))
+            if engine.local_services:  # after the registered ones (oldest first)
+                listed.append(_local_deployment(engine, detailed=False))
             await respond_json(send, 200, {"deployments": listed})
             return
         if req.method != "POST":
