@@ -60,6 +60,23 @@ async def test_create_keyed_claim_carries_the_objects_state(store: LifecycleStor
     assert await store.get_state("Counter", "other") == {}
 
 
+async def test_list_state_of_all_of_a_service_or_of_a_key(store: LifecycleStore) -> None:
+    await store.replace_state("Counter", "b", {"n": b"2", "a": b"\x00\xff"})
+    await store.replace_state("Counter", "a", {"n": b"1"})
+    await store.replace_state("Cart", "a", {"items": b"[]"})
+    everything = await store.list_state()
+    assert [(r.service, r.key, r.name, r.value) for r in everything] == [
+        ("Cart", "a", "items", b"[]"),
+        ("Counter", "a", "n", b"1"),
+        ("Counter", "b", "a", b"\x00\xff"),
+        ("Counter", "b", "n", b"2"),
+    ]
+    assert [r.key for r in await store.list_state("Counter")] == ["a", "b", "b"]
+    assert [r.name for r in await store.list_state("Counter", "b")] == ["a", "n"]
+    assert await store.list_state("Counter", "nobody") == []
+    assert len(await store.list_state(limit=2)) == 2
+
+
 async def test_create_duplicate_id_returns_the_existing_invocation(store: LifecycleStore) -> None:
     first = await store.create_invocation(new_inv("inv-1"))
     again = await store.create_invocation(new_inv("inv-1", now=T0 + 5))
