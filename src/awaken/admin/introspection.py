@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID
 from awaken.core.journal import Entry, EntryKind
+from awaken.engine.remote_journal import describe
 from awaken.storage.protocol import DeploymentRecord, InvocationRecord, StateRow, Status
 
 if TYPE_CHECKING:
@@ -179,8 +180,6 @@ _ENTRY_TYPES = {
     EntryKind.PEEK_PROMISE: "PeekPromise",
     EntryKind.COMPLETE_PROMISE: "CompletePromise",
     EntryKind.CANCEL_SIGNAL: "Custom",
-    EntryKind.COMMAND: "Command",
-    EntryKind.NOTIFICATION: "Notification",
 }
 
 
@@ -306,8 +305,15 @@ def invocation_state_rows(records: Sequence[InvocationRecord]) -> list[Row]:
 
 
 def journal_rows(invocation_id: str, entries: Iterable[Entry]) -> list[Row]:
+    """The journal's entries; of a remote invocation, its commands under their message names
+    (`Run`, `Call`, `Sleep`, ...), the notifications that completed them being left out."""
     rows: list[Row] = []
     for e in entries:
+        if e.kind is EntryKind.NOTIFICATION:
+            continue
+        entry_type = _ENTRY_TYPES.get(e.kind, "Custom")
+        if e.kind is EntryKind.COMMAND:
+            entry_type = str(describe(e).get("type") or "Command")
         data = e.data
         invoked_id = data.get("invocation_id") if e.kind in (EntryKind.CALL, EntryKind.SEND) else None
         wake_at = data.get("wake_at") if e.kind is EntryKind.SLEEP else None
@@ -316,7 +322,7 @@ def journal_rows(invocation_id: str, entries: Iterable[Entry]) -> list[Row]:
             (
                 invocation_id,
                 e.index,
-                _ENTRY_TYPES.get(e.kind, "Custom"),
+                entry_type,
                 e.name or None,
                 e.completed,
                 invoked_id if isinstance(invoked_id, str) else None,

@@ -177,10 +177,15 @@ async def _load(engine: Engine, sql: str, names: set[str], limits: Limits) -> _L
             rows += tables.journal_rows(invocation_id, await store.get_journal(invocation_id))
         loaded.rows["sys_journal"] = rows
     if "state" in names:
+        # the first values, and (the comparison may be in any part of the query) all of those of
+        # the service and key it names
+        values = {(v.service, v.key, v.name): v for v in await store.list_state(limit=limits.state)}
         service = _literal(sql, "service_name")
-        key = _literal(sql, "service_key") if service is not None else None
-        values = await store.list_state(service, key, limit=limits.state)
-        loaded.rows["state"] = tables.state_rows(values)
+        if service is not None:
+            key = _literal(sql, "service_key")
+            for v in await store.list_state(service, key, limit=limits.state):
+                values[v.service, v.key, v.name] = v
+        loaded.rows["state"] = tables.state_rows(values.values())
     if "sys_service" in names:
         loaded.rows["sys_service"] = tables.service_rows(catalog)
     if "sys_deployment" in names:
