@@ -102,6 +102,9 @@ def test_pattern_queueing_attach_by_idempotency_key(serve: object) -> None:
 
 def test_sdk_example_app(serve: object) -> None:
     server: Server = serve("example:app", SDK_EXAMPLES)  # type: ignore[operator]
+    assert server.post("/greeter/greet", "Sam").json() == "Hello Sam!"
+    # examples/greeter.py logs through restate.getLogger(), with the std logging configuration
+    eventually(lambda: "Received greeting request: Sam" in server.log_text(), what="the greeter's log line")
     r = server.post("/pydantic_greeter/greet", {"name": "Sam"})
     assert r.json() == {"message": "Hello Sam!"}
     assert server.post("/counter/a/increment", 2).json() == 2

@@ -1,10 +1,8 @@
-"""restate-sdk's example.py app without its greeter (which needs `restate.getLogger`, not in awaken
-yet: see docs/compatibility.md)."""
-
 import logging
 
 import awaken as restate
 from concurrent_greeter import concurrent_greeter
+from greeter import greeter
 from pydantic_greeter import pydantic_greeter
 from random_greeter import random_greeter
 from virtual_object import counter
@@ -12,4 +10,4 @@ from workflow import payment
 
 logging.basicConfig(level=logging.INFO)
 
-app = restate.app(services=[random_greeter, counter, payment, pydantic_greeter, concurrent_greeter])
+app = restate.app(services=[greeter, random_greeter, counter, payment, pydantic_greeter, concurrent_greeter])
