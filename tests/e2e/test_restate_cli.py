@@ -1,6 +1,6 @@
 """Restate's own `restate` CLI (npm `@restatedev/restate`, pinned in restate_cli/package-lock.json)
 against a real `awaken serve`: it lists services, deployments and invocations, describes them,
-reads state, cancels and kills, through awaken's admin API (Restate's shapes, `POST /query`).
+reads and clears state, cancels and kills, through awaken's admin API (Restate's shapes, `POST /query`).
 
 With CI=true a missing node or CLI fails these tests; elsewhere they are skipped with the reason.
 """
@@ -122,6 +122,9 @@ def test_the_restate_cli_reads_and_acts_on_awaken(restate: RestateCli) -> None:
 
     state = restate("state", "get", "cart", "k1").stdout
     assert "items" in state and '"apple"' in state
+    restate("state", "clear", "--yes", "cart/k1")  # through POST /services/cart/state
+    assert server.admin("/services/cart/state/k1")["state"] == {}
+    assert "apple" not in restate("state", "get", "cart", "k1").stdout
 
     cancelled = restate("invocations", "cancel", "--yes", waiting)
     assert "Cancelled 1 invocations" in cancelled.stdout
