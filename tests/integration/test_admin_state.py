@@ -124,6 +124,9 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
         ("GET", "/invocations/{id}"),
         ("DELETE", "/invocations/{id}"),
         ("GET", "/deployments"),
+        ("POST", "/deployments"),
+        ("GET", "/deployments/{deployment}"),
+        ("DELETE", "/deployments/{deployment}"),
         ("PATCH", "/invocations/{id}/cancel"),
         ("PATCH", "/invocations/{id}/kill"),
         ("PATCH", "/invocations/{id}/pause"),
@@ -134,7 +137,10 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
     assert documented == served
     for method, path in served:  # each documented route answers (not 404 "not found" / 405)
         concrete = (
-            path.replace("{service}", "counter").replace("{key}", "k").replace("{id}", "inv_1" + "0" * 33)
+            path.replace("{service}", "counter")
+            .replace("{key}", "k")
+            .replace("{id}", "inv_1" + "0" * 33)
+            .replace("{deployment}", "dp_14LsPzYYDtQMZ4bWwoNAVdu")
         )
         r = await admin.request(method, concrete, json={"object_key": "k", "new_state": {}})
         assert r.status_code not in (405,) and not (
