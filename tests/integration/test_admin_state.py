@@ -145,7 +145,7 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
             path.replace("{service}", "counter")
             .replace("{key}", "k")
             .replace("{id}", "inv_1" + "0" * 33)
-            .replace("{deployment}", "dp_1" + "0" * 22)
+            .replace("{deployment}", "dp_14LsPzYYDtQMZ4bWwoNAVdu")
         )
         r = await admin.request(method, concrete, json={"object_key": "k", "new_state": {}})
         assert r.status_code not in (405,) and not (

@@ -52,7 +52,14 @@ def register(
     as_json: bool,
 ) -> None:
     """Discover the deployment at URI and register its services: new invocations of them run
-    there. Registering the same deployment again changes nothing."""
+    there. Registering the same deployment again changes nothing.
+
+    \b
+    Examples:
+      awaken deployments register http://localhost:9080
+      awaken deployments register https://fn.example.com --use-http1.1
+      awaken deployments register http://localhost:9080 --force --extra-header 'x-api-key: K'
+    """
     if not uri.startswith(("http://", "https://")):
         raise CliFailure(f"URI must be an http:// or https:// URL, not {uri!r}", USAGE)
     headers = dict(_header(h) for h in extra_headers)
@@ -76,7 +83,13 @@ def register(
 @admin_options
 @json_option
 def ls(admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
-    """List the registered deployments: id, URI, protocol mode, services."""
+    """List the registered deployments: id, URI, protocol mode, services.
+
+    \b
+    Examples:
+      awaken deployments ls
+      awaken deployments ls --json
+    """
     with client(admin_url, admin_token) as api:
         rows = api.list_deployments()
     if as_json:
@@ -100,7 +113,12 @@ def ls(admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
 @admin_options
 @json_option
 def describe(deployment_id: str, admin_url: str | None, admin_token: str | None, as_json: bool) -> None:
-    """One deployment: where it is, how awaken talks to it, and its services and handlers."""
+    """One deployment: where it is, how awaken talks to it, and its services and handlers.
+
+    \b
+    Example:
+      awaken deployments describe dp_14LsPzYYDtQMZ4bWwoNAVdu
+    """
     with client(admin_url, admin_token) as api:
         found = api.get_deployment(deployment_id)
     if as_json:
@@ -136,9 +154,20 @@ def describe(deployment_id: str, admin_url: str | None, admin_token: str | None,
 @click.argument("deployment_id")
 @click.option("--force", is_flag=True, help="remove it although invocations still run there (they fail)")
 @admin_options
-def rm(deployment_id: str, force: bool, admin_url: str | None, admin_token: str | None) -> None:
+@json_option
+def rm(
+    deployment_id: str, force: bool, admin_url: str | None, admin_token: str | None, as_json: bool
+) -> None:
     """Remove a deployment. Refused while invocations pinned to it have not completed, unless
-    --force."""
+    --force.
+
+    \b
+    Example:
+      awaken deployments rm dp_14LsPzYYDtQMZ4bWwoNAVdu
+    """
     with client(admin_url, admin_token) as api:
         api.remove_deployment(deployment_id, force=force)
+    if as_json:
+        output.emit_json({"id": deployment_id, "removed": True})
+        return
     click.echo(f"removed {deployment_id}")
