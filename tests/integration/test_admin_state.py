@@ -124,17 +124,26 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
         ("GET", "/invocations/{id}"),
         ("DELETE", "/invocations/{id}"),
         ("GET", "/deployments"),
+        ("POST", "/deployments"),
+        ("GET", "/deployments/{deployment}"),
+        ("DELETE", "/deployments/{deployment}"),
         ("PATCH", "/invocations/{id}/cancel"),
         ("PATCH", "/invocations/{id}/kill"),
         ("PATCH", "/invocations/{id}/pause"),
         ("PATCH", "/invocations/{id}/purge"),
         ("PATCH", "/invocations/{id}/resume"),
         ("GET", "/awakeables"),
+        ("POST", "/awakeables/{awakeable}/resolve"),
+        ("POST", "/awakeables/{awakeable}/reject"),
     }
     assert documented == served
     for method, path in served:  # each documented route answers (not 404 "not found" / 405)
         concrete = (
-            path.replace("{service}", "counter").replace("{key}", "k").replace("{id}", "inv_1" + "0" * 33)
+            path.replace("{service}", "counter")
+            .replace("{key}", "k")
+            .replace("{id}", "inv_1" + "0" * 33)
+            .replace("{awakeable}", "sign_1" + "A" * 40)
+            .replace("{deployment}", "dp_nope")
         )
         r = await admin.request(method, concrete, json={"object_key": "k", "new_state": {}})
         assert r.status_code not in (405,) and not (

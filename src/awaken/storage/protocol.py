@@ -327,6 +327,16 @@ class AwakeableInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryTimes:
+    """When a journal entry was first appended, and when its result was recorded (ms since the
+    epoch; None where unknown or not yet): what an entry's place on a timeline needs."""
+
+    index: int
+    created_at_ms: int | None
+    completed_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class InvocationFilter:
     """Which invocations `list_invocations` gives: every field that is set must match.
     `status` is a set of statuses (any of them; empty: any status); times are creation times
@@ -484,6 +494,9 @@ class Store(Protocol):
     async def get_invocation(self, invocation_id: str) -> InvocationRecord | None: ...
 
     async def get_journal(self, invocation_id: str) -> list[Entry]: ...
+
+    async def get_journal_times(self, invocation_id: str) -> list[EntryTimes]:
+        """When each entry of the journal was appended and completed, in index order."""
 
     async def list_invocations(
         self,

@@ -14,6 +14,7 @@ from awaken.storage.lifecycle.rows import (
 )
 from awaken.storage.protocol import (
     AwakeableInfo,
+    EntryTimes,
     InvocationFilter,
     InvocationRecord,
     Status,
@@ -28,6 +29,14 @@ async def record(op: Op, invocation_id: str) -> InvocationRecord | None:
 
 async def journal(op: Op, invocation_id: str) -> list[Entry]:
     return [entry_from_row(r) for r in await op.tx.all("get_journal", {"id": invocation_id})]
+
+
+async def journal_times(op: Op, invocation_id: str) -> list[EntryTimes]:
+    def ms(value: object) -> int | None:
+        return None if value is None else int(str(value))
+
+    rows = await op.tx.all("get_journal_times", {"id": invocation_id})
+    return [EntryTimes(int(r["idx"]), ms(r["created_at"]), ms(r["completed_at"])) for r in rows]
 
 
 async def entry_result(op: Op, invocation_id: str, idx: int) -> Outcome | None:

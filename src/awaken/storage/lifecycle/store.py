@@ -21,6 +21,7 @@ from awaken.storage.protocol import (
     DeploymentRecord,
     Effects,
     EntryRef,
+    EntryTimes,
     InvocationFilter,
     InvocationRecord,
     NewInvocation,
@@ -157,6 +158,9 @@ class LifecycleStore:
 
     async def get_journal(self, invocation_id: str) -> list[Entry]:
         return await self._read(lambda op: reads.journal(op, invocation_id))
+
+    async def get_journal_times(self, invocation_id: str) -> list[EntryTimes]:
+        return await self._read(lambda op: reads.journal_times(op, invocation_id))
 
     async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None:
         return await self._read(lambda op: reads.entry_result(op, invocation_id, index))

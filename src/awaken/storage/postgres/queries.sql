@@ -236,6 +236,9 @@ DELETE FROM waiters WHERE invocation_id = :id
 -- name: get_journal
 SELECT * FROM journal WHERE invocation_id = :id ORDER BY idx
 
+-- name: get_journal_times
+SELECT idx, created_at, completed_at FROM journal WHERE invocation_id = :id ORDER BY idx
+
 -- name: get_entry
 SELECT * FROM journal WHERE invocation_id = :id AND idx = :idx
 
