@@ -25,6 +25,14 @@ except ImportError:  # pragma: no cover
     sync_playwright = None  # type: ignore[assignment]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The UI tests start real servers and a browser: marked `e2e` and `ui` (`-m "not ui"`)."""
+    for item in items:
+        if UI_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.ui)
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(reason + " (CI=true: the UI tests must run)")

@@ -150,8 +150,9 @@ export function mount(root, { id }, shell) {
       : null;
     const bar = h("div", { class: `bar${waiting ? " open" : ""}${entry.result?.failure ? " failed" : ""}` });
     if (began !== null && began !== undefined) {
-      bar.style.left = `${Math.min(100, ((began - start) / span) * 100)}%`;
-      bar.style.width = `${Math.max(0.5, (took / span) * 100)}%`;
+      const left = Math.min(99.5, Math.max(0, ((began - start) / span) * 100));
+      bar.style.left = `${left}%`;
+      bar.style.width = `${Math.min(100 - left, Math.max(0.5, (took / span) * 100))}%`;
     }
     const key = String(entry.index);
     const details = h("details", { class: "raw", open: open.has(key) },
