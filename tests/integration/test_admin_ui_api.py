@@ -153,6 +153,60 @@ async def test_a_pending_entry_has_a_start_and_no_end(env: TestEnvironment, admi
     assert done["completed_at"] >= done["created_at"] == waiting["created_at"]
 
 
+async def test_counts_follow_the_lists_filters_but_its_status(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
+    for i in range(3):
+        assert (await env.client.post("/svc/greet", json=f"c{i}")).status_code == 200
+    await env.client.post("/counter/count-k/add", json=1)
+    holder = (await env.client.post("/svc/approve/send", json="ui-count")).json()["invocationId"]
+    await next_awakeable("ui-count")
+    records = await env.engine.store.list_invocations(limit=1000)
+
+    def expected(**match: str) -> dict[str, int]:
+        chosen = [r for r in records if all(getattr(r, k) == v for k, v in match.items())]
+        out: dict[str, int] = {}
+        for r in chosen:
+            out[r.status.value] = out.get(r.status.value, 0) + 1
+        return out
+
+    def settled(counts: dict[str, int]) -> dict[str, int]:
+        # the waiting one may move from running to suspended between two reads: count it as waiting
+        waiting = counts.pop("running", 0) + counts.pop("suspended", 0)
+        return {**counts, "waiting": waiting} if waiting else counts
+
+    everything = (await admin.get("/invocations/counts")).json()
+    assert settled(everything) == settled(expected())
+    svc = (await admin.get("/invocations/counts", params={"service": "svc"})).json()
+    assert settled(dict(svc)) == settled(expected(service="svc"))
+    assert settled(dict(svc))["waiting"] == 1
+    greet = (await admin.get("/invocations/counts", params={"service": "svc", "handler": "greet"})).json()
+    assert greet == {"completed": 3}
+    keyed = (await admin.get("/invocations/counts", params={"service": "counter", "key": "count-k"})).json()
+    assert keyed == {"completed": 1}
+    # a status filter does not narrow the counts: they are what each status filter would give
+    same = (await admin.get("/invocations/counts", params={"service": "svc", "status": "completed"})).json()
+    assert settled(same) == settled(svc)
+    cut = next(r.created_at_ms for r in records if r.id == holder)
+    later = (await admin.get("/invocations/counts", params={"created_after": str(cut)})).json()
+    assert sum(later.values()) == sum(1 for r in records if r.created_at_ms >= cut) >= 1
+    future = (await admin.get("/invocations/counts", params={"created_after": "2999-01-01T00:00:00Z"})).json()
+    assert future == {}
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("created_after=yesterday", "created_after must be ms since the epoch"),
+        ("created_before=nope", "created_before must be"),
+        ("status=sleeping", "unknown status 'sleeping'"),
+    ],
+)
+async def test_bad_count_filters_are_400(admin: httpx.AsyncClient, query: str, says: str) -> None:
+    r = await admin.get(f"/invocations/counts?{query}")
+    assert r.status_code == 400 and says in r.json()["message"]
+
+
 async def test_the_ui_loads_without_the_token_and_its_data_needs_it(env: TestEnvironment) -> None:
     transport = httpx.ASGITransport(app=AdminApp(env.app, token="s3cret"))
     async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:

@@ -37,7 +37,12 @@ def test_lists_newest_first_and_filters_by_service_handler_key_and_status(
     expect(page).to_have_url(re.compile(r"#/invocations\?.*service=shop.*handler=echo"))
 
     page.get_by_label("Service", exact=True).select_option("cart")
+    # the counts per status follow the other filters
+    carts_done = server.admin("/invocations/counts?service=cart")["completed"]
+    assert carts_done >= 2 and carts_done != len(newest_first)
+    expect(page.locator("button.count[data-status=completed] strong")).to_have_text(str(carts_done))
     page.get_by_label("Key", exact=True).fill("list-b")
+    expect(page.locator("button.count[data-status=completed] strong")).to_have_text("1")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", carts[1])
     expect(rows.first).to_contain_text("cart/list-b/add")

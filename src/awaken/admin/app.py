@@ -160,7 +160,8 @@ class AdminApp:
             rows = await engine.store.list_awakeables(limit=limit)
             await respond_json(send, 200, {"awakeables": [awakeables.awakeable_json(a) for a in rows]})
         elif seg == ["invocations", "counts"]:
-            counts = await engine.store.count_invocations()
+            # the list's filters narrow the counts (its status filter aside)
+            counts = await engine.store.count_invocations(_invocation_filter(req))
             await respond_json(send, 200, {status.value: n for status, n in sorted(counts.items())})
         elif seg == ["invocations"]:
             limit = _limit(req)

@@ -332,7 +332,22 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/invocations/counts": {
-        "get": {"summary": "Invocations per status", "responses": {"200": _json("counts")}}
+        "get": {
+            "summary": "Invocations per status, of those that match the filters (as `GET /invocations`)",
+            "parameters": [
+                _query("service", "only invocations of this service"),
+                _query("handler", "only invocations of this handler"),
+                _query("key", "only invocations of this virtual object or workflow key"),
+                _query("created_after", "created at or after this time: " + _TIME, _TIME_SCHEMA),
+                _query("created_before", "created before this time: " + _TIME, _TIME_SCHEMA),
+            ],
+            "responses": {
+                "200": _json(
+                    "counts", {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+                ),
+                "400": _ERROR,
+            },
+        }
     },
     "/invocations/{id}": {
         "get": {

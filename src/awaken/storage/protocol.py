@@ -511,8 +511,9 @@ class Store(Protocol):
         `limit`; with `before` (a `page_cursor`), those after that page. `status` and `service`
         are shorthands that narrow `filter`. BadRequest for a malformed cursor."""
 
-    async def count_invocations(self) -> dict[Status, int]:
-        """How many invocations are in each status."""
+    async def count_invocations(self, filter: InvocationFilter | None = None) -> dict[Status, int]:
+        """How many invocations are in each status (of those that match `filter`, its statuses
+        aside: the counts are what a filter on status would give)."""
 
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""

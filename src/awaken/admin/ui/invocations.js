@@ -53,7 +53,7 @@ export function mount(root, params, shell) {
     { id: "f-limit", name: "limit", "aria-label": "Rows per page", value: filters.limit },
     PAGE_SIZES.map((n) => h("option", { value: n }, `${n} per page`)),
   );
-  const counts = h("ul", { class: "counts", "aria-label": "Invocations per status" });
+  const counts = h("ul", { class: "counts", "aria-label": "Invocations per status (of the other filters)" });
   const body = h("tbody");
   const table = h(
     "table",
@@ -148,7 +148,8 @@ export function mount(root, params, shell) {
       before: cursors.at(-1) ?? "",
     };
     try {
-      const [page, totals] = await Promise.all([get("/invocations", query), get("/invocations/counts")]);
+      const { status, limit, before, ...narrowing } = query; // the counts are per status
+      const [page, totals] = await Promise.all([get("/invocations", query), get("/invocations/counts", narrowing)]);
       if (mine !== generation) return; // a newer request has answered or will
       fill(problem);
       renderCounts(totals);

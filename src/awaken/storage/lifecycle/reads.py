@@ -87,6 +87,17 @@ async def count_invocations(op: Op) -> dict[Status, int]:
     return {Status(r[0]): int(r[1]) for r in await op.tx.all("count_invocations_by_status")}
 
 
+async def count_matching(op: Op, filter: InvocationFilter) -> dict[Status, int]:
+    params = {
+        "service": filter.service,
+        "handler": filter.handler,
+        "key": filter.key,
+        "created_after": filter.created_after_ms,
+        "created_before": filter.created_before_ms,
+    }
+    return {Status(r[0]): int(r[1]) for r in await op.tx.all("count_matching_invocations", params)}
+
+
 async def list_awakeables(op: Op, limit: int) -> list[AwakeableInfo]:
     return [awakeable_from_row(r) for r in await op.tx.all("list_pending_awakeables", {"limit": limit})]
 

@@ -187,8 +187,10 @@ class LifecycleStore:
             chosen = replace(chosen, service=service)
         return await self._read(lambda op: reads.list_invocations(op, chosen, limit, before))
 
-    async def count_invocations(self) -> dict[Status, int]:
-        return await self._read(reads.count_invocations)
+    async def count_invocations(self, filter: InvocationFilter | None = None) -> dict[Status, int]:
+        if filter is None or filter == InvocationFilter(status=filter.status):
+            return await self._read(reads.count_invocations)
+        return await self._read(lambda op: reads.count_matching(op, filter))
 
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""
