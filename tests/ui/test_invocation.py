@@ -33,7 +33,10 @@ def test_the_journal_reads_as_a_timeline_with_links_to_callee_and_caller(
     sleep = entries.nth(1)
     took = sleep.locator(".took").inner_text()  # a 50 ms sleep lasts at least that
     assert (took.endswith("ms") and int(took[:-2]) >= 50) or took.endswith("s"), took
-    expect(entries.nth(3)).to_contain_text("waiting")
+    waiting = entries.nth(3).locator(".took")
+    expect(waiting).to_have_text(re.compile(r"^waiting "))
+    first = waiting.inner_text()
+    expect(waiting).not_to_have_text(first, timeout=5000)  # its clock moves without a reload
     expect(entries.nth(3)).to_contain_text("awakeable sign_1")
 
     call = entries.nth(2)
@@ -114,6 +117,24 @@ def test_pause_resume_and_kill(page: Page, server: UiServer) -> None:
     dialog.get_by_role("button", name="Kill").click()
     expect(page.locator("h1 .badge")).to_have_text("completed")
     assert server.invocation(inv)["completion_failure"]["code"] == 409
+
+
+def test_a_failing_invocation_shows_attempts_next_retry_and_last_failure(
+    page: Page, server: UiServer
+) -> None:
+    inv = server.send("/shop/fragile", "db-17")
+    server.wait_for_status(inv, "backing-off")
+    page.goto(f"{server.admin_url}/ui/#/invocations/{inv}")
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("Last failure")
+    expect(facts).to_contain_text("dependency down: db-17")
+    expect(facts).to_contain_text(re.compile(r"Next retry\s*in "))
+    expect(facts.locator("dd").nth(1)).to_have_text(re.compile(r"^[1-9]\d* failed so far$"))
+    attempts = int(facts.locator("dd").nth(1).inner_text().split()[0])
+    expect(facts.locator("dd").nth(1)).not_to_have_text(f"{attempts} failed so far", timeout=10_000)  # live
+    page.get_by_role("button", name="Kill invocation").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Kill").click()
+    expect(page.locator("h1 .badge")).to_have_text("completed")
 
 
 def test_an_unknown_invocation_says_so(page: Page, server: UiServer) -> None:

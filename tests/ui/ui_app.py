@@ -53,6 +53,12 @@ async def wait(ctx: restate.Context, note: str) -> Any:
 
 
 @shop.handler()
+async def fragile(ctx: restate.Context, reason: str) -> str:
+    """Fails every attempt: it backs off between retries (attempts, next retry, last failure)."""
+    raise RuntimeError(f"dependency down: {reason}")
+
+
+@shop.handler()
 async def echo(ctx: restate.Context, text: str) -> str:
     return text
 

@@ -58,6 +58,7 @@ export function mount(root, { id }, shell) {
       const changed = JSON.stringify(inv) !== JSON.stringify(current);
       current = inv;
       if (changed) render(inv);
+      else tick();
     } catch (error) {
       if (stopped) return;
       fill(problem, errorBox(error));
@@ -90,6 +91,13 @@ export function mount(root, { id }, shell) {
     );
     renderFacts(inv);
     renderTimeline(inv);
+  }
+
+  // Between changes only the clocks move: what is waiting has waited longer.
+  function tick() {
+    for (const el of timeline.querySelectorAll("[data-since]")) {
+      el.textContent = `waiting ${duration(Date.now() - Number(el.dataset.since))}`;
+    }
   }
 
   function fact(label, ...value) {
@@ -167,9 +175,9 @@ export function mount(root, { id }, shell) {
         h("span", { class: "kind" }, kind),
         h("span", { class: "name" }, entry.name || ""),
         h("span", { class: "muted small" }, began !== null && began !== undefined ? `+${duration(began - start)}` : ""),
-        h("span", { class: "took" }, waiting
-          ? (WAITS.has(entry.kind) || entry.kind === "command" ? `waiting ${duration(took)}` : "pending")
-          : took !== null ? duration(took) : "")),
+        waiting && (WAITS.has(entry.kind) || entry.kind === "command") && took !== null
+          ? h("span", { class: "took", "data-since": String(began) }, `waiting ${duration(took)}`)
+          : h("span", { class: "took" }, waiting ? "pending" : took !== null ? duration(took) : "")),
       h("div", { class: "track", "aria-hidden": "true" }, bar),
       h("div", { class: "entry-body" }, ...details_of(inv, entry), details),
     );
