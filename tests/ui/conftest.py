@@ -7,6 +7,7 @@ CI installs it (.ci/run) and a skipped UI suite proves nothing there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -76,13 +77,35 @@ class UiServer(Server):
         )
 
 
+_RUNNING: list[UiServer] = []
+
+
+@contextlib.contextmanager
+def running(srv: UiServer) -> Iterator[UiServer]:
+    """`srv` started, and stopped after; its log goes with the report of a test that fails."""
+    srv.start()
+    _RUNNING.append(srv)
+    try:
+        yield srv
+    finally:
+        _RUNNING.remove(srv)
+        srv.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and UI_DIR in Path(str(item.path)).parents:
+        for srv in _RUNNING:
+            report.sections.append((f"awaken serve {srv.target} log", srv.log_text()))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """One server for a module's tests (each test uses its own inputs and keys)."""
-    srv = UiServer("ui_app:app", tmp_path_factory.mktemp("ui"), cwd=UI_DIR)
-    srv.start()
-    yield srv
-    srv.close()
+    with running(UiServer("ui_app:app", tmp_path_factory.mktemp("ui"), cwd=UI_DIR)) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import UI_DIR, UiServer
+from tests.ui.conftest import UI_DIR, UiServer, running
 
 TOKEN = "s3cret-token"
 
@@ -22,9 +22,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         extra_args=["--admin-token", TOKEN],
         admin_token=TOKEN,
     )
-    srv.start()
-    yield srv
-    srv.close()
+    with running(srv):
+        yield srv
 
 
 def test_the_ui_asks_for_the_token_and_keeps_it_for_the_tab(page: Page, guarded: UiServer) -> None:
