@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.ui.conftest import UiServer
 
@@ -111,6 +111,24 @@ def test_reject_with_a_reason_and_code_and_a_second_completion_is_409_or_410(
     page.get_by_role("button", name="Resolve", exact=True).click()
     alert = page.locator("#complete-answer [role=alert]")
     expect(alert).to_contain_text(_CONFLICT_OR_GONE)
+
+
+def test_the_form_fits_a_narrow_screen(browser: Browser, server: UiServer) -> None:
+    order = server.start_order("narrow")
+    awakeable = server.awakeable_of(order)
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.admin_url}/ui/#/awakeables")
+        page.get_by_role("button", name=f"Resolve or reject {awakeable}").click()
+        expect(page.get_by_label("Payload (JSON)")).to_be_visible()
+        width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width <= viewport
+        page.get_by_label("Payload (JSON)").fill('{"approved": false, "reviewer": "on the phone"}')
+        page.get_by_role("button", name="Resolve", exact=True).click()
+        expect(page.locator("#complete-answer")).to_contain_text("Resolved: Accepted")
+    finally:
+        context.close()
 
 
 _AGE = re.compile(r"^\d+(\.\d+)?(ms|s)$|^\d+m \d+s$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.ui.conftest import UiServer
 
@@ -107,7 +107,9 @@ def test_an_age_filter_and_a_bad_request_show_plainly(page: Page, server: UiServ
     expect(page.get_by_role("alert")).to_contain_text("400 unknown status 'sleeping'")
 
 
-def test_a_narrow_screen_shows_the_list_without_sideways_scrolling(browser, server: UiServer) -> None:  # type: ignore[no-untyped-def]
+def test_a_narrow_screen_shows_the_list_without_sideways_scrolling(
+    browser: Browser, server: UiServer
+) -> None:
     inv = server.send("/shop/echo", "narrow")
     context = browser.new_context(viewport={"width": 390, "height": 800})
     page = context.new_page()
