@@ -66,6 +66,25 @@ def test_a_long_payload_is_cut_with_a_way_to_see_all(page: Page, server: UiServe
     expect(page.locator(".timeline .entry.end")).to_contain_text("completed")
 
 
+def test_a_long_journal_is_drawn_by_pages_and_raw_entries_on_demand(page: Page, server: UiServer) -> None:
+    inv = server.send("/shop/steps", 250)
+    server.wait_for_status(inv, "completed")
+    page.goto(f"{server.admin_url}/ui/#/invocations/{inv}")
+    entries = page.locator(".timeline .entry[data-index]")
+    expect(entries).to_have_count(200)
+    expect(page.locator("#journal-heading")).to_have_text("Journal (250 entries)")
+    expect(page.locator(".timeline .entry.end")).to_have_count(0)
+    page.get_by_role("button", name="Show 50 more of 50 entries").click()
+    expect(entries).to_have_count(250)
+    expect(entries.last.locator(".name")).to_have_text("step 249")
+    expect(page.locator(".timeline .entry.end")).to_contain_text("completed")
+
+    raw = entries.nth(7).locator("details.raw")
+    expect(raw.locator("pre")).to_have_count(0)
+    raw.locator("summary").click()
+    expect(raw.locator("pre")).to_contain_text('"name": "step 7"')
+
+
 def test_cancel_asks_first_then_ends_the_invocation(page: Page, server: UiServer) -> None:
     inv = server.send("/shop/wait", "to-cancel")
     server.wait_for_status(inv, "suspended", "running")

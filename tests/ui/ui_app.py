@@ -59,6 +59,15 @@ async def fragile(ctx: restate.Context, reason: str) -> str:
 
 
 @shop.handler()
+async def steps(ctx: restate.Context, n: int) -> int:
+    """A long journal: n steps."""
+    total = 0
+    for i in range(n):
+        total += await ctx.run_typed(f"step {i}", lambda i=i: i)
+    return total
+
+
+@shop.handler()
 async def echo(ctx: restate.Context, text: str) -> str:
     return text
 

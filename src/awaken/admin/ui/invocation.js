@@ -5,6 +5,7 @@ import { get, patch } from "./api.js";
 import { duration, errorBox, fill, h, payload, result, statusBadge, time, when } from "./dom.js";
 
 const REFRESH_MS = 2000;
+const PAGE = 200;
 const ACTIONS = [
   {
     name: "cancel", label: "Cancel", when: (s) => s !== "completed",
@@ -49,6 +50,7 @@ export function mount(root, { id }, shell) {
   let timer = null;
   // which entries are open ("show all"), kept across refreshes
   const open = new Set();
+  let shown = PAGE; // entries drawn: a journal of thousands grows by pages
 
   async function refresh() {
     try {
@@ -136,9 +138,19 @@ export function mount(root, { id }, shell) {
       ...journal.map((e) => e.completed_at ?? e.created_at ?? start),
     );
     const span = Math.max(end - start, 1);
+    const hidden = journal.length - shown;
     fill(timeline,
-      ...journal.map((entry) => entryItem(inv, entry, start, span)),
-      inv.completed_at
+      ...journal.slice(0, shown).map((entry) => entryItem(inv, entry, start, span)),
+      hidden > 0
+        ? h("li", { class: "entry more" }, h("button", {
+            type: "button",
+            onclick: () => {
+              shown += PAGE;
+              renderTimeline(current);
+            },
+          }, `Show ${Math.min(PAGE, hidden)} more of ${hidden} entries`))
+        : null,
+      inv.completed_at && hidden <= 0
         ? h("li", { class: "entry end" }, h("div", { class: "entry-head" },
             h("span", { class: "kind" }, "end"),
             h("span", { class: "name" }, inv.completion_result === "failure" ? "failed" : "completed"),
@@ -163,10 +175,17 @@ export function mount(root, { id }, shell) {
       bar.style.width = `${Math.min(100 - left, Math.max(0.5, (took / span) * 100))}%`;
     }
     const key = String(entry.index);
-    const details = h("details", { class: "raw", open: open.has(key) },
-      h("summary", {}, "entry data"),
-      h("pre", { class: "json" }, JSON.stringify(entry, null, 2)));
-    details.addEventListener("toggle", () => (details.open ? open.add(key) : open.delete(key)));
+    // the raw entry is written out when it is opened: a long journal stays light
+    const details = h("details", { class: "raw" }, h("summary", {}, "entry data"));
+    details.addEventListener("toggle", () => {
+      if (details.open) {
+        open.add(key);
+        if (details.childElementCount === 1) details.append(h("pre", { class: "json" }, JSON.stringify(entry, null, 2)));
+      } else {
+        open.delete(key);
+      }
+    });
+    if (open.has(key)) details.open = true;
     return h(
       "li",
       { class: `entry kind-${entry.kind}${waiting ? " waiting" : ""}`, "data-index": key, "data-kind": entry.kind },
