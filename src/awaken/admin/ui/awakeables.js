@@ -40,10 +40,18 @@ export function mount(root, params, shell) {
 
   async function refresh() {
     try {
-      rows = (await get("/awakeables", { limit: "1000" })).awakeables;
+      const fresh = (await get("/awakeables", { limit: "1000" })).awakeables;
       if (stopped) return;
       fill(problem);
-      renderRows();
+      // redrawn only when something changed (keyboard focus stays put); the ages move anyway
+      if (JSON.stringify(fresh) !== JSON.stringify(rows) || !body.childElementCount) {
+        rows = fresh;
+        renderRows();
+      } else {
+        for (const el of body.querySelectorAll("[data-created]")) {
+          el.textContent = relative(Number(el.dataset.created)).replace(" ago", "");
+        }
+      }
       refreshed.textContent = `updated ${new Date().toLocaleTimeString()}`;
       if (selected && panel.hidden) {
         const row = rows.find((r) => r.id === selected);
@@ -66,7 +74,8 @@ export function mount(root, params, shell) {
           h("td", { class: "mono" }, row.id),
           h("td", {}, h("a", { class: "mono", href: `#/invocations/${encodeURIComponent(row.invocation_id)}` }, row.invocation_id)),
           h("td", { class: "mono wide" }, target(row)),
-          h("td", {}, h("span", { title: time(row.created_at) }, relative(row.created_at, now).replace(" ago", ""))),
+          h("td", {}, h("span", { title: time(row.created_at), "data-created": String(row.created_at) },
+            relative(row.created_at, now).replace(" ago", ""))),
           h("td", {}, row.deadline ? when(row.deadline) : h("span", { class: "muted" }, "none")),
           h("td", {}, h("code", {}, summary(row.schema))),
           h("td", {}, h("button", {

@@ -2,7 +2,7 @@
 // paged by the API's cursor, with the counts per status; refreshed every few seconds.
 
 import { get } from "./api.js";
-import { errorBox, fill, h, options, statusBadge, target, when } from "./dom.js";
+import { errorBox, fill, h, options, relative, statusBadge, target, when } from "./dom.js";
 
 const STATUSES = ["pending", "scheduled", "ready", "running", "backing-off", "suspended", "paused", "completed"];
 const AGES = [
@@ -96,6 +96,7 @@ export function mount(root, params, shell) {
 
   let services = [];
   let generation = 0;
+  let lastDrawn = "";
 
   function apply({ keepPage = false } = {}) {
     filters.handler = handlerSelect.value;
@@ -152,8 +153,17 @@ export function mount(root, params, shell) {
       const [page, totals] = await Promise.all([get("/invocations", query), get("/invocations/counts", narrowing)]);
       if (mine !== generation) return; // a newer request has answered or will
       fill(problem);
-      renderCounts(totals);
-      renderRows(page.invocations);
+      // redrawn only when something changed (keyboard focus stays put); the ages move anyway
+      const drawn = JSON.stringify([filters.status, totals, page.invocations]);
+      if (drawn !== lastDrawn) {
+        lastDrawn = drawn;
+        renderCounts(totals);
+        renderRows(page.invocations);
+      } else {
+        for (const el of body.querySelectorAll("time[datetime]")) {
+          el.textContent = relative(Date.parse(el.getAttribute("datetime")));
+        }
+      }
       const pageNo = cursors.length;
       pageInfo.textContent = `page ${pageNo}, ${page.invocations.length} shown`;
       newer.disabled = pageNo === 1;
