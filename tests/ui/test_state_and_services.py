@@ -3,8 +3,11 @@ schemas; deployments."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import eventually
 from tests.ui.conftest import UiServer
 
 
@@ -36,6 +39,28 @@ def test_reads_and_edits_an_objects_state(page: Page, server: UiServer) -> None:
     assert stored == {"items": ["pen", "ink", "paper"]}
     # the handler reads what was written
     assert server.post("/cart/state-1/items").json() == ["pen", "ink", "paper"]
+
+
+def test_a_save_while_an_invocation_holds_the_key_shows_the_409(page: Page, server: UiServer) -> None:
+    assert server.post("/cart/state-3/add", "pen").status_code == 200
+    holder = server.send("/cart/state-3/hold")
+    awakeable = eventually(lambda: server.awakeable_of(holder), what="the holder's awakeable")
+    page.goto(f"{server.admin_url}/ui/#/state?service=cart&key=state-3")
+    editor = page.get_by_label("Edit the whole state")
+    expect(editor).to_have_value(re.compile(r'"items": \[\s*"pen"\s*\]'))
+    editor.fill('{"items": []}')
+    page.get_by_role("button", name="Save state").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Save").click()
+    answer = page.locator("#state-answer")
+    expect(answer.get_by_role("alert")).to_contain_text("409")
+    expect(answer).to_contain_text("An invocation holds this key now")
+    assert server.admin("/services/cart/state/state-3")["state"]["items"] == ["pen"]
+    assert server.resolve(awakeable, "done").status_code == 202
+    server.wait_for_status(holder, "completed")
+    page.get_by_role("button", name="Save state").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Save").click()
+    expect(page.locator("#notice")).to_contain_text("Saved the state of cart/state-3")
+    assert server.admin("/services/cart/state/state-3")["state"] == {"items": []}
 
 
 def test_an_invocation_of_a_key_links_to_its_state(page: Page, server: UiServer) -> None:

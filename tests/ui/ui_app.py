@@ -84,6 +84,13 @@ async def add(ctx: restate.ObjectContext, item: str) -> list[str]:
     return items
 
 
+@cart.handler()
+async def hold(ctx: restate.ObjectContext) -> Any:
+    """Holds the key's lock while it waits on an awakeable."""
+    _, fut = ctx.awakeable()
+    return await fut
+
+
 @cart.handler(kind="shared")
 async def items(ctx: restate.ObjectSharedContext) -> list[str]:
     return await ctx.get("items", type_hint=list[str]) or []

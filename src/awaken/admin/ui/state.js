@@ -29,7 +29,7 @@ export function mount(root, params, shell) {
       fill(problem, errorBox(error));
       return;
     }
-    if (params.service && params.key !== undefined) await show(params.service, params.key);
+    if (params.service && params.key) await show(params.service, params.key);
   })();
 
   async function show(service, key) {
