@@ -16,6 +16,8 @@ def test_reads_and_edits_an_objects_state(page: Page, server: UiServer) -> None:
     assert add.status_code == 200, add.text
     page.goto(f"{server.admin_url}/ui/#/state")
     page.get_by_label("Object or workflow").select_option("cart")
+    # the keys of the object's recent invocations are offered
+    expect(page.locator('#s-keys option[value="state-1"]')).to_have_count(1)
     page.get_by_label("Key", exact=True).fill("state-1")
     page.get_by_role("button", name="Show state").click()
     values = page.locator("table[aria-label='State values']")

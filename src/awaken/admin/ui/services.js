@@ -43,7 +43,7 @@ function serviceCard(svc) {
       h("tbody", {}, svc.handlers.map((hd) =>
         h("tr", { "data-handler": hd.name },
           h("td", { class: "mono" }, h("a", { href: `#/invocations?service=${encodeURIComponent(svc.name)}&handler=${encodeURIComponent(hd.name)}` }, hd.name)),
-          h("td", {}, hd.ty ?? (hd.public === false ? "private" : "")),
+          h("td", {}, hd.ty ?? (svc.ty === "Service" ? "—" : ""), hd.public === false ? " (private)" : ""),
           h("td", {},
             schemaBlock("input", hd.input_json_schema, hd.input_description),
             schemaBlock("output", hd.output_json_schema, hd.output_description))))))),

@@ -6,13 +6,30 @@ import { errorBox, fill, h, options, payload } from "./dom.js";
 
 export function mount(root, params, shell) {
   const serviceSelect = h("select", { id: "s-service", name: "service", required: true, "aria-label": "Object or workflow" });
-  const keyInput = h("input", { id: "s-key", name: "key", type: "text", required: true, "aria-label": "Key", value: params.key ?? "" });
+  const keyInput = h("input", {
+    id: "s-key", name: "key", type: "text", required: true, "aria-label": "Key", value: params.key ?? "",
+    list: "s-keys", autocomplete: "off",
+  });
+  // suggestions: the keys of the service's latest invocations
+  const keys = h("datalist", { id: "s-keys" });
+  async function suggest() {
+    if (!serviceSelect.value) return fill(keys);
+    try {
+      const { invocations } = await get("/invocations", { service: serviceSelect.value, limit: "200" });
+      const seen = [...new Set(invocations.map((i) => i.key).filter((k) => k !== null && k !== undefined))];
+      fill(keys, seen.sort().map((k) => h("option", { value: k })));
+    } catch {
+      fill(keys);
+    }
+  }
+  serviceSelect.addEventListener("change", suggest);
   const problem = h("div");
   const view = h("div");
   const form = h("form", { class: "filters", "aria-label": "Which state" },
     h("label", {}, "Object or workflow", serviceSelect),
     h("label", {}, "Key", keyInput),
-    h("button", { type: "submit", class: "primary" }, "Show state"));
+    h("button", { type: "submit", class: "primary" }, "Show state"),
+    keys);
   root.append(h("h1", {}, "State"), form, problem, view);
 
   form.addEventListener("submit", (event) => {
@@ -25,6 +42,7 @@ export function mount(root, params, shell) {
       const keyed = (await get("/services")).services.filter((s) => s.ty !== "Service").map((s) => s.name).sort();
       fill(serviceSelect, ...options("pick one", keyed));
       serviceSelect.value = keyed.includes(params.service) ? params.service : "";
+      suggest();
     } catch (error) {
       fill(problem, errorBox(error));
       return;
