@@ -138,6 +138,8 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
         ("PATCH", "/invocations/{id}/purge"),
         ("PATCH", "/invocations/{id}/resume"),
         ("GET", "/awakeables"),
+        ("POST", "/awakeables/{awakeable}/resolve"),
+        ("POST", "/awakeables/{awakeable}/reject"),
     }
     assert documented == served
     for method, path in served:  # each documented route answers (not 404 "not found" / 405)
@@ -145,6 +147,7 @@ async def test_the_openapi_document_covers_every_admin_route(admin: httpx.AsyncC
             path.replace("{service}", "counter")
             .replace("{key}", "k")
             .replace("{id}", "inv_1" + "0" * 33)
+            .replace("{awakeable}", "sign_1" + "A" * 40)
             .replace("{deployment}", "dp_14LsPzYYDtQMZ4bWwoNAVdu")
         )
         r = await admin.request(method, concrete, json={"object_key": "k", "new_state": {}})

@@ -1,5 +1,7 @@
 """Admin API: services, invocations and pending awakeables, as JSON; cancel, kill, purge and
-resume invocations (`PATCH /invocations/{id}/cancel|kill|pause|purge|resume`, as Restate's admin API).
+resume invocations (`PATCH /invocations/{id}/cancel|kill|pause|purge|resume`, as Restate's admin API);
+resolve or reject an awakeable (`awaken.admin.awakeables`); and the web UI's files under `/ui`
+(`awaken.admin.static`), which load without the token.
 
 Services are described in Restate's shapes (`awaken.admin.metadata`), and errors answer with
 Restate's admin error body, `{"message": "..."}`.
@@ -15,14 +17,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from awaken.admin import deployments, openapi, query
+from awaken.admin import awakeables, deployments, openapi, query, static
 from awaken.admin.metadata import service_metadata
 from awaken.core.ids import InvocationId
 from awaken.core.journal import Entry, Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from awaken.engine.remote_journal import describe
-from awaken.errors import AwakenError, Conflict, NotFound
+from awaken.errors import AwakenError, BadRequest, Conflict, NotFound
 from awaken.ingress.errors import HttpError, status_for
 from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
 from awaken.storage.protocol import InvocationFilter, InvocationRecord, Status, page_cursor
@@ -49,6 +51,7 @@ def invocation_json(record: InvocationRecord) -> dict[str, Any]:
         "completed_at": record.completed_at_ms,
         "run_at": record.run_at_ms,  # a scheduled one starts, a backing-off one retries, then
         "epoch": record.epoch,  # how many times it was claimed (attempts and resumptions)
+        "caller_id": None if record.caller is None else record.caller.invocation_id,
     }
     if record.outcome is not None:
         out["completion_result"] = "success" if record.outcome.ok else "failure"
@@ -68,6 +71,9 @@ class AdminApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if static.is_ui_path(scope["path"]):
+            await static.serve(scope["method"], scope["path"], send)
+            return
         if self._token is not None and not self._authorized(scope):
             message = "missing or wrong admin token: send 'authorization: Bearer <token>'"
             await _respond_error(send, 401, message, [(b"www-authenticate", b'Bearer realm="awaken"')])
@@ -76,7 +82,8 @@ class AdminApp:
             req = HttpRequest.from_scope(scope, receive, 1024 * 1024)
             await self._route(req, send)
         except (HttpError, AwakenError) as exc:
-            await _respond_error(send, status_for(exc), _message(exc))
+            details = exc.details if isinstance(exc, BadRequest) else None
+            await _respond_error(send, status_for(exc), _message(exc), errors=details)
         except Exception as exc:
             log.exception("admin: unexpected error")
             await _respond_error(send, 500, f"internal error: {type(exc).__name__}: {exc}")
@@ -114,6 +121,9 @@ class AdminApp:
             if req.method != "POST":
                 raise HttpError(405, f"method {req.method} not allowed, use POST")
             await self._replace_state(req, send, seg[1])
+            return
+        if len(seg) == 3 and seg[0] == "awakeables" and seg[2] in ("resolve", "reject"):
+            await awakeables.complete(engine, req, send, seg[1], seg[2])
             return
         if seg and seg[0] == "deployments":
             await deployments.route(engine, req, send, seg)
@@ -157,27 +167,10 @@ class AdminApp:
         elif seg == ["awakeables"]:
             limit = _limit(req)
             rows = await engine.store.list_awakeables(limit=limit)
-            await respond_json(
-                send,
-                200,
-                {
-                    "awakeables": [
-                        {
-                            "id": a.id,
-                            "invocation_id": a.invocation_id,
-                            "service": a.service,
-                            "handler": a.handler,
-                            "key": a.key,
-                            "created_at": a.created_at_ms,
-                            "deadline": a.deadline_ms,
-                            "schema": a.schema,
-                        }
-                        for a in rows
-                    ]
-                },
-            )
+            await respond_json(send, 200, {"awakeables": [awakeables.awakeable_json(a) for a in rows]})
         elif seg == ["invocations", "counts"]:
-            counts = await engine.store.count_invocations()
+            # the list's filters narrow the counts (its status filter aside)
+            counts = await engine.store.count_invocations(_invocation_filter(req))
             await respond_json(send, 200, {status.value: n for status, n in sorted(counts.items())})
         elif seg == ["invocations"]:
             limit = _limit(req)
@@ -191,10 +184,18 @@ class AdminApp:
         elif len(seg) == 2 and seg[0] == "invocations":
             record = await engine.get_invocation(str(InvocationId.parse(seg[1])))
             journal = await engine.store.get_journal(record.id)
+            times = {t.index: t for t in await engine.store.get_journal_times(record.id)}
             out = invocation_json(record)
             out["input"] = _state_json(record.input)
             out["output"] = _outcome_json(record.outcome)
-            out["journal"] = [_remote_entry_json(e) if record.remote else _entry_json(e) for e in journal]
+            out["journal"] = [
+                {
+                    **(_remote_entry_json(e) if record.remote else _entry_json(e)),
+                    "created_at": times[e.index].created_at_ms if e.index in times else None,
+                    "completed_at": times[e.index].completed_at_ms if e.index in times else None,
+                }
+                for e in journal
+            ]
             if record.remote:
                 out["deployment_id"] = record.deployment_id
                 out["protocol_version"] = record.protocol_version
@@ -302,10 +303,18 @@ def _message(exc: Exception) -> str:
 
 
 async def _respond_error(
-    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    errors: list[object] | None = None,
 ) -> None:
-    """Restate's admin error body (`ErrorDescriptionResponse`)."""
-    await respond(send, status, json.dumps({"message": message}).encode(), [*JSON_HEADERS, *(headers or [])])
+    """Restate's admin error body (`ErrorDescriptionResponse`), with the validation `errors` of a
+    payload that failed a type, where there are some."""
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    await respond(send, status, json.dumps(body).encode(), [*JSON_HEADERS, *(headers or [])])
 
 
 def _state_json(value: bytes) -> Any:

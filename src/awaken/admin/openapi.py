@@ -131,6 +131,48 @@ def _action(summary: str, extra: dict[str, Any] | None = None) -> dict[str, Any]
     return {"patch": {"summary": summary, "parameters": [_ID], "responses": responses}}
 
 
+_AWAKEABLE = {"name": "awakeable", "in": "path", "required": True, "schema": {"type": "string"}}
+_VALIDATION_ERROR = _json(
+    "the payload fails the awakeable's type: `errors` lists why",
+    {
+        "type": "object",
+        "properties": {"message": {"type": "string"}, "errors": {"type": "array"}},
+        "required": ["message"],
+    },
+)
+
+
+def _completion(summary: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A completion by hand, with the ingress's answers (SPEC §3.3)."""
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_AWAKEABLE],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "202": _json(
+                    "Accepted, or PreviouslyAccepted for the same completion again",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "string", "enum": ["Accepted", "PreviouslyAccepted"]}
+                        },
+                    },
+                ),
+                "400": _VALIDATION_ERROR,
+                "404": _ERROR,
+                "409": _json(
+                    "completed differently already", _ERROR["content"]["application/json"]["schema"]
+                ),
+                "410": _json(
+                    "its deadline passed or its invocation ended",
+                    _ERROR["content"]["application/json"]["schema"],
+                ),
+            },
+        }
+    }
+
+
 PATHS: dict[str, dict[str, Any]] = {
     "/health": {"get": {"summary": "Liveness", "responses": {"200": _json("ok")}}},
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1")}}},
@@ -291,11 +333,27 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/invocations/counts": {
-        "get": {"summary": "Invocations per status", "responses": {"200": _json("counts")}}
+        "get": {
+            "summary": "Invocations per status, of those that match the filters (as `GET /invocations`)",
+            "parameters": [
+                _query("service", "only invocations of this service"),
+                _query("handler", "only invocations of this handler"),
+                _query("key", "only invocations of this virtual object or workflow key"),
+                _query("created_after", "created at or after this time: " + _TIME, _TIME_SCHEMA),
+                _query("created_before", "created before this time: " + _TIME, _TIME_SCHEMA),
+            ],
+            "responses": {
+                "200": _json(
+                    "counts", {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+                ),
+                "400": _ERROR,
+            },
+        }
     },
     "/invocations/{id}": {
         "get": {
-            "summary": "One invocation with its journal",
+            "summary": "One invocation with its journal; each entry has `created_at` (appended) and "
+            "`completed_at` (its result recorded), ms since the epoch",
             "parameters": [_ID],
             "responses": {"200": _json("invocation"), "400": _ERROR, "404": _ERROR},
         },
@@ -328,6 +386,20 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {"200": _json("awakeables"), "400": _ERROR},
         }
     },
+    "/awakeables/{awakeable}/resolve": _completion(
+        "Resolve a pending awakeable with the body, any JSON value (none: null)", {}
+    ),
+    "/awakeables/{awakeable}/reject": _completion(
+        "Reject a pending awakeable: its handler's await raises TerminalError(reason, code)",
+        {
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "minLength": 1},
+                "code": {"type": "integer", "minimum": 400, "maximum": 599, "default": 500},
+            },
+            "required": ["reason"],
+        },
+    ),
 }
 PATHS.update(QUERY_PATHS)
 

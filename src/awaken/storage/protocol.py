@@ -327,6 +327,16 @@ class AwakeableInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryTimes:
+    """When a journal entry was first appended, and when its result was recorded (ms since the
+    epoch; None where unknown or not yet): what an entry's place on a timeline needs."""
+
+    index: int
+    created_at_ms: int | None
+    completed_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class InvocationFilter:
     """Which invocations `list_invocations` gives: every field that is set must match.
     `status` is a set of statuses (any of them; empty: any status); times are creation times
@@ -495,6 +505,9 @@ class Store(Protocol):
 
     async def get_journal(self, invocation_id: str) -> list[Entry]: ...
 
+    async def get_journal_times(self, invocation_id: str) -> list[EntryTimes]:
+        """When each entry of the journal was appended and completed, in index order."""
+
     async def list_invocations(
         self,
         filter: InvocationFilter | None = None,
@@ -508,8 +521,9 @@ class Store(Protocol):
         `limit`; with `before` (a `page_cursor`), those after that page. `status` and `service`
         are shorthands that narrow `filter`. BadRequest for a malformed cursor."""
 
-    async def count_invocations(self) -> dict[Status, int]:
-        """How many invocations are in each status."""
+    async def count_invocations(self, filter: InvocationFilter | None = None) -> dict[Status, int]:
+        """How many invocations are in each status (of those that match `filter`, its statuses
+        aside: the counts are what a filter on status would give)."""
 
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""

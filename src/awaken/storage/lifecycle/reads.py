@@ -14,6 +14,7 @@ from awaken.storage.lifecycle.rows import (
 )
 from awaken.storage.protocol import (
     AwakeableInfo,
+    EntryTimes,
     InvocationFilter,
     InvocationRecord,
     StateRow,
@@ -29,6 +30,14 @@ async def record(op: Op, invocation_id: str) -> InvocationRecord | None:
 
 async def journal(op: Op, invocation_id: str) -> list[Entry]:
     return [entry_from_row(r) for r in await op.tx.all("get_journal", {"id": invocation_id})]
+
+
+async def journal_times(op: Op, invocation_id: str) -> list[EntryTimes]:
+    def ms(value: object) -> int | None:
+        return None if value is None else int(str(value))
+
+    rows = await op.tx.all("get_journal_times", {"id": invocation_id})
+    return [EntryTimes(int(r["idx"]), ms(r["created_at"]), ms(r["completed_at"])) for r in rows]
 
 
 async def entry_result(op: Op, invocation_id: str, idx: int) -> Outcome | None:
@@ -85,6 +94,17 @@ async def list_invocations(
 
 async def count_invocations(op: Op) -> dict[Status, int]:
     return {Status(r[0]): int(r[1]) for r in await op.tx.all("count_invocations_by_status")}
+
+
+async def count_matching(op: Op, filter: InvocationFilter) -> dict[Status, int]:
+    params = {
+        "service": filter.service,
+        "handler": filter.handler,
+        "key": filter.key,
+        "created_after": filter.created_after_ms,
+        "created_before": filter.created_before_ms,
+    }
+    return {Status(r[0]): int(r[1]) for r in await op.tx.all("count_matching_invocations", params)}
 
 
 async def list_awakeables(op: Op, limit: int) -> list[AwakeableInfo]:

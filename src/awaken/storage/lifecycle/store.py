@@ -21,6 +21,7 @@ from awaken.storage.protocol import (
     DeploymentRecord,
     Effects,
     EntryRef,
+    EntryTimes,
     InvocationFilter,
     InvocationRecord,
     NewInvocation,
@@ -159,6 +160,9 @@ class LifecycleStore:
     async def get_journal(self, invocation_id: str) -> list[Entry]:
         return await self._read(lambda op: reads.journal(op, invocation_id))
 
+    async def get_journal_times(self, invocation_id: str) -> list[EntryTimes]:
+        return await self._read(lambda op: reads.journal_times(op, invocation_id))
+
     async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None:
         return await self._read(lambda op: reads.entry_result(op, invocation_id, index))
 
@@ -184,8 +188,10 @@ class LifecycleStore:
             chosen = replace(chosen, service=service)
         return await self._read(lambda op: reads.list_invocations(op, chosen, limit, before))
 
-    async def count_invocations(self) -> dict[Status, int]:
-        return await self._read(reads.count_invocations)
+    async def count_invocations(self, filter: InvocationFilter | None = None) -> dict[Status, int]:
+        if filter is None or filter == InvocationFilter(status=filter.status):
+            return await self._read(reads.count_invocations)
+        return await self._read(lambda op: reads.count_matching(op, filter))
 
     async def list_awakeables(self, *, limit: int = 100) -> list[AwakeableInfo]:
         """Pending awakeables, oldest first."""

@@ -159,6 +159,15 @@ LIMIT :limit
 -- name: count_invocations_by_status
 SELECT status, COUNT(*) FROM invocations GROUP BY status
 
+-- name: count_matching_invocations
+SELECT status, COUNT(*) FROM invocations
+WHERE (:service IS NULL OR service = :service)
+    AND (:handler IS NULL OR handler = :handler)
+    AND (:key IS NULL OR key = :key)
+    AND (:created_after IS NULL OR created_at >= :created_after)
+    AND (:created_before IS NULL OR created_at < :created_before)
+GROUP BY status
+
 -- name: get_outcomes
 SELECT id, has_outcome, outcome_value, failure_code, failure_message FROM invocations
 WHERE id IN (SELECT value FROM json_each(:ids))
@@ -276,6 +285,9 @@ DELETE FROM waiters WHERE invocation_id = :id
 
 -- name: get_journal
 SELECT * FROM journal WHERE invocation_id = :id ORDER BY idx
+
+-- name: get_journal_times
+SELECT idx, created_at, completed_at FROM journal WHERE invocation_id = :id ORDER BY idx
 
 -- name: get_entry
 SELECT * FROM journal WHERE invocation_id = :id AND idx = :idx
