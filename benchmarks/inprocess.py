@@ -11,21 +11,36 @@ repeatable figure of a hot-path change, count instructions at two sizes and subt
 
 (the difference of the two "Collected" totals, divided by 1,000, is the instructions per call).
 The default `synchronous=normal` leaves the disk out: it measures the CPU work of a call.
+
+    python -m benchmarks.inprocess --db postgresql://postgres@127.0.0.1:5432/postgres
+
+runs the same calls on PostgreSQL (in a database of its own, made and dropped on that server) and
+also reports the CPU that PostgreSQL's processes spent per call. `--profile` prints where the
+process's time went (cProfile, the event loop's thread only).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import gc
 import json
+import os
+import pstats
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from awaken.application import AwakenApp
 from benchmarks.bench_app import bench
+from benchmarks.postgres import postgres_cpu_s
 
 CONCURRENCY = 64
 WARM_UP = 500
@@ -74,9 +89,14 @@ async def _pool(app: AwakenApp, calls: int) -> None:
     await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
 
 
-async def main(calls: int, synchronous: str) -> dict[str, Any]:
+async def main(calls: int, synchronous: str, db: str | None, profile: bool) -> dict[str, Any]:
+    async with _database(db) as url:
+        return await _measure(calls, synchronous, url, profile)
+
+
+async def _measure(calls: int, synchronous: str, url: str | None, profile: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
-        app = AwakenApp([bench], db=f"sqlite:///{tmp}/bench.db", synchronous=synchronous)
+        app = AwakenApp([bench], db=url or f"sqlite:///{tmp}/bench.db", synchronous=synchronous)
         await app.startup()
         try:
             await _pool(app, WARM_UP)
@@ -84,27 +104,65 @@ async def main(calls: int, synchronous: str) -> dict[str, Any]:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 100)  # as `awaken serve` does
+            profiler = cProfile.Profile() if profile else None
             try:
-                cpu0, wall0 = time.process_time(), time.perf_counter()
+                cpu0, wall0, pg0 = time.process_time(), time.perf_counter(), postgres_cpu_s()
+                if profiler is not None:
+                    profiler.enable()
                 await _pool(app, calls)
+                if profiler is not None:
+                    profiler.disable()
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+                pg = postgres_cpu_s() - pg0
             finally:
                 gc.unfreeze()
                 gc.set_threshold(*thresholds)
         finally:
             await app.shutdown()
-    return {
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+    result: dict[str, Any] = {
         "calls": calls,
         "concurrency": CONCURRENCY,
-        "synchronous": synchronous,
+        "storage": "postgresql" if url else f"sqlite, synchronous={synchronous}",
         "cpu_us_per_call": round(cpu / calls * 1e6, 1),
         "wall_us_per_call": round(wall / calls * 1e6, 1),
     }
+    if url:
+        result["postgres_cpu_us_per_call"] = round(pg / calls * 1e6, 1)
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _database(server: str | None) -> AsyncIterator[str | None]:
+    """A database of this run on the PostgreSQL server `server` (dropped after), or None."""
+    if server is None:
+        yield None
+        return
+    name = f"awaken_inprocess_{os.getpid()}"
+    url = urlunsplit(urlsplit(server)._replace(path="/" + name))
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if sql:
+                await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        await admin("")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--synchronous", choices=["normal", "full"], default="normal")
+    parser.add_argument("--db", default=None, metavar="URL", help="a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--profile", action="store_true", help="cProfile of the calls, on stderr")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.calls, args.synchronous)), indent=2))
+    print(json.dumps(asyncio.run(main(args.calls, args.synchronous, args.db, args.profile)), indent=2))

@@ -38,7 +38,7 @@ from benchmarks.run import JSON, Server, attach_all, cpu_s, median, pool, send_w
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def _postgres_cpu_s() -> float:
+def postgres_cpu_s() -> float:
     """CPU seconds of every PostgreSQL process of the machine (its backends included)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -71,12 +71,12 @@ class Meter:
 
     async def start(self) -> None:
         self.nodes_cpu = sum(cpu_s(n.proc.pid) for n in self.nodes if n.proc.poll() is None)
-        self.pg_cpu = _postgres_cpu_s()
+        self.pg_cpu = postgres_cpu_s()
         self.xid = await self._xid()
 
     async def per(self, invocations: int) -> dict[str, float]:
         nodes = sum(cpu_s(n.proc.pid) for n in self.nodes if n.proc.poll() is None) - self.nodes_cpu
-        postgres = _postgres_cpu_s() - self.pg_cpu
+        postgres = postgres_cpu_s() - self.pg_cpu
         writes = await self._xid() - self.xid - 1  # less the one of the first reading
         return {
             "nodes_cpu_ms_per_invocation": round(nodes / invocations * 1000, 3),
