@@ -58,7 +58,9 @@ export function mountDeployments(root) {
     problem, body);
   (async () => {
     try {
-      const { deployments } = await get("/deployments");
+      // The app's own services are listed as one deployment too (awaken://local, Restate's CLI
+      // wants them there); this page is about the endpoints registered over the protocol.
+      const deployments = (await get("/deployments")).deployments.filter((d) => d.uri !== "awaken://local");
       if (!deployments.length) {
         fill(body, h("p", { class: "muted", id: "no-deployments" }, "No deployment is registered: every service runs in this process."));
         return;
