@@ -1,0 +1,344 @@
+"""awaken hosting a service of the official Python SDK (`restate-sdk`): one command, JSON out.
+
+    python -m benchmarks.protocol [--quick]
+
+For each mode of Restate's service protocol, starts the real `awaken serve` (SQLite file,
+synchronous=full, one process) and the service of benchmarks/sdk_app.py in its own process on
+loopback ports, registers it through awaken's admin API (`POST /deployments`), and drives
+awaken's ingress from this process with aiohttp:
+
+- modes: `request_response` (uvicorn, HTTP/1.1, registered with `use_http_11`) and `bidi`
+  (hypercorn, HTTP/2 cleartext);
+- step_c1 / step_c64: a 1-step handler (one `ctx.run`), N calls at concurrency 1 and 64;
+- awakeables: 1,000 invocations each create an awakeable and hand its id out inside `ctx.run`
+  (the benchmark reads the ids from the endpoint), then wait; a client is attached to each; all
+  are resolved over the ingress (concurrency 64) until every handler has completed;
+- while those wait, from outside: the requests to the endpoint in flight (counted by the endpoint
+  app) and the established TCP connections to the endpoint's port (/proc/net/tcp);
+- suspended: the same with a handler whose inactivity timeout is 1 s (declared by the SDK in its
+  manifest): once awaken has suspended all of them, the requests and connections still open, and
+  the completions per second when each completion replays the journal on a new request;
+- for each workload: CPU per invocation of awaken's server process and of the endpoint process.
+
+The figures of Restate 1.7.12 serving the same kind of service on this kind of machine are
+included (`anchors`) with the targets: at least Restate's throughput in both modes, and awaken's
+server CPU per invocation at most half of Restate's server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from tests.protocol.rig import Endpoint, EndpointKind, start_endpoint, stop_endpoint
+
+from benchmarks.run import JSON, ROOT, Server, attach_all, cpu_s, median, pool, summary
+
+ANCHORS: dict[str, Any] = {
+    "server": "Restate 1.7.12, the same Python restate-sdk service",
+    "step_c1": {"per_s": 166, "p50_ms": 5.8},
+    "step_c64": {"per_s": 564},
+    "awakeables_completions_per_s": {"bidi": 1277, "request_response": 751},
+    "server_cpu_ms_per_invocation": [1.6, 3.6],
+}
+TARGETS = {
+    "throughput": "at least Restate's (anchors) in both modes",
+    "server_cpu_ms_per_invocation": "at most half of Restate's server's: 0.8 to 1.8",
+}
+SERVICE = "SdkBench"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEndpointKind(EndpointKind):
+    """benchmarks/sdk_app.py served as the protocol tests serve their SDK endpoints."""
+
+    def command(self) -> list[str]:
+        server = "hypercorn" if self.http_version == "2" else "uvicorn"
+        return [sys.executable, "-m", "tests.protocol.endpoints.serve", server, "benchmarks.sdk_app:app"]
+
+
+MODES = {
+    "request_response": BenchEndpointKind("sdk-uvicorn", "python", "1.1"),
+    "bidi": BenchEndpointKind("sdk-hypercorn", "python", "2"),
+}
+
+
+def established_connections(port: int) -> int:
+    """TCP connections in state ESTABLISHED whose local port is `port` (the endpoint's side)."""
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += 1
+    return total
+
+
+class Rig:
+    """awaken's server, the SDK endpoint registered with it, and their CPU meters."""
+
+    def __init__(self, server: Server, endpoint: Endpoint) -> None:
+        self.server = server
+        self.endpoint = endpoint
+        self.port = int(endpoint.url.rsplit(":", 1)[1])
+
+    def cpu(self) -> tuple[float, float]:
+        return cpu_s(self.server.proc.pid), cpu_s(self.endpoint.process.pid)
+
+    def per(self, since: tuple[float, float], n: int, what: str) -> dict[str, float]:
+        server, endpoint = self.cpu()
+        return {
+            f"server_cpu_ms_per_{what}": round((server - since[0]) / n * 1000, 3),
+            f"endpoint_cpu_ms_per_{what}": round((endpoint - since[1]) / n * 1000, 3),
+        }
+
+    async def stats(self, prefix: str = "") -> dict[str, Any]:
+        """The endpoint's side channel, over a connection of its own that is closed at once (so
+        that it is not counted among the connections to the endpoint)."""
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as s,
+            s.get(f"{self.endpoint.url}/_bench/stats", params={"prefix": prefix}) as r,
+        ):
+            if r.status != 200:
+                raise RuntimeError(f"endpoint stats: {r.status}")
+            body: dict[str, Any] = await r.json()
+            return body
+
+    async def counts(self, session: aiohttp.ClientSession) -> dict[str, int]:
+        async with session.get(f"{self.server.admin}/invocations/counts") as r:
+            return {k: int(v) for k, v in (await r.json()).items()}
+
+
+async def register(session: aiohttp.ClientSession, rig: Rig, mode: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"uri": rig.endpoint.url}
+    if mode == "request_response":
+        body["use_http_11"] = True
+    async with session.post(f"{rig.server.admin}/deployments", json=body) as r:
+        if r.status != 201:
+            raise RuntimeError(f"registration failed: {r.status} {await r.text()}")
+        answer: dict[str, Any] = await r.json()
+    async with session.get(f"{rig.server.admin}/deployments/{answer['id']}") as r:
+        described: dict[str, Any] = await r.json()
+    return {"id": answer["id"], "protocol_type": described.get("protocol_type")}
+
+
+async def steps(session: aiohttp.ClientSession, rig: Rig, n: int, concurrency: int) -> dict[str, Any]:
+    url = f"{rig.server.url}/{SERVICE}/step"
+
+    async def call(i: int) -> None:
+        async with session.post(url, data=str(i), headers=JSON) as r:
+            body = await r.read()
+            if r.status != 200 or int(body) != i:
+                raise RuntimeError(f"bad answer {r.status} {body!r}")
+
+    await pool(min(100, n), concurrency, call)  # warm-up
+    cpu0 = rig.cpu()
+    t0 = time.perf_counter()
+    latencies = await pool(n, concurrency, call)
+    result: dict[str, Any] = summary(latencies, time.perf_counter() - t0)
+    result.update(rig.per(cpu0, n, "invocation"))
+    return result
+
+
+async def wait_until(what: str, timeout: float, check: Any) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def awakeables(
+    session: aiohttp.ClientSession, rig: Rig, handler: str, n: int, tag: str, suspend: bool
+) -> dict[str, Any]:
+    """`n` invocations of `handler` wait on awakeables, then all are resolved in a burst.
+
+    With `suspend`, the waiting is measured once awaken counts all of them suspended, else once
+    every awakeable id has been handed out (and, in request/response mode, every request ended)."""
+    cpu0 = rig.cpu()
+    t_send = time.perf_counter()
+    invocations: dict[str, str] = {}
+
+    async def send(i: int) -> None:
+        async with session.post(
+            f"{rig.server.url}/{SERVICE}/{handler}/send", data=json.dumps(f"{tag}-{i}"), headers=JSON
+        ) as r:
+            if r.status != 202:
+                raise RuntimeError(f"send failed: {r.status} {await r.text()}")
+            invocations[f"{tag}-{i}"] = (await r.json())["invocationId"]
+
+    await pool(n, 64, send)
+    handed_out: dict[str, str] = {}
+
+    async def all_handed_out() -> bool:
+        handed_out.update((await rig.stats(tag + "-"))["awakeables"])
+        return len(handed_out) >= n
+
+    await wait_until("the awakeable ids", 120, all_handed_out)
+    waiting_s = time.perf_counter() - t_send
+    if suspend:
+
+        async def all_suspended() -> bool:
+            return (await rig.counts(session)).get("suspended", 0) >= n
+
+        await wait_until("the invocations to suspend", 120, all_suspended)
+    elif rig.endpoint.http_version == "1.1":
+
+        async def requests_ended() -> bool:
+            return int((await rig.stats("-"))["in_flight"]) == 0
+
+        await wait_until("the requests to end", 60, requests_ended)
+    else:
+        await asyncio.sleep(0.3)  # the last commands are in
+    cpu_waiting = rig.cpu()
+    connections = established_connections(rig.port)
+    stats = await rig.stats("-")
+    counts = await rig.counts(session)
+    while_waiting = {
+        "invocations_waiting": n,
+        "requests_in_flight_to_endpoint": stats["in_flight"],
+        "established_connections_to_endpoint": connections,
+        "awaken_running": counts.get("running", 0),
+        "awaken_suspended": counts.get("suspended", 0),
+    }
+
+    done = await attach_all(rig.server.url, list(invocations.values()))
+    ids = [(handed_out[f"{tag}-{i}"], i) for i in range(n)]
+
+    async def resolve(i: int) -> None:
+        url = f"{rig.server.url}/restate/awakeables/{ids[i][0]}/resolve"
+        async with session.post(url, data=json.dumps(f"ok {ids[i][1]}"), headers=JSON) as r:
+            if r.status != 202:
+                raise RuntimeError(f"resolve failed: {r.status} {await r.text()}")
+
+    cpu_burst = rig.cpu()
+    t0 = time.perf_counter()
+    latencies = await pool(n, 64, resolve)
+    resolved = time.perf_counter() - t0
+    await asyncio.wait_for(done, 120)
+    finished = time.perf_counter() - t0
+    result: dict[str, Any] = {
+        "awakeables": n,
+        "created_and_waiting_s": round(waiting_s, 3),
+        "resolve_per_s": round(n / resolved, 1),
+        "resolve_p50_ms": round(sorted(latencies)[n // 2] * 1000, 3),
+        "completions_per_s": round(n / finished, 1),
+        **rig.per(cpu_burst, n, "completion"),
+        **rig.per(cpu0, n, "invocation"),
+        "server_cpu_ms_per_invocation_until_waiting": round((cpu_waiting[0] - cpu0[0]) / n * 1000, 3),
+        "while_waiting": while_waiting,
+    }
+    return result
+
+
+async def run_mode(session: aiohttp.ClientSession, mode: str, quick: bool) -> dict[str, Any]:
+    rounds = 1 if quick else 3
+    n_c1 = 100 if quick else 500
+    n_c64 = 300 if quick else 2000
+    n_awk = 200 if quick else 1000
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="awaken-bench-") as tmp:
+        endpoint: Endpoint | None = None
+        server: Server | None = None
+        try:
+            endpoint = start_endpoint(MODES[mode])
+            server = Server(Path(tmp))
+            await server.ready(session)
+            rig = Rig(server, endpoint)
+            served = "hypercorn (h2c)" if mode == "bidi" else "uvicorn (HTTP/1.1)"
+            out["deployment"] = {
+                "endpoint": f"restate-sdk under {served}",
+                **(await register(session, rig, mode)),
+            }
+            c1 = [await steps(session, rig, n_c1, 1) for _ in range(rounds)]
+            c64 = [await steps(session, rig, n_c64, 64) for _ in range(rounds)]
+            out["step_c1"] = median(c1, "per_s")
+            out["step_c64"] = median(c64, "per_s")
+            awk = [await awakeables(session, rig, "wait", n_awk, f"w{r}", False) for r in range(rounds)]
+            out["awakeables"] = median(awk, "completions_per_s")
+            out["suspended"] = await awakeables(session, rig, "wait_suspending", n_awk, "s", True)
+            stats = await rig.stats("-")
+            out["endpoint_requests"] = {
+                "invoke_requests": stats["invoke_requests"],
+                "max_in_flight": stats["max_in_flight"],
+            }
+        except BaseException:
+            if endpoint is not None:
+                sys.stderr.write(f"endpoint log ({mode}):\n{endpoint.log_tail()}\n")
+            raise
+        finally:
+            if endpoint is not None:
+                stop_endpoint(endpoint)
+            if server is not None:
+                server.stop()
+    return out
+
+
+def versus_anchors(mode: str, results: dict[str, Any]) -> dict[str, Any]:
+    awakeables = results["awakeables"]["completions_per_s"]
+    anchor_awk = ANCHORS["awakeables_completions_per_s"][mode]
+    cpu = max(
+        results["step_c64"]["server_cpu_ms_per_invocation"],
+        results["awakeables"]["server_cpu_ms_per_invocation"],
+    )
+    return {
+        "step_c1_per_s_ratio": round(results["step_c1"]["per_s"] / ANCHORS["step_c1"]["per_s"], 2),
+        "step_c64_per_s_ratio": round(results["step_c64"]["per_s"] / ANCHORS["step_c64"]["per_s"], 2),
+        "awakeables_completions_per_s_ratio": round(awakeables / anchor_awk, 2),
+        "server_cpu_ms_per_invocation_worst": cpu,
+        "server_cpu_at_most_half_of_restate_low": cpu <= ANCHORS["server_cpu_ms_per_invocation"][0] / 2,
+        "server_cpu_at_most_half_of_restate_high": cpu <= ANCHORS["server_cpu_ms_per_invocation"][1] / 2,
+    }
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    import restate
+
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        },
+        "storage": "sqlite, WAL, synchronous=full, one process",
+        "sdk": f"restate-sdk {getattr(restate, '__version__', '1.3.0')}",
+        "anchors": ANCHORS,
+        "targets": TARGETS,
+        "notes": [
+            "bidi: the `wait` handler has the default inactivity timeout (60 s), so its streams stay "
+            "open while it waits; `wait_suspending` declares 1 s in the SDK (handler option "
+            "inactivity_timeout), after which awaken asks the SDK to suspend",
+            "figures are medians of the rounds (every round's figure beside); the machine is shared "
+            "and noisy: compare runs by the server CPU per invocation rather than by the rates",
+        ],
+    }
+    connector = aiohttp.TCPConnector(limit=128)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
+        for mode in ("request_response", "bidi"):
+            results[mode] = await run_mode(session, mode, quick)
+            results[mode]["versus_anchors"] = versus_anchors(mode, results[mode])
+    results["machine"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small runs (a smoke test)")
+    os.chdir(ROOT)
+    print(json.dumps(asyncio.run(main(parser.parse_args().quick)), indent=2))
