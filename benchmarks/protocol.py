@@ -145,7 +145,7 @@ async def steps(session: aiohttp.ClientSession, rig: Rig, n: int, concurrency: i
             if r.status != 200 or int(body) != i:
                 raise RuntimeError(f"bad answer {r.status} {body!r}")
 
-    await pool(min(100, n), concurrency, call)  # warm-up
+    await pool(min(50, n), concurrency, call)  # warm-up
     cpu0 = rig.cpu()
     t0 = time.perf_counter()
     latencies = await pool(n, concurrency, call)
@@ -162,13 +162,27 @@ async def wait_until(what: str, timeout: float, check: Any) -> None:
         await asyncio.sleep(0.1)
 
 
+async def settle(rig: Rig, in_flight: int, quiet_s: float = 0.5, timeout: float = 60) -> None:
+    """Until `in_flight` requests to the endpoint are open and none has started for `quiet_s`."""
+    last, since = -1, time.monotonic()
+
+    async def settled() -> bool:
+        nonlocal last, since
+        stats = await rig.stats("-")
+        if stats["invoke_requests"] != last:
+            last, since = stats["invoke_requests"], time.monotonic()
+        return int(stats["in_flight"]) == in_flight and time.monotonic() - since >= quiet_s
+
+    await wait_until(f"{in_flight} requests in flight to the endpoint, and quiet", timeout, settled)
+
+
 async def awakeables(
     session: aiohttp.ClientSession, rig: Rig, handler: str, n: int, tag: str, suspend: bool
 ) -> dict[str, Any]:
     """`n` invocations of `handler` wait on awakeables, then all are resolved in a burst.
 
-    With `suspend`, the waiting is measured once awaken counts all of them suspended, else once
-    every awakeable id has been handed out (and, in request/response mode, every request ended)."""
+    The waiting is measured once every awakeable id has been handed out (with `suspend`: and
+    awaken counts all of them suspended) and the requests to the endpoint have settled."""
     cpu0 = rig.cpu()
     t_send = time.perf_counter()
     invocations: dict[str, str] = {}
@@ -196,14 +210,11 @@ async def awakeables(
             return (await rig.counts(session)).get("suspended", 0) >= n
 
         await wait_until("the invocations to suspend", 120, all_suspended)
-    elif rig.endpoint.http_version == "1.1":
-
-        async def requests_ended() -> bool:
-            return int((await rig.stats("-"))["in_flight"]) == 0
-
-        await wait_until("the requests to end", 60, requests_ended)
-    else:
-        await asyncio.sleep(0.3)  # the last commands are in
+    # Settled: in request/response mode every request has ended and no other starts (each
+    # invocation takes two before it waits: the SDK suspends for the run's acknowledgement, then,
+    # replayed, on the awakeable); in bidi mode every stream is open, unless suspended.
+    in_flight = 0 if suspend or rig.endpoint.http_version == "1.1" else n
+    await settle(rig, in_flight)
     cpu_waiting = rig.cpu()
     connections = established_connections(rig.port)
     stats = await rig.stats("-")
@@ -253,7 +264,7 @@ class Sizes:
     awakeables: int
 
 
-FULL = Sizes(rounds=3, c1=300, c64=1500, awakeables=1000)
+FULL = Sizes(rounds=3, c1=200, c64=1000, awakeables=1000)
 QUICK = Sizes(rounds=1, c1=100, c64=300, awakeables=200)
 
 
