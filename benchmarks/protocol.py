@@ -106,8 +106,9 @@ class Rig:
         }
 
     async def stats(self, prefix: str = "") -> dict[str, Any]:
-        """The endpoint's side channel, over a connection of its own that is closed at once (so
-        that it is not counted among the connections to the endpoint)."""
+        """The endpoint's side channel (with the awakeable ids of the tags that start with `prefix`),
+        over a connection of its own that is closed at once (so that it is not counted among the
+        connections to the endpoint)."""
         connector = aiohttp.TCPConnector(force_close=True)
         async with (
             aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as s,
@@ -146,11 +147,14 @@ async def steps(session: aiohttp.ClientSession, rig: Rig, n: int, concurrency: i
                 raise RuntimeError(f"bad answer {r.status} {body!r}")
 
     await pool(min(50, n), concurrency, call)  # warm-up
+    requests0 = (await rig.stats())["invoke_requests"]
     cpu0 = rig.cpu()
     t0 = time.perf_counter()
     latencies = await pool(n, concurrency, call)
     result: dict[str, Any] = summary(latencies, time.perf_counter() - t0)
     result.update(rig.per(cpu0, n, "invocation"))
+    requests = (await rig.stats())["invoke_requests"] - requests0
+    result["endpoint_requests_per_invocation"] = round(requests / n, 2)
     return result
 
 
@@ -168,7 +172,7 @@ async def settle(rig: Rig, in_flight: int, quiet_s: float = 0.5, timeout: float 
 
     async def settled() -> bool:
         nonlocal last, since
-        stats = await rig.stats("-")
+        stats = await rig.stats()
         if stats["invoke_requests"] != last:
             last, since = stats["invoke_requests"], time.monotonic()
         return int(stats["in_flight"]) == in_flight and time.monotonic() - since >= quiet_s
@@ -183,6 +187,7 @@ async def awakeables(
 
     The waiting is measured once every awakeable id has been handed out (with `suspend`: and
     awaken counts all of them suspended) and the requests to the endpoint have settled."""
+    requests0 = (await rig.stats())["invoke_requests"]
     cpu0 = rig.cpu()
     t_send = time.perf_counter()
     invocations: dict[str, str] = {}
@@ -217,7 +222,7 @@ async def awakeables(
     await settle(rig, in_flight)
     cpu_waiting = rig.cpu()
     connections = established_connections(rig.port)
-    stats = await rig.stats("-")
+    stats = await rig.stats()
     counts = await rig.counts(session)
     while_waiting = {
         "invocations_waiting": n,
@@ -242,6 +247,7 @@ async def awakeables(
     resolved = time.perf_counter() - t0
     await asyncio.wait_for(done, 120)
     finished = time.perf_counter() - t0
+    requests = (await rig.stats())["invoke_requests"] - requests0
     result: dict[str, Any] = {
         "awakeables": n,
         "created_and_waiting_s": round(waiting_s, 3),
@@ -250,6 +256,7 @@ async def awakeables(
         "completions_per_s": round(n / finished, 1),
         **rig.per(cpu_burst, n, "completion"),
         **rig.per(cpu0, n, "invocation"),
+        "endpoint_requests_per_invocation": round(requests / n, 2),
         "server_cpu_ms_per_invocation_until_waiting": round((cpu_waiting[0] - cpu0[0]) / n * 1000, 3),
         "while_waiting": while_waiting,
     }
@@ -292,7 +299,7 @@ async def run_mode(session: aiohttp.ClientSession, mode: str, sizes: Sizes) -> d
             awk = [await awakeables(session, rig, "wait", n, f"w{r}", False) for r in range(rounds)]
             out["awakeables"] = median(awk, "completions_per_s")
             out["suspended"] = await awakeables(session, rig, "wait_suspending", n, "s", True)
-            stats = await rig.stats("-")
+            stats = await rig.stats()
             out["endpoint_requests"] = {
                 "invoke_requests": stats["invoke_requests"],
                 "max_in_flight": stats["max_in_flight"],

@@ -6,8 +6,8 @@ side channel for the benchmark (never called by awaken):
 
 - `in_flight`: requests to `/invoke/...` whose ASGI call has not returned (one per open HTTP/2
   stream, or per HTTP/1.1 request), `max_in_flight`, `invoke_requests` (all of them so far);
-- `awakeables`: `{tag: awakeable id}` of the `wait` invocations whose tag starts with `?prefix=`,
-  each handed out inside `ctx.run` as the seed does.
+- `awakeables`: `{tag: awakeable id}` of the `wait` invocations whose tag starts with `?prefix=`
+  (none without it), each handed out inside `ctx.run` as the seed does.
 """
 
 from __future__ import annotations
@@ -69,9 +69,8 @@ _counters = {"in_flight": 0, "max_in_flight": 0, "invoke_requests": 0}
 
 async def _stats(scope: Scope, send: Send) -> None:
     prefix = parse_qs(scope.get("query_string", b"").decode()).get("prefix", [""])[0]
-    body = json.dumps(
-        {**_counters, "awakeables": {t: a for t, a in _handed_out.items() if t.startswith(prefix)}}
-    ).encode()
+    handed_out = {t: a for t, a in _handed_out.items() if t.startswith(prefix)} if prefix else {}
+    body = json.dumps({**_counters, "awakeables": handed_out}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,7 @@ async def test_protocol_benchmark_runs_and_reports() -> None:
         for workload in ("step_c1", "step_c64"):
             assert out[workload]["calls"] > 0 and out[workload]["per_s"] > 0
             assert out[workload]["server_cpu_ms_per_invocation"] > 0
+            assert out[workload]["endpoint_requests_per_invocation"] >= 1
         for workload in ("awakeables", "suspended"):
             assert out[workload]["awakeables"] == 20 and out[workload]["completions_per_s"] > 0
         # While they wait suspended, no request to the endpoint is open, in either mode.
