@@ -14,10 +14,14 @@ awaken's ingress from this process with aiohttp:
   (the benchmark reads the ids from the endpoint), then wait; a client is attached to each; all
   are resolved over the ingress (concurrency 64) until every handler has completed;
 - while those wait, from outside: the requests to the endpoint in flight (counted by the endpoint
-  app) and the established TCP connections to the endpoint's port (/proc/net/tcp);
-- suspended: the same with a handler whose inactivity timeout is 1 s (declared by the SDK in its
-  manifest): once awaken has suspended all of them, the requests and connections still open, and
-  the completions per second when each completion replays the journal on a new request;
+  app) and the established TCP connections to the endpoint's port (/proc/net/tcp). In
+  request/response mode they are sampled once awaken counts every invocation suspended (the SDK
+  suspends at once; awaken keeps an invocation in memory for `--suspend-after`, 1 s); in bidi
+  mode once every stream is open (the default inactivity timeout, 60 s, has not passed);
+- suspended (bidi only): the same with a handler whose inactivity timeout is 1 s (declared by the
+  SDK in its manifest): once awaken has asked all of them to suspend, the requests and
+  connections still open, and the completions per second when each completion replays the
+  journal on a new request;
 - for each workload: CPU per invocation of awaken's server process and of the endpoint process.
 
 The figures of Restate 1.7.12 serving the same kind of service on this kind of machine are
@@ -162,12 +166,13 @@ async def wait_until(what: str, timeout: float, check: Any) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.1)
 
 
-async def settle(rig: Rig, in_flight: int, quiet_s: float = 0.5, timeout: float = 60) -> None:
-    """Until `in_flight` requests to the endpoint are open and none has started for `quiet_s`."""
+async def settle(rig: Rig, in_flight: int, quiet_s: float = 0.5, timeout: float = 30) -> bool:
+    """Until `in_flight` requests to the endpoint are open and none has started for `quiet_s`;
+    False if that did not happen within `timeout` (what is open then is reported as it is)."""
     last, since = -1, time.monotonic()
 
     async def settled() -> bool:
@@ -177,7 +182,11 @@ async def settle(rig: Rig, in_flight: int, quiet_s: float = 0.5, timeout: float 
             last, since = stats["invoke_requests"], time.monotonic()
         return int(stats["in_flight"]) == in_flight and time.monotonic() - since >= quiet_s
 
-    await wait_until(f"{in_flight} requests in flight to the endpoint, and quiet", timeout, settled)
+    try:
+        await wait_until(f"{in_flight} requests in flight to the endpoint", timeout, settled)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def awakeables(
@@ -185,8 +194,8 @@ async def awakeables(
 ) -> dict[str, Any]:
     """`n` invocations of `handler` wait on awakeables, then all are resolved in a burst.
 
-    The waiting is measured once every awakeable id has been handed out (with `suspend`: and
-    awaken counts all of them suspended) and the requests to the endpoint have settled."""
+    The waiting is measured once every awakeable id has been handed out and, with `suspend`,
+    awaken counts all of them suspended (else every stream to the endpoint is open)."""
     requests0 = (await rig.stats())["invoke_requests"]
     cpu0 = rig.cpu()
     t_send = time.perf_counter()
@@ -215,17 +224,14 @@ async def awakeables(
             return (await rig.counts(session)).get("suspended", 0) >= n
 
         await wait_until("the invocations to suspend", 120, all_suspended)
-    # Settled: in request/response mode every request has ended and no other starts (each
-    # invocation takes two before it waits: the SDK suspends for the run's acknowledgement, then,
-    # replayed, on the awakeable); in bidi mode every stream is open, unless suspended.
-    in_flight = 0 if suspend or rig.endpoint.http_version == "1.1" else n
-    await settle(rig, in_flight)
+    settled = await settle(rig, 0 if suspend else n)  # none open (suspended), or every stream open
     cpu_waiting = rig.cpu()
     connections = established_connections(rig.port)
     stats = await rig.stats()
     counts = await rig.counts(session)
     while_waiting = {
         "invocations_waiting": n,
+        "settled": settled,
         "requests_in_flight_to_endpoint": stats["in_flight"],
         "established_connections_to_endpoint": connections,
         "awaken_running": counts.get("running", 0),
@@ -296,9 +302,12 @@ async def run_mode(session: aiohttp.ClientSession, mode: str, sizes: Sizes) -> d
             out["step_c1"] = median(c1, "per_s")
             out["step_c64"] = median(c64, "per_s")
             n = sizes.awakeables
-            awk = [await awakeables(session, rig, "wait", n, f"w{r}", False) for r in range(rounds)]
+            # In request/response mode the SDK suspends at once: awaken counts them suspended.
+            rr = mode == "request_response"
+            awk = [await awakeables(session, rig, "wait", n, f"w{r}", rr) for r in range(rounds)]
             out["awakeables"] = median(awk, "completions_per_s")
-            out["suspended"] = await awakeables(session, rig, "wait_suspending", n, "s", True)
+            if not rr:
+                out["suspended"] = await awakeables(session, rig, "wait_suspending", n, "s", True)
             stats = await rig.stats()
             out["endpoint_requests"] = {
                 "invoke_requests": stats["invoke_requests"],
@@ -365,8 +374,8 @@ async def main(sizes: Sizes) -> dict[str, Any]:
         "targets": TARGETS,
         "notes": [
             "while_waiting is sampled once every awakeable id is handed out and, in request/response "
-            "mode, every request to the endpoint has ended; awaken_running counts invocations awaken "
-            "keeps in memory (--suspend-after, 1 s) though the SDK has suspended and no request is open",
+            "mode, awaken counts every invocation suspended (so each completion replays the journal "
+            "on a new request), in bidi mode every stream is open",
             "established_connections_to_endpoint counts TCP connections, not requests: in "
             "request/response mode they are idle keep-alive connections of awaken's HTTP/1.1 pool, in "
             "bidi mode the HTTP/2 connections that carry the streams",
