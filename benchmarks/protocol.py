@@ -91,6 +91,36 @@ def established_connections(port: int) -> int:
     return total
 
 
+def _cpu_times() -> list[int]:
+    """The machine's CPU time (all CPUs, in clock ticks) in user, nice, system, idle, iowait, irq,
+    softirq, steal."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+class MachineLoad:
+    """How busy the machine was meanwhile, and how much of it was not this benchmark's processes
+    (the machine may be shared: then the figures are noisy, CPU per invocation included)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.times = _cpu_times()
+        self.ours = sum(cpu_s(pid) for pid in pids)
+
+    def report(self) -> dict[str, float]:
+        now = _cpu_times()
+        delta = [b - a for a, b in zip(self.times, now, strict=True)]
+        total = sum(delta) or 1
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = total - delta[3] - delta[4]
+        ours = (sum(cpu_s(pid) for pid in self.pids) - self.ours) * ticks
+        return {
+            "busy_pct_of_all_cpus": round(100 * busy / total, 1),
+            "benchmark_processes_pct": round(100 * ours / total, 1),
+            "others_pct": round(100 * max(0.0, busy - ours) / total, 1),
+            "steal_pct": round(100 * delta[7] / total, 1),
+        }
+
+
 class Rig:
     """awaken's server, the SDK endpoint registered with it, and their CPU meters."""
 
@@ -297,6 +327,7 @@ async def run_mode(session: aiohttp.ClientSession, mode: str, sizes: Sizes) -> d
                 "endpoint": f"restate-sdk under {served}",
                 **(await register(session, rig, mode)),
             }
+            load = MachineLoad([os.getpid(), server.proc.pid, endpoint.process.pid])
             c1 = [await steps(session, rig, sizes.c1, 1) for _ in range(rounds)]
             c64 = [await steps(session, rig, sizes.c64, 64) for _ in range(rounds)]
             out["step_c1"] = median(c1, "per_s")
@@ -308,6 +339,7 @@ async def run_mode(session: aiohttp.ClientSession, mode: str, sizes: Sizes) -> d
             out["awakeables"] = median(awk, "completions_per_s")
             if not rr:
                 out["suspended"] = await awakeables(session, rig, "wait_suspending", n, "s", True)
+            out["machine_load"] = load.report()
             stats = await rig.stats()
             out["endpoint_requests"] = {
                 "invoke_requests": stats["invoke_requests"],
@@ -382,8 +414,10 @@ async def main(sizes: Sizes) -> dict[str, Any]:
             "bidi: the `wait` handler has the default inactivity timeout (60 s, Restate's), so its "
             "streams stay open while it waits; `wait_suspending` declares 1 s in the SDK (handler option "
             "inactivity_timeout), after which awaken asks the SDK to suspend",
-            "figures are medians of the rounds (every round's figure beside); the machine is shared "
-            "and noisy: compare runs by the server CPU per invocation rather than by the rates",
+            "figures are medians of the rounds (every round's figure beside); the machine may be "
+            "shared: machine_load says how busy it was during each mode and how much of that was not "
+            "this benchmark (others_pct, steal included); with others busy, rates and CPU per "
+            "invocation are both worse than on a quiet machine",
         ],
     }
     connector = aiohttp.TCPConnector(limit=128)
