@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -436,5 +437,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small runs (a smoke test)")
     os.chdir(ROOT)
+    # SIGTERM as Ctrl-C: the processes started are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sizes = QUICK if parser.parse_args().quick else FULL
     print(json.dumps(asyncio.run(main(sizes)), indent=2))
