@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -122,6 +123,20 @@ class MachineLoad:
         }
 
 
+_FAILED = re.compile(r"WARNING +awaken\.engine +invocation \S+ attempt \d+ failed: ")
+_IDS = re.compile(r"\b(inv|dp)_\w+|:\d{2,5}\b|(?<=last stream )\d+")
+
+
+def failure_summary(failures: list[str]) -> dict[str, Any]:
+    """How many attempts failed, and the distinct reasons (ids and ports left out) with counts."""
+    reasons: dict[str, int] = {}
+    for failure in failures:
+        reason = _IDS.sub("…", failure)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+    return {"failed_attempts": len(failures), "reasons": dict(top)}
+
+
 class Rig:
     """awaken's server, the SDK endpoint registered with it, and their CPU meters."""
 
@@ -129,6 +144,12 @@ class Rig:
         self.server = server
         self.endpoint = endpoint
         self.port = int(endpoint.url.rsplit(":", 1)[1])
+
+    def failures(self) -> list[str]:
+        """The attempts that failed so far, as awaken's log tells (the retry policy retries them)."""
+        self.server.log.flush()
+        text = Path(self.server.log.name).read_text(errors="replace")
+        return [line.split(" failed: ", 1)[1] for line in text.splitlines() if _FAILED.search(line)]
 
     def cpu(self) -> tuple[float, float]:
         return cpu_s(self.server.proc.pid), cpu_s(self.endpoint.process.pid)
@@ -183,6 +204,7 @@ async def steps(session: aiohttp.ClientSession, rig: Rig, n: int, concurrency: i
 
     await pool(min(50, n), concurrency, call)  # warm-up
     requests0 = (await rig.stats())["invoke_requests"]
+    failed0 = len(rig.failures())
     cpu0 = rig.cpu()
     t0 = time.perf_counter()
     latencies = await pool(n, concurrency, call)
@@ -190,6 +212,7 @@ async def steps(session: aiohttp.ClientSession, rig: Rig, n: int, concurrency: i
     result.update(rig.per(cpu0, n, "invocation"))
     requests = (await rig.stats())["invoke_requests"] - requests0
     result["endpoint_requests_per_invocation"] = round(requests / n, 2)
+    result["failed_attempts"] = len(rig.failures()) - failed0
     return result
 
 
@@ -228,6 +251,7 @@ async def awakeables(
     The waiting is measured once every awakeable id has been handed out and, with `suspend`,
     awaken counts all of them suspended (else every stream to the endpoint is open)."""
     requests0 = (await rig.stats())["invoke_requests"]
+    failed0 = len(rig.failures())
     cpu0 = rig.cpu()
     t_send = time.perf_counter()
     invocations: dict[str, str] = {}
@@ -294,6 +318,7 @@ async def awakeables(
         **rig.per(cpu_burst, n, "completion"),
         **rig.per(cpu0, n, "invocation"),
         "endpoint_requests_per_invocation": round(requests / n, 2),
+        "failed_attempts": len(rig.failures()) - failed0,
         "server_cpu_ms_per_invocation_until_waiting": round((cpu_waiting[0] - cpu0[0]) / n * 1000, 3),
         "while_waiting": while_waiting,
     }
@@ -341,6 +366,7 @@ async def run_mode(session: aiohttp.ClientSession, mode: str, sizes: Sizes) -> d
             if not rr:
                 out["suspended"] = await awakeables(session, rig, "wait_suspending", n, "s", True)
             out["machine_load"] = load.report()
+            out["attempt_failures"] = failure_summary(rig.failures())
             stats = await rig.stats()
             out["endpoint_requests"] = {
                 "invoke_requests": stats["invoke_requests"],

@@ -24,6 +24,8 @@ async def test_protocol_benchmark_runs_and_reports() -> None:
             assert out[workload]["endpoint_requests_per_invocation"] >= 1
         assert out["awakeables"]["awakeables"] == 20 and out["awakeables"]["completions_per_s"] > 0
         assert out["endpoint_requests"]["invoke_requests"] > 0
+        assert out["attempt_failures"]["failed_attempts"] >= 0
+        assert 0 <= out["machine_load"]["benchmark_processes_pct"] <= 100
     # While they wait suspended, no request to the endpoint is open, in either mode.
     for waiting in (result["request_response"]["awakeables"], result["bidi"]["suspended"]):
         assert waiting["completions_per_s"] > 0
