@@ -131,7 +131,7 @@ def failure_summary(failures: list[str]) -> dict[str, Any]:
     """How many attempts failed, and the distinct reasons (ids and ports left out) with counts."""
     reasons: dict[str, int] = {}
     for failure in failures:
-        reason = _IDS.sub("…", failure)
+        reason = _IDS.sub("*", failure)
         reasons[reason] = reasons.get(reason, 0) + 1
     top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
     return {"failed_attempts": len(failures), "reasons": dict(top)}
