@@ -25,7 +25,9 @@ class Server:
     /close (drops the TCP connection), /noread (never opens its receive window again)."""
 
     max_streams: int = 100
+    hold_settings: int = 0  # say nothing (not even SETTINGS) until this many streams are open
     connections: int = 0
+    most_open_streams: int = 0  # the most streams open at once on one connection
     port: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -55,16 +57,34 @@ class Server:
         conn.initiate_connection()
         conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams})
         paths: dict[int, str] = {}
+        open_now: set[int] = set()
         pending: dict[int, bytearray] = {}  # echo bytes waiting for the client's window
         ending: set[int] = set()
         try:
-            writer.write(conn.data_to_send())
+            if not self.hold_settings:
+                writer.write(conn.data_to_send())
             while data := await reader.read(65536):
+                if len(paths) < self.hold_settings:
+                    conn.receive_data(data)  # (events of held streams: none need an answer)
+                    for sid in conn.streams:
+                        paths.setdefault(sid, "/echo")
+                        pending.setdefault(sid, bytearray())
+                        open_now.add(sid)
+                    self.most_open_streams = max(self.most_open_streams, len(open_now))
+                    if len(paths) < self.hold_settings:
+                        continue
+                    for sid in paths:
+                        conn.send_headers(sid, [(":status", "200"), ("content-type", "text/plain")])
+                    writer.write(conn.data_to_send())
+                    await writer.drain()
+                    continue
                 for event in conn.receive_data(data):
                     match event:
                         case h2.events.RequestReceived(stream_id=sid, headers=headers):
                             path = dict(headers)[":path"]
                             paths[sid] = path
+                            open_now.add(sid)
+                            self.most_open_streams = max(self.most_open_streams, len(open_now))
                             if path == "/reset":
                                 conn.reset_stream(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
                             elif path == "/goaway":
@@ -85,6 +105,7 @@ class Server:
                         case _:
                             pass
                 self._flush(conn, pending, ending)
+                open_now &= set(pending)
                 writer.write(conn.data_to_send())
                 await writer.drain()
         except (ConnectionError, h2.exceptions.H2Error):
@@ -189,6 +210,29 @@ async def test_the_peers_stream_limit_opens_another_connection(pool: H2Pool) -> 
             await s.send(b"y", end=True)
             assert await read_all(s) == b"y"
             await s.aclose()
+    finally:
+        await server.stop()
+
+
+async def test_a_burst_on_a_new_connection_stays_within_100_streams_until_the_peer_says(
+    pool: H2Pool,
+) -> None:
+    # 200 streams opened at once on a server that says nothing, SETTINGS included, until 100 are
+    # open: a client that trusted h2's "unlimited" default before the SETTINGS would open them
+    # all on one connection (hypercorn, whose limit is 100, then ends it with every stream on it).
+    server = Server(hold_settings=100)
+    await server.start()
+    try:
+        streams = await asyncio.gather(
+            *(pool.open_stream(origin(server), "POST", "/echo", {}) for _ in range(200))
+        )
+        assert server.connections == 2
+        for i, stream in enumerate(streams):
+            await stream.send(f"m{i}".encode(), end=True)
+        assert [await read_all(s) for s in streams] == [f"m{i}".encode() for i in range(200)]
+        assert server.most_open_streams <= 100
+        for stream in streams:
+            await stream.aclose()
     finally:
         await server.stop()
 

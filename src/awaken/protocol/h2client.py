@@ -41,6 +41,7 @@ STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
 CONNECTION_WINDOW = 16 << 20
 _READ_SIZE = 1 << 16
+STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,10 @@ class H2Connection:
         self._h2 = h2.connection.H2Connection(config)
         self._streams: dict[int, H2Stream] = {}
         self.retired = False  # no new streams: it closes when its last stream is released
+        # Until the peer's SETTINGS arrive, h2 reports an unlimited stream count; a server that
+        # allows fewer than we open answers GOAWAY (hypercorn: 100). RFC 9113 §6.5.2 advises
+        # servers to allow at least 100, so that many is safe before we know.
+        self._peer_settings_seen = False
         self._write_lock = asyncio.Lock()
         self._window = asyncio.Event()
         self._error: DeploymentError | None = None
@@ -250,6 +255,8 @@ class H2Connection:
 
     def has_capacity(self) -> bool:
         limit = self._h2.remote_settings.max_concurrent_streams
+        if not self._peer_settings_seen:
+            limit = min(limit, STREAMS_BEFORE_SETTINGS)
         return (
             self.usable
             and not self.retired
@@ -448,7 +455,10 @@ class H2Connection:
             case h2.events.StreamReset(stream_id=sid, error_code=code) if sid in self._streams:
                 stream = self._streams[sid]
                 stream._fail(StreamReset(int(code or 0), stream.url))
-            case h2.events.WindowUpdated() | h2.events.RemoteSettingsChanged():
+            case h2.events.RemoteSettingsChanged():
+                self._peer_settings_seen = True
+                self._window.set()
+            case h2.events.WindowUpdated():
                 self._window.set()
             case h2.events.ConnectionTerminated(error_code=code, last_stream_id=last):
                 self._die(f"the deployment sent GOAWAY (error code {int(code or 0)}, last stream {last})")
