@@ -246,6 +246,25 @@ class PromiseOp:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalOp:
+    """A named-signal entry of the writing invocation.
+
+    - await: SIGNAL entry `index` is the `ordinal`-th await of signal `name` by this invocation:
+      it is completed with the `ordinal`-th signal of that name sent to it (by arrival), now if it
+      has arrived (reported in `ProgressResult.entry_outcomes`), else when it does;
+    - send: sends signal `name` with `outcome` to invocation `target`. An unknown or completed
+      target (or one served elsewhere, which cannot receive named signals) drops it silently.
+    """
+
+    index: int
+    action: Literal["await", "send"]
+    name: str
+    ordinal: int = 0  # for await
+    target: str = ""  # for send
+    outcome: Outcome | None = None  # for send
+
+
+@dataclass(frozen=True, slots=True)
 class Suspend:
     waiting_on: list[int]  # entry indices; if one is already complete, the store resumes instead
 
@@ -292,6 +311,7 @@ class Progress:
     # now if it has one (404 if there is no such invocation), else when it completes.
     attaches: list[tuple[int, str]] = field(default_factory=list)
     promises: list[PromiseOp] = field(default_factory=list)
+    signals: list[SignalOp] = field(default_factory=list)  # in journal order
     cancels: list[str] = field(default_factory=list)  # ctx.cancel_invocation targets
     # (entry index, state name): GET_STATE entries stored as a reference to the state get a copy
     # of the value they read, because this step overwrites it (a replay will need it).
