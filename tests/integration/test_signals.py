@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from awaken.cli.describe import _details
 from awaken.core.ids import new_invocation_id
 from awaken.storage.protocol import Status
 from awaken.testing import TestEnvironment
@@ -117,3 +118,28 @@ async def test_an_exclusive_handler_waiting_on_a_signal_keeps_its_key_locked(env
     assert (await _send(env, holder, "release", "released")).status_code == 200
     assert (await _attach(env, holder)).json() == "released"
     assert (await _attach(env, queued)).json() == "released"  # ran after the holder, saw its write
+
+
+async def test_the_admin_journal_shows_signal_entries_readably(
+    env: TestEnvironment, admin: httpx.AsyncClient
+) -> None:
+    receiver = await _start(env, "/signals/wait_signal", "approve")
+    sent = await env.client.post(
+        "/signals/send_signal", json={"target": receiver, "name": "approve", "value": {"ok": 1}}
+    )
+    assert (await _attach(env, receiver)).status_code == 200
+    got = (await admin.get(f"/invocations/{receiver}")).json()["journal"]
+    assert [(e["kind"], e["name"], e["data"], e["result"]) for e in got] == [
+        ("signal", "approve", {"ordinal": 1}, {"value": {"ok": 1}})
+    ]
+    send = (await admin.get(f"/invocations/{sent.headers['x-restate-id']}")).json()["journal"][0]
+    assert (send["kind"], send["name"], send["data"], send["payload"]) == (
+        "send_signal",
+        "approve",
+        {"invocation_id": receiver},
+        {"ok": 1},
+    )
+    assert _details(got[0]) == "signal #1 of this name"
+    assert _details(send) == f'to {receiver}; in: {{"ok": 1}}'
+    rejected = {"kind": "send_signal", "data": {"invocation_id": receiver, "code": 403, "message": "no"}}
+    assert _details(rejected) == f"to {receiver}; rejected 403: no"

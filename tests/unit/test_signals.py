@@ -155,3 +155,9 @@ def test_the_machine_checks_the_kind_and_name_of_signal_entries() -> None:
         again = InvocationMachine(recorded)
         with pytest.raises(NonDeterminismError, match="entry 0"):
             again.step(kind, name)
+
+
+def test_a_wait_on_a_signal_is_named_after_it_in_traces() -> None:
+    from awaken.observability.tracing import describe_wait
+
+    assert describe_wait([("signal", "approve"), ("sleep", "")]) == "wait signal approve, sleep"
