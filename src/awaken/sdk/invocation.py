@@ -98,7 +98,7 @@ class InvocationContext(WorkflowContext):
         self.read_values: dict[int, bytes | None] = {}  # what reads journaled by reference read
         self._random: Random | None = None
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
-        self._signal_ordinals = SignalOrdinals()
+        self._signal_ordinals: SignalOrdinals | None = None  # made by the first ctx.signal
         self.finished = FinishedEvent()
 
     def _step(self, kind: EntryKind, name: str = "", **fields: Any) -> Entry:
@@ -314,6 +314,8 @@ class InvocationContext(WorkflowContext):
     def signal(
         self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
     ) -> RestateDurableFuture[T]:
+        if self._signal_ordinals is None:
+            self._signal_ordinals = SignalOrdinals()
         return await_signal(self, self._signal_ordinals, name, resolve_serde(serde, type_hint).deserialize)
 
     def resolve_signal(
