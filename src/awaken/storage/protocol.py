@@ -434,7 +434,8 @@ class Store(Protocol):
         """Apply one step of a running attempt atomically (see Progress).
 
         - entries are upserted; AWAKEABLE entries come with their NewAwakeable rows, SLEEP entries
-          with their timers, CALL/SEND entries with their child invocations;
+          with their timers, CALL/SEND entries with their child invocations, SIGNAL/SEND_SIGNAL
+          entries with their SignalOps (a signal is sent in the write that journals its sending);
         - Complete: stores the outcome, releases the key lock (claiming the next queued
           invocation of that key), closes the invocation's pending awakeables, deletes its timers,
           completes the caller's CALL entry (waking the caller if suspended), schedules PURGE;
