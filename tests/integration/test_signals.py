@@ -5,15 +5,30 @@ suspended receiver."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
 from awaken.cli.describe import _details
 from awaken.core.ids import new_invocation_id
 from awaken.storage.protocol import Status
-from awaken.testing import TestEnvironment
+from awaken.testing import TestEnvironment, harness
+from tests.integration import apps, signal_apps
+from tests.integration.conftest import FAST_RETRIES
 from tests.integration.helpers import eventually, next_awakeable, timer_armed
+
+
+@pytest.fixture(params=[False, True], ids=["in-memory", "always-replay"])
+async def env(request: pytest.FixtureRequest, db_url: str | None) -> AsyncIterator[TestEnvironment]:
+    """As the suite's `env` (every backend, in memory and always replaying), serving the signal
+    services."""
+    apps.reset()
+    async with harness(
+        signal_apps.app, always_replay=request.param, config=FAST_RETRIES, db=db_url
+    ) as environment:
+        yield environment
 
 
 async def _start(env: TestEnvironment, path: str, body: Any = None) -> str:
