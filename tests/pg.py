@@ -17,7 +17,8 @@ import pytest
 
 SERVER = os.environ.get("AWAKEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = (
-    "invocations, journal, state, locks, waiters, awakeables, timers, promises, promise_waiters, deployments"
+    "invocations, journal, state, locks, waiters, awakeables, timers, promises, promise_waiters, "
+    "deployments, signals"
 )
 
 

@@ -49,6 +49,11 @@ async def misuses_the_context(ctx: restate.Context) -> None:
     ctx.generic_send("api", "echo", b'"x"', delay=timedelta(seconds=1))  # type: ignore[call-arg]
 
 
+@svc.handler()
+async def asks_for_a_missing_context_method(ctx: restate.Context) -> None:
+    await ctx.signal_all("s")  # type: ignore[attr-defined]
+
+
 ATTEMPTS: list[int] = []
 
 
@@ -175,6 +180,9 @@ async def test_context_misuse_fails_at_once_and_ordinary_errors_retry() -> None:
     async with harness(APP, config=FAST_RETRIES) as env:
         r = await asyncio.wait_for(env.client.post("/api/misuses_the_context"), 10)
         assert r.status_code == 500 and "unexpected keyword argument 'delay'" in r.json()["message"]
+        r = await asyncio.wait_for(env.client.post("/api/asks_for_a_missing_context_method"), 10)
+        assert r.status_code == 500 and "no attribute 'signal_all'" in r.json()["message"]
+        assert "programming error" in r.json()["message"]
         sent = await env.client.post("/api/ordinary_attribute_error/send")
         inv = sent.json()["invocationId"]
         record = await eventually(

@@ -114,15 +114,24 @@ async def test_command_interpreter_combinators(env: TestEnvironment) -> None:
     assert results == ["sleep", "a", "b", "a", "a|b", "ok:a|err:boom", "b", ""]
 
 
-async def test_named_signals_fail_clearly_instead_of_retrying(env: TestEnvironment) -> None:
-    # named signals are not in awaken yet: the invocation fails at once with a clear message
+async def test_named_signals_resolved_and_rejected_through_test_utils(env: TestEnvironment) -> None:
+    # the sdk-test-suite's signal flow: the interpreter awaits a signal of its own invocation, and
+    # TestUtilsService resolves (or rejects) it by invocation id and name
     program = _interpret({"type": "awaitOne", "command": {"type": "createSignal", "signalName": "s"}})
-    r = await call(env, "/VirtualObjectCommandInterpreter/ci-sig/interpretCommands", program)
-    assert r.status_code == 500 and "no attribute 'signal'" in r.json()["message"]
-    assert "named signals are not supported" in r.json()["message"]
-    req = {"invocationId": r.headers["x-restate-id"], "signalName": "s", "value": "v"}
-    r = await call(env, "/TestUtilsService/resolveSignal", req)
-    assert r.status_code == 500 and "resolve_signal" in r.json()["message"]
+    path = "/VirtualObjectCommandInterpreter/{}/interpretCommands/send"
+    sent = await env.client.post(path.format("ci-sig"), json=program)
+    inv = sent.json()["invocationId"]
+    req = {"invocationId": inv, "signalName": "s", "value": "signalled!"}
+    assert (await call(env, "/TestUtilsService/resolveSignal", req)).status_code == 200
+    done = await asyncio.wait_for(env.client.get(f"/restate/invocation/{inv}/attach"), 10)
+    assert done.status_code == 200 and done.json() == "signalled!"
+
+    rejected = await env.client.post(path.format("ci-sig-rej"), json=program)
+    inv = rejected.json()["invocationId"]
+    req = {"invocationId": inv, "signalName": "s", "reason": "no signal for you"}
+    assert (await call(env, "/TestUtilsService/rejectSignal", req)).status_code == 200
+    done = await asyncio.wait_for(env.client.get(f"/restate/invocation/{inv}/attach"), 10)
+    assert done.status_code == 500 and done.json()["message"] == "no signal for you"
 
 
 async def test_interpreter_program_across_three_layers(env: TestEnvironment) -> None:

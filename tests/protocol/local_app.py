@@ -36,5 +36,11 @@ async def wait(ctx: restate.Context, name: str) -> str:
     return f"{name}: {await verdict}"
 
 
+@local.handler()
+async def wait_signal(ctx: restate.Context, name: str) -> str:
+    """A named signal, for a remote handler to send."""
+    return f"{name}: {await ctx.signal(name, type_hint=str)}"
+
+
 services = [local]
 app = restate.app(services=services)

@@ -98,3 +98,24 @@ async def test_a_remote_object_keeps_its_key_locked_while_it_waits(mixed: Awaken
     assert (await mixed.ingress.get(f"/restate/invocation/{queued}/attach")).json() == 1
     pending = (await mixed.admin.get("/awakeables")).json()["awakeables"]
     assert all(a["id"] != awakeable_id for a in pending)
+
+
+@pytest.mark.parametrize("sdk", [e for e in SDK_ENDPOINTS if e.startswith("py-")])
+async def test_a_remote_handler_signals_a_local_invocation(
+    sdk: str, endpoint: Callable[[str], Endpoint]
+) -> None:
+    # restate-sdk's ctx.resolve_signal / reject_signal: a SendSignalCommand by name, delivered by
+    # the store's rule for named signals (receiving them remotely needs a protocol awaken lacks)
+    async with serve(services, config=EngineConfig(remote_inactivity=0.3)) as awaken:
+        await awaken.register(endpoint(sdk).url)
+        for name, req, status, answer in (
+            ("verdict", {"value": "approved"}, 200, "verdict: approved"),
+            ("refusal", {"reject": "refused"}, 403, "refused"),
+        ):
+            sent = await awaken.ingress.post("/Local/wait_signal/send", json=name)
+            invocation_id = sent.json()["invocationId"]
+            body = {"invocation_id": invocation_id, "name": name, **req}
+            assert await call(awaken, "/Caller/signal", body) == "signalled"
+            r = await asyncio.wait_for(awaken.ingress.get(f"/restate/invocation/{invocation_id}/attach"), 30)
+            assert r.status_code == status, r.text
+            assert (r.json() if status == 200 else r.json()["message"]) == answer

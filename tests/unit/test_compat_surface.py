@@ -63,9 +63,6 @@ DIFFERENT = {
     "restate.client.Client",
 }
 
-# Methods of every context class that awaken deliberately lacks: named signals (protocol V7) are
-# not in awaken yet; calling one fails the invocation with a clear message (no retry loop).
-MISSING_CONTEXT_METHODS = {"signal", "resolve_signal", "reject_signal"}
 CONTEXT_CLASSES = {
     "Context",
     "ObjectContext",
@@ -76,10 +73,7 @@ CONTEXT_CLASSES = {
 
 
 def _deliberately_missing(where: str) -> bool:
-    if where in MISSING:
-        return True
-    *_, cls, method = where.split(".")
-    return cls in CONTEXT_CLASSES and method in MISSING_CONTEXT_METHODS
+    return where in MISSING
 
 
 # Parameters awaken has and restate-sdk does not: all keyword parameters with defaults.
@@ -250,3 +244,17 @@ def test_the_class_hierarchy_matches_where_handlers_rely_on_it() -> None:
     # shared contexts cannot write state, in both
     for cls in (restate.ObjectSharedContext, awaken.ObjectSharedContext):
         assert not {"set", "clear", "clear_all"} & set(dir(cls))
+
+
+def test_named_signals_are_compared_on_every_context_class() -> None:
+    # the comparison above covers them: they are present, with restate-sdk's parameters
+    compared = {where for where, _, ours in SURFACE if ours is not None}
+    for module in ("restate", "restate.context"):
+        for cls in CONTEXT_CLASSES:
+            for method in ("signal", "resolve_signal", "reject_signal"):
+                assert f"{module}.{cls}.{method}" in compared
+    import awaken
+
+    params = inspect.signature(awaken.Context.reject_signal).parameters
+    assert list(params) == ["self", "invocation_id", "name", "failure_message", "failure_code"]
+    assert params["failure_code"].default == 500

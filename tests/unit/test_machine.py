@@ -97,6 +97,7 @@ def test_immediate_kinds_are_what_the_journal_says() -> None:
         K.WAIT,
         K.CANCEL,
         K.CANCEL_SIGNAL,
+        K.SEND_SIGNAL,
     } == IMMEDIATE_KINDS
 
 

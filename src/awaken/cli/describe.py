@@ -20,7 +20,8 @@ def _value(wrapped: dict[str, Any] | None) -> str:
 
 
 def _details(entry: dict[str, Any]) -> str:
-    """What an entry's metadata says, per kind: awakeable id and deadline, timer, call target..."""
+    """What an entry's metadata says, per kind: awakeable id and deadline, timer, call target,
+    signal ordinal or target..."""
     data = entry.get("data") or {}
     kind = entry.get("kind")
     parts: list[str] = []
@@ -44,6 +45,14 @@ def _details(entry: dict[str, Any]) -> str:
         case "run":
             if data.get("attempts"):
                 parts.append(f"{data['attempts']} failed tries, last: {data.get('last_failure', '')}")
+        case "signal":
+            if data.get("ordinal") is not None:
+                parts.append(f"signal #{data['ordinal']} of this name")
+        case "send_signal":
+            if data.get("invocation_id"):
+                parts.append(f"to {data['invocation_id']}")
+            if data.get("code") is not None:
+                parts.append(f"rejected {data['code']}: {data.get('message', '')}")
         case "cancel_signal":
             parts.append("the cancellation was raised here")
     if entry.get("payload") is not None:

@@ -26,6 +26,10 @@ class EntryKind(StrEnum):
     PEEK_PROMISE = "peek_promise"
     COMPLETE_PROMISE = "complete_promise"
     CANCEL_SIGNAL = "cancel_signal"  # where a cancellation was raised in the handler
+    # Named signals: the k-th SIGNAL entry of a name receives the k-th signal of that name sent
+    # to the invocation (data: its "ordinal" k); SEND_SIGNAL sends one to an invocation.
+    SIGNAL = "signal"
+    SEND_SIGNAL = "send_signal"
     # The journal of a handler served elsewhere (Restate's service protocol) is a log of its
     # messages: the SDK's commands, and the notifications the runtime sent it.
     COMMAND = "command"
@@ -65,6 +69,7 @@ IMMEDIATE_KINDS = frozenset(
         EntryKind.WAIT,
         EntryKind.CANCEL,
         EntryKind.CANCEL_SIGNAL,
+        EntryKind.SEND_SIGNAL,
     }
 )
 

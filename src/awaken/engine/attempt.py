@@ -35,6 +35,7 @@ from awaken.storage.protocol import (
     ProgressResult,
     PromiseOp,
     Retry,
+    SignalOp,
     StateOp,
     Suspend,
     Transition,
@@ -349,6 +350,7 @@ class Attempt:
         completions: list[AwakeableCompletionRequest] = []
         attaches: list[tuple[int, str]] = []
         promises: list[PromiseOp] = []
+        signals: list[SignalOp] = []
         cancels: list[str] = []
         now = self.engine.now_ms()
         for position, entry in enumerate(entries):
@@ -390,6 +392,13 @@ class Attempt:
                     d = entry.data
                     outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
                     promises.append(PromiseOp(entry.index, "complete", entry.name, outcome))
+                case EntryKind.SIGNAL:
+                    signals.append(SignalOp(entry.index, "await", entry.name, ordinal=entry.data["ordinal"]))
+                case EntryKind.SEND_SIGNAL:
+                    d = entry.data
+                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
+                    target = d["invocation_id"]
+                    signals.append(SignalOp(entry.index, "send", entry.name, target=target, outcome=outcome))
                 case EntryKind.COMPLETE_AWAKEABLE:
                     d = entry.data
                     outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
@@ -408,6 +417,7 @@ class Attempt:
             awakeable_completions=completions,
             attaches=attaches,
             promises=promises,
+            signals=signals,
             cancels=cancels,
             # A journal that ends here is never replayed: its reads need no copies.
             captures=[] if isinstance(transition, Complete) else captures,

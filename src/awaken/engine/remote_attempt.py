@@ -57,6 +57,7 @@ from awaken.storage.protocol import (
     ProgressResult,
     PromiseOp,
     Retry,
+    SignalOp,
     StateOp,
     Suspend,
     Transition,
@@ -115,6 +116,7 @@ class RemoteAttempt:
                 "promises",
                 "completions",
                 "cancels",
+                "signals",
                 "awakeables",
             )
         }
@@ -417,6 +419,17 @@ class RemoteAttempt:
             case m.SendSignalCommand():
                 if command.signal_id == m.CANCEL_SIGNAL_INDEX:
                     p["cancels"].append(command.target_invocation_id)
+                elif isinstance(command.signal_id, str):  # a named signal: the local rule
+                    outcome = outcome_of(command.result)
+                    p["signals"].append(
+                        SignalOp(
+                            entry.index,
+                            "send",
+                            command.signal_id,
+                            target=command.target_invocation_id,
+                            outcome=outcome,
+                        )
+                    )
                 else:
                     log.warning(
                         "invocation %s: signal %r to another invocation is not supported",
@@ -525,6 +538,7 @@ class RemoteAttempt:
             promises=p["promises"],
             awakeable_completions=p["completions"],
             cancels=p["cancels"],
+            signals=p["signals"],
             awakeables=p["awakeables"],
             transition=transition,
         )

@@ -188,10 +188,10 @@ def start_span(t: Tracer, name: str, attributes: dict[str, Any]) -> Span:
 
 
 def describe_wait(kinds: Iterable[tuple[str, str]]) -> str:
-    """`wait awakeable`, `wait call greeter/greet`, `wait sleep, awakeable`..."""
+    """`wait awakeable`, `wait call greeter/greet`, `wait signal approve`, `wait sleep, awakeable`..."""
     parts = []
     for kind, name in kinds:
-        part = f"{kind} {name}" if name and kind in ("call", "attach", "get_promise") else kind
+        part = f"{kind} {name}" if name and kind in ("call", "attach", "get_promise", "signal") else kind
         if part not in parts:
             parts.append(part)
     return "wait " + ", ".join(parts)

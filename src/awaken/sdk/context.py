@@ -329,6 +329,28 @@ class Context(abc.ABC):
     def reject_awakeable(self, name: str, failure_message: str, failure_code: int = 500) -> None: ...
 
     @abc.abstractmethod
+    def signal(
+        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+    ) -> RestateDurableFuture[T]:
+        """The next signal `name` sent to this invocation: the k-th call for a name receives the
+        k-th signal of that name (in order of arrival; one that arrived before the call is kept
+        for it). A rejected signal raises TerminalError with its message and code."""
+
+    @abc.abstractmethod
+    def resolve_signal(
+        self, invocation_id: str, name: str, value: I, serde: Serde[I] = DefaultSerde()
+    ) -> None:
+        """Send signal `name` with `value` to an invocation (journaled: sent once, whatever the
+        retries). An invocation that does not exist or has completed drops it, silently."""
+
+    @abc.abstractmethod
+    def reject_signal(
+        self, invocation_id: str, name: str, failure_message: str, failure_code: int = 500
+    ) -> None:
+        """Send signal `name` as a failure: the receiver's await raises
+        TerminalError(failure_message, failure_code)."""
+
+    @abc.abstractmethod
     def cancel_invocation(self, invocation_id: str) -> None: ...
 
     @abc.abstractmethod

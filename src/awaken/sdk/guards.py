@@ -33,11 +33,6 @@ class ContextAttributeError(AttributeError):
     lacks, a typo): a programming error that no retry can fix."""
 
 
-# What a handler written for restate-sdk may reach for and awaken does not have (yet).
-_MISSING_HINTS = {
-    name: " (named signals are not supported by awaken yet: use an awakeable, see docs/compatibility.md)"
-    for name in ("signal", "resolve_signal", "reject_signal")
-}
 # Qualified names whose TypeErrors ("X.get() got an unexpected keyword argument") are misuse of
 # the context API by the handler, not a failure that a retry could fix.
 _CONTEXT_CLASSES = ("InvocationContext.", "ScopedContextImpl.", "DurablePromiseImpl.")
@@ -47,7 +42,7 @@ def missing_attribute(name: str) -> AttributeError:
     if name.startswith("__"):
         return AttributeError(name)
     return ContextAttributeError(
-        f"the awaken context has no attribute {name!r}{_MISSING_HINTS.get(name, '')}. This is a "
+        f"the awaken context has no attribute {name!r}. This is a "
         "programming error: the invocation fails instead of being retried"
     )
 

@@ -58,6 +58,7 @@ from awaken.sdk.guards import (
 from awaken.sdk.scope import check_scope, scoped_idempotent_id
 from awaken.sdk.serde import BytesSerde, DefaultSerde, Serde, json_schema_for, resolve_serde
 from awaken.sdk.service import HandlerSpec, handler_spec_of
+from awaken.sdk.signals import SignalOrdinals, await_signal, send_signal
 from awaken.sdk.steps import ms, return_hint, run_step, step_policy
 
 T = TypeVar("T")
@@ -97,6 +98,7 @@ class InvocationContext(WorkflowContext):
         self.read_values: dict[int, bytes | None] = {}  # what reads journaled by reference read
         self._random: Random | None = None
         self._unsettled: list[int] = []  # COMPLETE_AWAKEABLE entries whose result is unchecked
+        self._signal_ordinals: SignalOrdinals | None = None  # made by the first ctx.signal
         self.finished = FinishedEvent()
 
     def _step(self, kind: EntryKind, name: str = "", **fields: Any) -> Entry:
@@ -307,6 +309,24 @@ class InvocationContext(WorkflowContext):
 
     def reject_awakeable(self, name: str, failure_message: str, failure_code: int = 500) -> None:
         self._complete_awakeable(name, Outcome.fail(failure_code, failure_message))
+
+    # -- named signals (sdk/signals.py) -----------------------------------------------------
+    def signal(
+        self, name: str, serde: Serde[T] = DefaultSerde(), type_hint: type[T] | None = None
+    ) -> RestateDurableFuture[T]:
+        if self._signal_ordinals is None:
+            self._signal_ordinals = SignalOrdinals()
+        return await_signal(self, self._signal_ordinals, name, resolve_serde(serde, type_hint).deserialize)
+
+    def resolve_signal(
+        self, invocation_id: str, name: str, value: Any, serde: Serde[Any] = DefaultSerde()
+    ) -> None:
+        send_signal(self, invocation_id, name, Outcome(serde.serialize(value)))
+
+    def reject_signal(
+        self, invocation_id: str, name: str, failure_message: str, failure_code: int = 500
+    ) -> None:
+        send_signal(self, invocation_id, name, Outcome.fail(failure_code, failure_message))
 
     # -- calls -------------------------------------------------------------------------------
     def _target_id(

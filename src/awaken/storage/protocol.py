@@ -246,6 +246,25 @@ class PromiseOp:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalOp:
+    """A named-signal entry of the writing invocation.
+
+    - await: SIGNAL entry `index` is the `ordinal`-th await of signal `name` by this invocation:
+      it is completed with the `ordinal`-th signal of that name sent to it (by arrival), now if it
+      has arrived (reported in `ProgressResult.entry_outcomes`), else when it does;
+    - send: sends signal `name` with `outcome` to invocation `target`. An unknown or completed
+      target (or one served elsewhere, which cannot receive named signals) drops it silently.
+    """
+
+    index: int
+    action: Literal["await", "send"]
+    name: str
+    ordinal: int = 0  # for await
+    target: str = ""  # for send
+    outcome: Outcome | None = None  # for send
+
+
+@dataclass(frozen=True, slots=True)
 class Suspend:
     waiting_on: list[int]  # entry indices; if one is already complete, the store resumes instead
 
@@ -292,6 +311,7 @@ class Progress:
     # now if it has one (404 if there is no such invocation), else when it completes.
     attaches: list[tuple[int, str]] = field(default_factory=list)
     promises: list[PromiseOp] = field(default_factory=list)
+    signals: list[SignalOp] = field(default_factory=list)  # in journal order
     cancels: list[str] = field(default_factory=list)  # ctx.cancel_invocation targets
     # (entry index, state name): GET_STATE entries stored as a reference to the state get a copy
     # of the value they read, because this step overwrites it (a replay will need it).
@@ -434,7 +454,8 @@ class Store(Protocol):
         """Apply one step of a running attempt atomically (see Progress).
 
         - entries are upserted; AWAKEABLE entries come with their NewAwakeable rows, SLEEP entries
-          with their timers, CALL/SEND entries with their child invocations;
+          with their timers, CALL/SEND entries with their child invocations, SIGNAL/SEND_SIGNAL
+          entries with their SignalOps (a signal is sent in the write that journals its sending);
         - Complete: stores the outcome, releases the key lock (claiming the next queued
           invocation of that key), closes the invocation's pending awakeables, deletes its timers,
           completes the caller's CALL entry (waking the caller if suspended), schedules PURGE;

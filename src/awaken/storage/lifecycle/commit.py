@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from awaken.core.journal import EntryKind, Outcome
 from awaken.errors import BadRequest, Conflict, Fenced, NotFound
-from awaken.storage.lifecycle import awakeables, control, invocations
+from awaken.storage.lifecycle import awakeables, control, invocations, signals
 from awaken.storage.lifecycle.op import Op, Row
 from awaken.storage.lifecycle.rows import (
     dump_json,
@@ -48,7 +48,7 @@ def _only_completes(p: Progress) -> bool:
         isinstance(p.transition, Complete)
         and not (
             p.state or p.awakeables or p.sleeps or p.children or p.attaches or p.cancels
-            or p.promises or p.awakeable_completions or p.captures
+            or p.promises or p.signals or p.awakeable_completions or p.captures
         )
         and not any(e.kind is EntryKind.CANCEL_SIGNAL for e in p.entries)
     )  # fmt: skip
@@ -137,6 +137,14 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
         if promised is not None:
             await _set_outcome(op, row, promise.index, promised, now)
             entry_outcomes[promise.index] = promised
+    for signal in p.signals:
+        if signal.action == "send":
+            effects = effects.merge(await signals.send_signal(op, signal, now))
+            continue
+        received = await signals.await_signal(op, row, signal)
+        if received is not None:
+            await _set_outcome(op, row, signal.index, received, now)
+            entry_outcomes[signal.index] = received
     for req in p.awakeable_completions:
         result = await awakeables.complete_from_handler(op, req.awakeable_id, req.outcome, now)
         effects = effects.merge(result[1])

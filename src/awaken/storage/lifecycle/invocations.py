@@ -322,13 +322,16 @@ async def complete(
 
 
 async def purge(op: Op, invocation_id: str) -> None:
-    """Delete a completed invocation and everything of it; a workflow run takes its key's state
-    and promises along (its retention is the workflow's)."""
+    """Delete a completed invocation and everything of it (its named signals too, if it has
+    any); a workflow run takes its key's state and promises along (its retention is the
+    workflow's)."""
     info = await op.tx.one("get_purge_info", {"id": invocation_id})
     if info is not None and info["workflow_main"] and info["key"] is not None:
         where = {"service": info["service"], "key": info["key"]}
         for query in ("clear_all_state", "delete_key_promises", "delete_key_promise_waiters"):
             await op.tx.run(query, where)
+    if info is not None and info["has_signals"]:
+        await op.tx.run("delete_signals", {"id": invocation_id})
     for query in ("delete_journal", "delete_awakeables", "delete_invocation_timers", "delete_waiters"):
         await op.tx.run(query, {"id": invocation_id})
     await op.tx.run("delete_invocation", {"id": invocation_id})

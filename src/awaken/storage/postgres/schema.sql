@@ -42,7 +42,8 @@ CREATE TABLE invocations (
     deployment_id TEXT,
     protocol_version INTEGER,
     protocol_id BYTEA,
-    last_failure_code INTEGER
+    last_failure_code INTEGER,
+    has_signals BOOLEAN NOT NULL DEFAULT FALSE
 );
 
 CREATE INDEX invocations_by_status ON invocations (status);
@@ -159,3 +160,17 @@ CREATE TABLE deployments (
 );
 
 CREATE INDEX invocations_by_deployment ON invocations (deployment_id) WHERE deployment_id IS NOT NULL;
+
+-- Named signals: row `ordinal` pairs the ordinal-th signal of a name that arrived for an
+-- invocation with the ordinal-th SIGNAL entry of that name waiting for one (`idx`).
+CREATE TABLE signals (
+    invocation_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    idx INTEGER,
+    arrived BOOLEAN NOT NULL DEFAULT FALSE,
+    value BYTEA,
+    failure_code INTEGER,
+    failure_message TEXT,
+    PRIMARY KEY (invocation_id, name, ordinal)
+);

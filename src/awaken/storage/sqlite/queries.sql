@@ -124,7 +124,7 @@ SELECT * FROM invocations WHERE id = :id
 -- name: fence
 -- The invocation, if the attempt at :epoch still owns it (locked for the commit).
 SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
 FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 
 -- name: complete_fenced
@@ -136,7 +136,7 @@ SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code 
     waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
 WHERE id = :id AND epoch = :epoch AND status = 'running'
 RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
 
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id
@@ -478,13 +478,42 @@ DELETE FROM promise_waiters WHERE service = :service AND key = :key AND name = :
 RETURNING invocation_id, idx
 
 -- name: get_purge_info
-SELECT service, key, workflow_main FROM invocations WHERE id = :id
+SELECT service, key, workflow_main, has_signals FROM invocations WHERE id = :id
 
 -- name: delete_key_promises
 DELETE FROM promises WHERE service = :service AND key = :key
 
 -- name: delete_key_promise_waiters
 DELETE FROM promise_waiters WHERE service = :service AND key = :key
+
+-- ---------------------------------------------------------------------------------------------
+-- named signals (a queue per invocation and name: row `ordinal` pairs the ordinal-th signal that
+-- arrived with the ordinal-th SIGNAL entry that waits for one, whichever comes first)
+
+-- name: await_signal
+INSERT INTO signals (invocation_id, name, ordinal, idx, arrived)
+VALUES (:id, :name, :ordinal, :idx, 0)
+ON CONFLICT (invocation_id, name, ordinal) DO UPDATE SET idx = excluded.idx
+RETURNING arrived, value, failure_code, failure_message
+
+-- name: send_signal
+-- The next ordinal of the name among the signals that arrived; the entry waiting for it, if any.
+INSERT INTO signals (invocation_id, name, ordinal, idx, arrived, value, failure_code, failure_message)
+VALUES (
+    :id, :name,
+    (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM signals WHERE invocation_id = :id AND name = :name AND arrived = 1),
+    NULL, 1, :value, :failure_code, :failure_message
+)
+ON CONFLICT (invocation_id, name, ordinal) DO UPDATE
+SET arrived = 1, value = excluded.value, failure_code = excluded.failure_code,
+    failure_message = excluded.failure_message
+RETURNING idx
+
+-- name: flag_signals
+UPDATE invocations SET has_signals = 1 WHERE id = :id
+
+-- name: delete_signals
+DELETE FROM signals WHERE invocation_id = :id
 
 -- ---------------------------------------------------------------------------------------------
 -- cancellation, pause, resume

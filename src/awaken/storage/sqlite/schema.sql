@@ -41,7 +41,8 @@ CREATE TABLE invocations (
     deployment_id TEXT,
     protocol_version INTEGER,
     protocol_id BLOB,
-    last_failure_code INTEGER
+    last_failure_code INTEGER,
+    has_signals INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX invocations_by_status ON invocations (status);
@@ -158,3 +159,17 @@ CREATE TABLE deployments (
 );
 
 CREATE INDEX invocations_by_deployment ON invocations (deployment_id) WHERE deployment_id IS NOT NULL;
+
+-- Named signals: row `ordinal` pairs the ordinal-th signal of a name that arrived for an
+-- invocation with the ordinal-th SIGNAL entry of that name waiting for one (`idx`).
+CREATE TABLE signals (
+    invocation_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    idx INTEGER,
+    arrived INTEGER NOT NULL DEFAULT 0,
+    value BLOB,
+    failure_code INTEGER,
+    failure_message TEXT,
+    PRIMARY KEY (invocation_id, name, ordinal)
+) WITHOUT ROWID;

@@ -121,6 +121,16 @@ async def cancel(ctx: restate.Context, invocation_id: str) -> str:
     return "cancelled"
 
 
+@caller.handler()
+async def signal(ctx: restate.Context, req: dict[str, Any]) -> str:
+    """Sends a named signal to an invocation (SendSignalCommand with a name)."""
+    if "reject" in req:
+        ctx.reject_signal(req["invocation_id"], req["name"], req["reject"], 403)
+    else:
+        ctx.resolve_signal(req["invocation_id"], req["name"], req["value"])
+    return "signalled"
+
+
 runner = restate.Service("Runner")
 
 
