@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -222,40 +221,3 @@ async def test_discovery_of_an_incompatible_protocol_range(
         negotiate(manifest.min_protocol_version, manifest.max_protocol_version)
     good = await short_client.discover(ep.url, http_version=ep.http_version)
     assert json.loads(good.manifest.model_dump_json())["services"][0]["name"] == "Bad"
-
-
-def _client_ports_to(port: int) -> set[int]:
-    """Local ports of the ESTABLISHED loopback TCP connections to `port` (IPv4, this machine)."""
-    ports = set()
-    with open("/proc/net/tcp") as table:
-        next(table)
-        for line in table:
-            local, remote, state = line.split()[1:4]
-            if state == "01" and int(remote.split(":")[1], 16) == port:
-                ports.add(int(local.split(":")[1], 16))
-    return ports
-
-
-async def test_request_response_attempts_reuse_their_connection(endpoint: Callable[[str], Endpoint]) -> None:
-    """The engine stops reading at the SDK's End; the end of the HTTP/1.1 body is still read, so
-    the connection goes back to the pool instead of being closed (a new TCP connection, and on
-    TLS a new handshake, per attempt)."""
-    ep = endpoint("bad-h1")
-    seen: list[set[int]] = []
-    async with DeploymentClient(timeouts=SHORT) as client:
-        for _ in range(5):
-            start = StartMessage(id=random_start_id(), debug_id="inv_1reuse", known_entries=1)
-            stream = await client.invoke(
-                ep.url,
-                "Bad",
-                "ok",
-                ProtocolVersion.V5,
-                [start, InputCommand(value=Value(b'"x"'))],
-                mode=ProtocolMode.REQUEST_RESPONSE,
-                http_version="1.1",
-            )
-            async with stream:
-                while not isinstance(await stream.receive(), EndMessage):
-                    pass
-            seen.append(_client_ports_to(urlsplit(ep.url).port or 0))
-    assert len(seen[0]) == 1 and all(ports == seen[0] for ports in seen), seen

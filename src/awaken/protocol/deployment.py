@@ -16,7 +16,6 @@ signed with the configured `RequestSigner` (or marked unsigned).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -49,11 +48,6 @@ _Call = tuple[
 MAX_MANIFEST_SIZE = 16 << 20
 _TERMINAL = (EndMessage, SuspensionMessage, ErrorMessage)
 _EXCERPT = 512
-# After the SDK's terminal message only the end of the HTTP/1.1 body is left: read it (so that the
-# connection goes back to the pool; closing a half-read response closes its connection) within
-# these bounds, else close.
-_DRAIN_S = 1.0
-_DRAIN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +105,6 @@ class InvocationStream:
         self._read_timeout = read_timeout
         self._done = False
         self._terminated = False
-        self._saw_terminal = False  # the SDK sent End, Suspension or Error (its last message)
 
     @property
     def server(self) -> str | None:
@@ -148,10 +141,8 @@ class InvocationStream:
                 return None
             self._pending.extend(self._decoder.feed(chunk))
         message = self._pending.popleft()
-        if isinstance(message, _TERMINAL):
-            self._saw_terminal = True
-            if self.mode is ProtocolMode.BIDI_STREAM:
-                self._terminated = True
+        if isinstance(message, _TERMINAL) and self.mode is ProtocolMode.BIDI_STREAM:
+            self._terminated = True
         return message
 
     async def __aiter__(self) -> AsyncIterator[ProtocolMessage]:
@@ -215,14 +206,6 @@ class _H1Invocation(InvocationStream):
             raise ConnectionClosed(f"reading the response failed: {exc!r}", self.url) from exc
 
     async def aclose(self) -> None:
-        if self._saw_terminal and not self._done:
-            extra = 0
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_DRAIN_S):
-                    async for chunk in self._chunks:
-                        extra += len(chunk)
-                        if extra > _DRAIN_BYTES:
-                            break
         await self._response.aclose()
 
 
