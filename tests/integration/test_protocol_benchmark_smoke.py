@@ -1,13 +1,10 @@
 """The protocol benchmark keeps working: awaken serving a restate-sdk deployment in both modes,
 with tiny counts (its figures are not checked: timing goals live in benchmarks/, not in tests).
-It needs the bench extra (aiohttp)."""
+"""
 
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("aiohttp", reason="the benchmarks need `pip install -e .[bench]`")
-
 from benchmarks.protocol import Sizes, main
 
 
