@@ -120,6 +120,7 @@ class AwakenApp:
                 synchronous=settings.sqlite_synchronous,
                 migrate=settings.migrate,
                 lease_ms=int(settings.lease * 1000),
+                busy_timeout=settings.sqlite_busy_timeout,
             )
         except BaseException:
             self._users -= 1

@@ -137,7 +137,11 @@ class AdminApp:
         elif seg == ["openapi.json"]:
             await respond_json(send, 200, openapi.document(_version()))
         elif seg == ["health"]:
-            await respond_json(send, 200, {"status": "ok"})
+            problem = engine.storage_problem()
+            if problem is not None:
+                await respond_json(send, 503, {"status": "unavailable", "message": problem})
+            else:
+                await respond_json(send, 200, {"status": "ok"})
         elif seg == ["services"]:
             config = engine.config
             services = [

@@ -155,6 +155,10 @@ class Engine:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    def storage_problem(self) -> str | None:
+        """Why the store cannot write now; None when it can (the health endpoints say it)."""
+        return self.store.storage_problem()
+
     @property
     def live_count(self) -> int:
         return len(self._live)

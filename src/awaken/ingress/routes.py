@@ -78,6 +78,9 @@ class Ingress:
         head = seg[0] if seg else ""
         if head == "health" and len(seg) == 1:
             self._method(req, "GET")
+            problem = self.engine.storage_problem()
+            if problem is not None:  # a supervisor or load balancer should know
+                raise HttpError(503, f"the storage cannot write: {problem}")
             await respond_json(send, 200, {"services": sorted(self.engine.services)})
         elif head in ("awakeables", "a") and len(seg) == 3 and seg[2] in ("resolve", "reject"):
             self._method(req, "POST")

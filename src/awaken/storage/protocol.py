@@ -402,6 +402,10 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    def storage_problem(self) -> str | None:
+        """Why the store cannot write now (disk full, locked, ...): the health endpoints answer
+        503 with it; None when it writes."""
+
     async def create_invocation(self, new: NewInvocation) -> CreateResult:
         """Insert an invocation unless one with this id exists (then return it, created=False).
 

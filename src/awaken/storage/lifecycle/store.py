@@ -76,6 +76,9 @@ class LifecycleStore:
     def subscribe(self, listener: NoticeListener) -> None:
         self._listeners.append(listener)
 
+    def storage_problem(self) -> str | None:
+        return None  # a dialect that can tell overrides it
+
     # -- writes ------------------------------------------------------------------------------------
     async def create_invocation(self, new: NewInvocation) -> CreateResult:
         async def run(op: Op) -> CreateResult:

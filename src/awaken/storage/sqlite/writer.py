@@ -26,6 +26,14 @@ writer) on a connection of its own once the WAL holds `checkpoint_frames` frames
 load a passive checkpoint never quite catches up with the writer, so past `restart_frames` it
 checkpoints in RESTART mode, which holds the write lock for the copy: the loop then finds the
 database busy and retries its flush a moment later instead of blocking.
+
+Faults (faults.py). A batch that fails for a reason of the storage sets `problem`; the next batch
+that commits clears it. Another process holding the lock is waited for `busy_timeout` seconds at
+most, then writes are refused at once until a probe finds the lock released. After each commit
+(normal) or fsync (full) the writer checks that the WAL file at its path is still the one it
+writes; if not, the batch is not acknowledged but kept as `unsaved` until the store's recovery
+has checkpointed the open connection's log into the main file (then it is acknowledged) or failed
+to (then it fails). While the store reopens its connections the writer is `suspended`.
 """
 
 from __future__ import annotations
@@ -41,14 +49,16 @@ from collections.abc import Callable
 from typing import Any
 
 from awaken.errors import AwakenError, StorageError
+from awaken.storage.sqlite.faults import WalFile, describe_fault, fault_kind
 from awaken.storage.sqlite.tx import QUERIES
 
 WriteFn = Callable[[sqlite3.Connection], Any]
 _Op = tuple[WriteFn, "asyncio.Future[Any]"]
+_SyncItem = tuple[int, list["_Result"]] | threading.Event | None  # a batch, a reset, the end
 _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
 
 BUSY_RETRY_S = 0.002  # the database is locked (a RESTART checkpoint, another process): retry
-BUSY_GIVE_UP_S = 10.0  # ... for this long, then fail the writes
+BUSY_TIMEOUT_S = 2.0  # ... for this long by default, then fail the writes (503) until it is released
 CHECKPOINT_EVERY_S = 0.02
 BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)  # histogram of writes per batch
 WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page size)
@@ -90,6 +100,8 @@ class GroupCommitWriter:
         checkpoint_frames: int = 1000,
         restart_frames: int = 16_000,
         name: str = "awaken-sqlite-sync",
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        on_fault: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
         self._setup = setup
@@ -98,6 +110,8 @@ class GroupCommitWriter:
         self._checkpoint_frames = checkpoint_frames
         self._restart_frames = restart_frames
         self._name = name
+        self.busy_timeout = busy_timeout
+        self._on_fault = on_fault
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._pending: list[_Op] = []
@@ -105,15 +119,21 @@ class GroupCommitWriter:
         self._busy_since: float | None = None
         self._accepting = False
         self._broken: StorageError | None = None  # an fsync failed: nothing is acknowledged after it
-        # (batch number, results) of committed batches, for the sync thread; None stops it
-        self._sync_queue: queue.SimpleQueue[tuple[int, list[_Result]] | None] = queue.SimpleQueue()
+        self.problem: str | None = None  # why writes fail now (health endpoints say it)
+        self.needs_reopen = False  # ... and the connections must be opened again
+        self.suspended = False  # writes are refused at once (until `attach`)
+        self._locked = False  # gave up waiting for another process's lock: refuse until released
+        self._unsaved: list[_Result] = []  # committed into a WAL file no longer at its path
+        self._unsaved_upto = 0
+        # (batch number, results) of committed batches for the sync thread; an Event asks it to
+        # close its side (and is set when done); None stops it
+        self._sync_queue: queue.SimpleQueue[_SyncItem] = queue.SimpleQueue()
         self._committed_seq = 0  # batches committed so far (on the loop)
         self._synced_seq = 0  # ... of which on disk
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
-        self._wal_fd: int | None = None
-        self._wal_path = ""
+        self._wal: WalFile | None = None
         self._last_checkpoint = 0.0
         self._last_checkpoint_poke = 0.0
         self.batches_committed = 0
@@ -128,31 +148,32 @@ class GroupCommitWriter:
         self._ops_in_batches = 0
 
     # -- life cycle ----------------------------------------------------------------------------
+    def open_connection(self) -> tuple[sqlite3.Connection, WalFile]:
+        """Blocking: a write connection, set up (migrations), and its WAL file."""
+        conn = self._connect()
+        try:
+            self._setup(conn)
+            mode = str(conn.execute(QUERIES["pragma_journal_mode"]).fetchone()[0]).lower()
+            if mode != "wal":
+                raise StorageError(f"the writer needs a database in WAL mode, not {mode}")
+            conn.execute(QUERIES["pragma_synchronous_normal"])
+            conn.execute(QUERIES["pragma_no_autocheckpoint"])
+            conn.execute(QUERIES["pragma_busy_timeout_none"])
+            wal = WalFile(_database_path(conn) + "-wal")
+            wal.open()
+        except BaseException:
+            conn.close()
+            raise
+        return conn, wal
+
     async def start(self) -> None:
         """Connect and run `setup` (migrations) off the loop, then start the sync thread."""
         loop = asyncio.get_running_loop()
-
-        def connect() -> sqlite3.Connection:
-            conn = self._connect()
-            try:
-                self._setup(conn)
-                mode = str(conn.execute(QUERIES["pragma_journal_mode"]).fetchone()[0]).lower()
-                if mode != "wal":
-                    raise StorageError(f"the writer needs a database in WAL mode, not {mode}")
-                conn.execute(QUERIES["pragma_synchronous_normal"])
-                conn.execute(QUERIES["pragma_no_autocheckpoint"])
-                conn.execute(QUERIES["pragma_busy_timeout_none"])
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-
         try:
-            self._conn = await loop.run_in_executor(None, connect)
+            self._conn, self._wal = await loop.run_in_executor(None, self.open_connection)
         except BaseException as exc:
             raise wrap_error(exc) from exc
         self._loop = loop
-        self._wal_path = _database_path(self._conn) + "-wal"
         self._accepting = True
         self._thread = threading.Thread(target=self._sync_run, name=self._name, daemon=True)
         self._thread.start()
@@ -189,8 +210,8 @@ class GroupCommitWriter:
         synced, if durable). Call it on the loop that started the writer."""
         if not self._accepting:
             raise StorageError("the store is closed")
-        if self._broken is not None:
-            raise self._broken
+        if self.suspended:
+            raise StorageError(f"the store is unavailable: {self.problem}")
         loop = self._loop
         assert loop is not None
         if asyncio.get_running_loop() is not loop:
@@ -206,6 +227,11 @@ class GroupCommitWriter:
     def _flush(self) -> None:
         self._flush_scheduled = False
         conn = self._conn
+        if self.suspended and self._pending:  # recovering: fail fast, the store says why
+            refused, self._pending = self._pending, []
+            err = StorageError(f"the store is unavailable: {self.problem}")
+            _resolve([(future, False, err) for _, future in refused])
+            return
         if conn is None or not self._pending:
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
@@ -224,6 +250,7 @@ class GroupCommitWriter:
             self._fail(ops, exc)
         else:
             self._busy_since = None
+            self._locked = False
             if ops:
                 self._commit(conn, ops)
         if self._pending and not self._flush_scheduled:
@@ -232,11 +259,14 @@ class GroupCommitWriter:
             self._loop.call_soon(self._flush)
 
     def _retry_when_busy(self, ops: list[_Op]) -> bool:
+        if self._locked:  # known to be held by another process: fail fast until it is released
+            return False
         now = time.monotonic()
         if self._busy_since is None:
             self._busy_since = now
-        if now - self._busy_since > BUSY_GIVE_UP_S:
+        if now - self._busy_since > self.busy_timeout:
             self._busy_since = None
+            self._locked = True
             return False
         self._pending[:0] = ops
         if not self._flush_scheduled:
@@ -258,6 +288,10 @@ class GroupCommitWriter:
                 raise
             return
         failed = sum(1 for _, ok, _ in results if not ok)
+        if failed:
+            self._note_faults(results)
+        elif self.problem is not None and not self.suspended:
+            self.problem = None  # the storage writes again
         self.batches_committed += 1
         self.ops_committed += len(results) - failed
         self.ops_failed += failed
@@ -267,6 +301,8 @@ class GroupCommitWriter:
         self._committed_seq += 1
         if self._durable:
             self._sync_queue.put((self._committed_seq, results))
+        elif self._wal is not None and not self._wal.intact():
+            self._wal_lost(self._committed_seq, results)
         else:
             _resolve(results)
             self._synced_seq = self._committed_seq
@@ -303,6 +339,33 @@ class GroupCommitWriter:
                 future.set_result(None)
             else:
                 self._durable_waiters.append((seq, future))
+
+    def _note_faults(self, results: list[_Result]) -> None:
+        for _, ok, value in results:
+            if not ok and fault_kind(value) is not None:
+                self._fault(value)
+                return
+
+    def _fault(self, exc: BaseException | str, *, reopen: bool = False) -> None:
+        """On the loop: the storage failed (`exc`, or a description); the store's watcher
+        probes it, or reopens the connections (`reopen`), until it writes again."""
+        if isinstance(exc, str):
+            self.problem = exc
+        else:
+            self.problem = describe_fault(exc)
+            reopen = reopen or fault_kind(exc) == "reopen"
+        if reopen:
+            self.needs_reopen = self.suspended = True
+        if self._on_fault is not None:
+            self._on_fault()
+
+    def _wal_lost(self, upto: int, results: list[_Result]) -> None:
+        """On the loop: batches up to `upto` went into a WAL file that is no longer at its path.
+        They wait, unacknowledged, for `settle_unsaved`."""
+        self._unsaved.extend(results)
+        self._unsaved_upto = max(self._unsaved_upto, upto)
+        if not self.needs_reopen:
+            self._fault("the database's write-ahead log file was deleted or replaced", reopen=True)
 
     def _run_optimistic(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result] | None:
         """The writes in the open transaction, no savepoints; None (rolled back) if one raises."""
@@ -359,6 +422,72 @@ class GroupCommitWriter:
             err.__cause__ = exc
             results.append((future, False, err))
         _resolve(results)
+        if fault_kind(exc) is not None:
+            self._fault(exc)
+
+    # -- recovery (the store's watcher drives it; the writer is suspended meanwhile) -----------
+    def checkpoint_into_main(self) -> None:
+        """Blocking (off the loop): copy every frame of the open connection's WAL into the main
+        database file, which the checkpoint fsyncs. The WAL file need not be at its path any
+        more: the connection reads it through its own descriptor."""
+        conn = self._conn
+        if conn is None:
+            raise StorageError("the write connection is closed")
+        conn.execute(QUERIES["pragma_busy_timeout_rescue"])
+        try:
+            busy, _, _ = conn.execute(QUERIES["wal_checkpoint_truncate"]).fetchone()
+        finally:
+            conn.execute(QUERIES["pragma_busy_timeout_none"])
+        if busy:
+            raise StorageError("the write-ahead log could not be checkpointed (the database is busy)")
+
+    def has_unsaved(self) -> bool:
+        return bool(self._unsaved)
+
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def locked(self) -> bool:
+        """Another process held the lock past `busy_timeout`, and no write got it since."""
+        return self._locked
+
+    def wal_intact(self) -> bool:
+        """Whether the WAL file at its path is still the one the connection writes (a stat)."""
+        return self._wal is None or self._wal.intact()
+
+    def lost_wal(self) -> None:
+        """On the loop: the WAL file is no longer at its path (found by the store's watcher)."""
+        self._wal_lost(0, [])
+
+    def settle_unsaved(self, error: StorageError | None) -> None:
+        """On the loop: the unsaved batches are in the main file (acknowledge them) or not
+        (`error`: fail them; they were never acknowledged)."""
+        results, self._unsaved = self._unsaved, []
+        if error is not None:
+            results = [(future, False, error) for future, _, _ in results]
+        self._synced(self._unsaved_upto, results, error)
+
+    async def detach(self) -> sqlite3.Connection | None:
+        """Suspended: the sync thread closes its connection and has synced what was queued; the
+        write connection is handed over (to be closed)."""
+        if self.is_alive():
+            done = threading.Event()
+            self._sync_queue.put(done)
+            while not done.is_set():
+                await asyncio.sleep(0.002)
+        if self._wal is not None:
+            self._wal.close()
+        conn, self._conn = self._conn, None
+        return conn
+
+    def attach(self, conn: sqlite3.Connection, wal: WalFile) -> None:
+        """On the loop: a new write connection (from `open_connection`); writes resume."""
+        self._conn, self._wal = conn, wal
+        self._broken = None
+        self._locked = False
+        self.needs_reopen = self.suspended = False
+        self.problem = None
 
     # -- the sync thread -----------------------------------------------------------------------
     def _sync_run(self) -> None:
@@ -373,46 +502,54 @@ class GroupCommitWriter:
                     except queue.Empty:
                         break
                 stop = any(item is None for item in items)
-                batches = [item for item in items if item is not None]
-                if self._durable and batches:
-                    self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
+                batches: list[tuple[int, list[_Result]]] = []
+                for item in items:
+                    if isinstance(item, threading.Event):  # after what came before it
+                        self._sync_batches(batches)
+                        batches = []
+                        self._close_checkpoint_conn()
+                        item.set()
+                    elif item is not None:
+                        batches.append(item)
+                self._sync_batches(batches)
                 if not stop:
                     self._maybe_checkpoint()
         finally:
             self._close_sync_side()
 
+    def _sync_batches(self, batches: list[tuple[int, list[_Result]]]) -> None:
+        if self._durable and batches:
+            self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
+
     def _sync(self, upto: int, results: list[_Result]) -> None:
-        broken: StorageError | None = None
-        try:
-            self._fsync_wal()
-            self.syncs += 1
-        except OSError as exc:
-            # The commits are in the database but may not be on disk. Say so, and refuse every
-            # later write: acknowledging one after a failed fsync could acknowledge lost data.
-            broken = StorageError(f"the database's write-ahead log could not be synced: {exc}")
-            self._broken = broken
+        broken = self._broken
+        lost = False
+        if broken is None:
+            wal = self._wal
+            try:
+                assert wal is not None
+                wal.fsync()
+                self.syncs += 1
+                lost = not wal.intact()  # synced into a file that no restart would read
+            except OSError as exc:
+                # The commits are in the database but may not be on disk. Say so, and refuse
+                # every later write until the store reopens: acknowledging one after a failed
+                # fsync could acknowledge lost data.
+                broken = StorageError(f"the database's write-ahead log could not be synced: {exc}")
+                self._broken = broken
+        if broken is not None:
             results = [(future, False, broken) for future, _, _ in results]
         loop = self._loop
         assert loop is not None
         try:
-            loop.call_soon_threadsafe(self._synced, upto, results, broken)
+            if lost:
+                loop.call_soon_threadsafe(self._wal_lost, upto, results)
+            else:
+                loop.call_soon_threadsafe(self._synced, upto, results, broken)
+            if broken is not None:
+                loop.call_soon_threadsafe(lambda: self._fault(str(broken), reopen=True))
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting
-
-    def _fsync_wal(self) -> None:
-        fd = self._wal_fd
-        if fd is not None and os.fstat(fd).st_ino != os.stat(self._wal_path).st_ino:
-            os.close(fd)  # the WAL file was replaced: sync the new one
-            fd = self._wal_fd = None
-        if fd is None:
-            fd = self._wal_fd = os.open(self._wal_path, os.O_RDONLY)
-            # The WAL file may be new: make its directory entry durable too, once.
-            dir_fd = os.open(os.path.dirname(self._wal_path) or ".", os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        os.fsync(fd)
 
     def _maybe_checkpoint(self) -> None:
         """A PASSIVE checkpoint when the WAL file has grown, at most every CHECKPOINT_EVERY_S; a
@@ -421,8 +558,11 @@ class GroupCommitWriter:
         if now - self._last_checkpoint < CHECKPOINT_EVERY_S:
             return
         try:
-            if os.stat(self._wal_path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
+            wal = self._wal
+            if wal is None or os.stat(wal.path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
                 return
+            if not wal.intact():
+                return  # a new connection would open another log: the store's recovery saves this one
         except OSError:
             return
         self._last_checkpoint = now
@@ -443,9 +583,11 @@ class GroupCommitWriter:
             pass  # a checkpoint is an optimisation: the next one tries again
 
     def _close_sync_side(self) -> None:
-        if self._wal_fd is not None:
-            os.close(self._wal_fd)
-            self._wal_fd = None
+        if self._wal is not None:
+            self._wal.close()
+        self._close_checkpoint_conn()
+
+    def _close_checkpoint_conn(self) -> None:
         if self._checkpoint_conn is not None:
             self._checkpoint_conn.close()
             self._checkpoint_conn = None
