@@ -215,16 +215,18 @@ class SqliteStore(LifecycleStore):
         connection and open them again. False if that failed (the watcher tries again)."""
         reason = writer.problem or "the storage failed"
         log.warning("sqlite store %s: %s: reopening its connections", self.path, reason)
-        if writer.has_unsaved() or writer.connected():
+        saved = False
+        if writer.connected():
             try:
                 await self._in_reader(writer.checkpoint_into_main)
             except Exception as exc:
-                if writer.has_unsaved():
-                    log.error("sqlite store %s: could not save the log: %s", self.path, exc)
-                error = StorageError(f"{reason}; the write could not be saved: {exc}")
-                writer.settle_unsaved(error)
+                log.error("sqlite store %s: could not checkpoint the log into the file: %s", self.path, exc)
+                writer.settle_unsaved(StorageError(f"{reason}; the write could not be saved: {exc}"))
             else:
+                saved = True
                 writer.settle_unsaved(None)
+        elif writer.has_unsaved():
+            writer.settle_unsaved(StorageError(f"{reason}; the write could not be saved"))
         try:
             old = await writer.detach()
             reader, self._reader_conn = self._reader_conn, None
@@ -232,6 +234,11 @@ class SqliteStore(LifecycleStore):
                 if conn is not None:
                     with contextlib.suppress(sqlite3.Error):
                         await self._in_reader(conn.close)
+            if saved:
+                # Everything of ours is in the main file: a log file at the path now is someone
+                # else's (a stale copy put back), and replaying it would undo pages.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + "-wal")
             new, wal = await self._in_reader(writer.open_connection)
             try:
                 self._reader_conn = await self._in_reader(lambda: self._connect(reader=True))

@@ -482,12 +482,12 @@ class GroupCommitWriter:
         return conn
 
     def attach(self, conn: sqlite3.Connection, wal: WalFile) -> None:
-        """On the loop: a new write connection (from `open_connection`); writes resume."""
+        """On the loop: a new write connection (from `open_connection`); writes resume. The
+        `problem` stays until a write commits (the store's watcher probes at once)."""
         self._conn, self._wal = conn, wal
         self._broken = None
         self._locked = False
         self.needs_reopen = self.suspended = False
-        self.problem = None
 
     # -- the sync thread -----------------------------------------------------------------------
     def _sync_run(self) -> None:
