@@ -142,7 +142,7 @@ class AwakenApp:
             self._users -= 1
             raise
         self.engine = engine
-        self._ingress = Ingress(engine, settings.max_body)
+        self._ingress = Ingress(engine, settings.max_body, settings.max_inflight_bodies)
         log.info("awaken engine started on %s (node %s)", redact_url(settings.db), store.node_id)
         return engine
 

@@ -165,6 +165,12 @@ async def work(ctx: restate.Context, tag: str) -> str:
 
 
 @flow.handler()
+async def measure(ctx: restate.Context, blob: str) -> int:
+    """The length of a (large) input: the big-body tests send tens of MiB to it."""
+    return len(blob)
+
+
+@flow.handler()
 async def gated(ctx: restate.Context, tag: str) -> str:
     """One step, which waits until the test opens the gate and then records its execution."""
 

@@ -13,13 +13,23 @@ from awaken.core.jsonvalue import loads_strict
 from awaken.engine.engine import Engine
 from awaken.errors import AwakenError
 from awaken.ingress.errors import HttpError, body_for, error_body
-from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
+from awaken.ingress.http import (
+    BodyBudget,
+    HttpRequest,
+    Receive,
+    Scope,
+    Send,
+    respond,
+    respond_error,
+    respond_json,
+)
 from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
 from awaken.sdk.service import HandlerSpec
 
 log = logging.getLogger("awaken.ingress")
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+DEFAULT_MAX_INFLIGHT_BODIES = 128 * 1024 * 1024
 _NOT_FORWARDED = {"connection", "host", "idempotency-key", "idempotency-expires", "content-length"}
 # Bodies sent without a JSON content type that we still read as JSON: none at all, and what curl
 # sends by default with -d (so `curl -d '{"a":1}' .../resolve` works as in Restate's docs).
@@ -48,13 +58,20 @@ def _iso(ms: int) -> str:
 
 
 class Ingress:
-    def __init__(self, engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_inflight_bodies: int = DEFAULT_MAX_INFLIGHT_BODIES,
+    ) -> None:
         self.engine = engine
         self.max_body = max_body
+        self.bodies = BodyBudget(max_inflight_bodies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: HttpRequest | None = None
         try:
-            request = HttpRequest.from_scope(scope, receive, self.max_body)
+            request = HttpRequest.from_scope(scope, receive, self.max_body, self.bodies)
             await self._route(request, send)
         except (HttpError, AwakenError) as exc:
             status, body = body_for(exc)
@@ -63,6 +80,9 @@ class Ingress:
             log.exception("ingress: unexpected error")
             status, body = body_for(exc)
             await respond_error(send, status, body)
+        finally:
+            if request is not None:
+                request.release()
 
     async def _route(self, req: HttpRequest, send: Send) -> None:
         seg = req.segments

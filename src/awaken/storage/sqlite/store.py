@@ -214,6 +214,7 @@ class SqliteStore(LifecycleStore):
         """Save what the write connection's log holds into the main file, then close every
         connection and open them again. False if that failed (the watcher tries again)."""
         reason = writer.problem or "the storage failed"
+        await writer.quiesce()
         log.warning("sqlite store %s: %s: reopening its connections", self.path, reason)
         saved = False
         if writer.connected():
@@ -265,12 +266,14 @@ class SqliteStore(LifecycleStore):
         return {**writer.stats(), "recoveries": self.recoveries}
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
         writer = self._writer
         if writer is None:
             raise StorageError("the store is not open")
         node, lease_ms = self.node_id, self.lease_ms
-        result: T = await writer.submit(lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))))
+        result: T = await writer.submit(
+            lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))), heavy=heavy
+        )
         return result
 
     async def _in_reader(self, fn: Callable[[], T]) -> T:

@@ -46,6 +46,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from awaken.errors import AwakenError, StorageError
@@ -125,6 +126,9 @@ class GroupCommitWriter:
         self._locked = False  # gave up waiting for another process's lock: refuse until released
         self._unsaved: list[_Result] = []  # committed into a WAL file no longer at its path
         self._unsaved_upto = 0
+        self._heavy: set[asyncio.Future[Any]] = set()  # futures of heavy writes not yet run
+        self._offloaded: asyncio.Future[Any] | None = None  # a batch running on the offload thread
+        self._offload_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-offload")
         # (batch number, results) of committed batches for the sync thread; an Event asks it to
         # close its side (and is set when done); None stops it
         self._sync_queue: queue.SimpleQueue[_SyncItem] = queue.SimpleQueue()
@@ -183,6 +187,11 @@ class GroupCommitWriter:
         if not self._accepting:
             return
         self._accepting = False
+        if self._offloaded is None:
+            self._finish_stop()
+        # else: the offloaded batch's end finishes the stop
+
+    def _finish_stop(self) -> None:
         if self._pending:
             self._flush()
         if self._pending:  # the database stayed busy: these cannot be committed now
@@ -203,11 +212,13 @@ class GroupCommitWriter:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        self._offload_thread.shutdown(wait=False)
 
     # -- caller side ---------------------------------------------------------------------------
-    def submit(self, fn: WriteFn) -> asyncio.Future[Any]:
+    def submit(self, fn: WriteFn, *, heavy: bool = False) -> asyncio.Future[Any]:
         """Queue a write; the returned future resolves once its transaction is committed (and
-        synced, if durable). Call it on the loop that started the writer."""
+        synced, if durable). Call it on the loop that started the writer. A `heavy` write (one
+        that stores megabytes) runs with its batch on a thread of its own, off the loop."""
         if not self._accepting:
             raise StorageError("the store is closed")
         if self.suspended:
@@ -218,6 +229,8 @@ class GroupCommitWriter:
             raise StorageError("the store is used from another event loop than the one that opened it")
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((fn, future))
+        if heavy:
+            self._heavy.add(future)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
@@ -232,8 +245,8 @@ class GroupCommitWriter:
             err = StorageError(f"the store is unavailable: {self.problem}")
             _resolve([(future, False, err) for _, future in refused])
             return
-        if conn is None or not self._pending:
-            return
+        if conn is None or not self._pending or self._offloaded is not None:
+            return  # (an offloaded batch flushes again when it is done)
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
         ops: list[_Op] = []
         for op in batch:
@@ -241,6 +254,8 @@ class GroupCommitWriter:
                 self.ops_skipped += 1
             else:
                 ops.append(op)
+        if self._heavy and self._offload(conn, ops):
+            return
         try:
             if ops:
                 conn.execute(QUERIES["begin_immediate"])
@@ -275,18 +290,72 @@ class GroupCommitWriter:
             self._loop.call_later(BUSY_RETRY_S, self._flush)
         return True
 
+    def _offload(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:
+        """Run a batch that holds a heavy write on the offload thread (copying megabytes into
+        the database would stall the loop for as long); False if it holds none."""
+        heavy = [future for _, future in ops if future in self._heavy]
+        if not heavy:
+            return False
+        self._heavy.difference_update(heavy)
+
+        def run() -> tuple[bool, Any]:
+            try:
+                conn.execute(QUERIES["begin_immediate"])
+            except sqlite3.Error as exc:
+                return False, exc
+            try:
+                return True, self._transact(conn, ops)
+            except Exception as exc:
+                return True, exc
+
+        assert self._loop is not None
+        done = self._offloaded = self._loop.run_in_executor(self._offload_thread, run)
+        done.add_done_callback(lambda _: self._offload_done(ops, heavy, done))
+        return True
+
+    def _offload_done(
+        self, ops: list[_Op], heavy: list[asyncio.Future[Any]], done: asyncio.Future[Any]
+    ) -> None:
+        self._offloaded = None
+        began, value = done.result()
+        if not began:
+            if _is_busy(value) and self._retry_when_busy(ops):
+                self._heavy.update(heavy)
+            else:
+                self._fail(ops, value)
+        elif isinstance(value, BaseException):
+            self._fail(ops, value)
+        else:
+            self._busy_since = None
+            self._locked = False
+            self._committed(value)
+        if not self._accepting:
+            self._finish_stop()
+        elif self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _transact(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result]:
+        """Run `ops` in the open transaction and commit (rolled back if that raises)."""
+        results = self._run_optimistic(conn, ops)
+        if results is None:
+            results = self._run_isolated(conn, ops)
+        conn.execute(QUERIES["commit"])
+        return results
+
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         """Run `ops` in the open transaction and commit; hand the results on."""
         try:
-            results = self._run_optimistic(conn, ops)
-            if results is None:
-                results = self._run_isolated(conn, ops)
-            conn.execute(QUERIES["commit"])
+            results = self._transact(conn, ops)
         except BaseException as exc:
             self._fail(ops, exc)
             if not isinstance(exc, Exception):
                 raise
             return
+        self._committed(results)
+
+    def _committed(self, results: list[_Result]) -> None:
         failed = sum(1 for _, ok, _ in results if not ok)
         if failed:
             self._note_faults(results)
@@ -440,6 +509,11 @@ class GroupCommitWriter:
             conn.execute(QUERIES["pragma_busy_timeout_none"])
         if busy:
             raise StorageError("the write-ahead log could not be checkpointed (the database is busy)")
+
+    async def quiesce(self) -> None:
+        """Wait until no batch runs on the offload thread (the connection is the caller's)."""
+        while self._offloaded is not None:
+            await asyncio.sleep(0.002)
 
     def has_unsaved(self) -> bool:
         return bool(self._unsaved)
