@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from awaken.storage.protocol import Status
@@ -92,7 +93,7 @@ _DEPLOYMENT = {
         "sdk_version": {"type": ["string", "null"]},
         "services": {"type": "array"},
     },
-    "required": ["id", "uri", "protocol_type", "services"],
+    "required": ["id", "services"],  # the app's own (local) deployment has no uri
 }
 _REGISTERED = {
     "type": "object",
@@ -106,13 +107,25 @@ _REGISTERED = {
     "required": ["id", "services"],
 }
 _DEPLOYMENT_ID = {"name": "deployment", "in": "path", "required": True, "schema": {"type": "string"}}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^inv_1"}}
+# What the server takes for an invocation id (400 otherwise; 404 if it names none).
+INVOCATION_ID_PATTERN = re.compile(r"inv_1[0-9A-Za-z]{33}")
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{INVOCATION_ID_PATTERN.pattern}$"},
+}
 _SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
 _TIME = "ms since the epoch, or an RFC 3339 time"
-_TIME_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "date-time"}]}
+_TIME_SCHEMA = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        {"type": "string", "format": "date-time"},
+    ]
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -131,7 +144,12 @@ def _action(summary: str, extra: dict[str, Any] | None = None) -> dict[str, Any]
 
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/health": {"get": {"summary": "Liveness", "responses": {"200": _json("ok")}}},
+    "/health": {
+        "get": {
+            "summary": "Liveness: 503 with the reason while the storage cannot write",
+            "responses": {"200": _json("ok"), "503": _json("the storage cannot write")},
+        }
+    },
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1")}}},
     "/metrics": {
         "get": {
@@ -183,7 +201,7 @@ PATHS: dict[str, dict[str, Any]] = {
                         "schema": {
                             "type": "object",
                             "properties": {
-                                "uri": {"type": "string"},
+                                "uri": {"type": "string", "pattern": "^https?://"},
                                 "additional_headers": {
                                     "type": "object",
                                     "additionalProperties": {"type": "string"},
@@ -261,6 +279,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "explode": False,
                     "schema": {
                         "type": "array",
+                        "minItems": 1,  # an empty `status=` is refused (400)
                         "items": {"type": "string", "enum": [s.value for s in Status]},
                     },
                 },
@@ -269,7 +288,11 @@ PATHS: dict[str, dict[str, Any]] = {
                 _query("key", "only invocations of this virtual object or workflow key"),
                 _query("created_after", "created at or after this time: " + _TIME, _TIME_SCHEMA),
                 _query("created_before", "created before this time: " + _TIME, _TIME_SCHEMA),
-                _query("before", "the `next_page` of the previous page (opaque)"),
+                _query(
+                    "before",
+                    "the `next_page` of the previous page (opaque)",
+                    {"type": "string", "pattern": r"^[0-9]{1,18}\..+$"},
+                ),
                 _LIMIT,
             ],
             "responses": {
@@ -309,7 +332,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "schema": {"type": "string", "enum": ["cancel", "kill", "purge"]},
                 },
             ],
-            "responses": {"202": {"description": "accepted"}, "400": _ERROR},
+            "responses": {"202": {"description": "accepted"}, "400": _ERROR, "404": _ERROR},
         },
     },
     "/invocations/{id}/cancel": _action(

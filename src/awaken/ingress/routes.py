@@ -12,7 +12,7 @@ from awaken.core.journal import Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.engine import Engine
 from awaken.errors import AwakenError
-from awaken.ingress.errors import HttpError, body_for, error_body
+from awaken.ingress.errors import HttpError, body_for, error_body, method_not_allowed
 from awaken.ingress.http import (
     BodyBudget,
     HttpRequest,
@@ -75,7 +75,8 @@ class Ingress:
             await self._route(request, send)
         except (HttpError, AwakenError) as exc:
             status, body = body_for(exc)
-            await respond_error(send, status, body)
+            headers = exc.headers if isinstance(exc, HttpError) else None
+            await respond_error(send, status, body, headers=headers)
         except Exception as exc:  # never let a request take the server down
             log.exception("ingress: unexpected error")
             status, body = body_for(exc)
@@ -146,7 +147,7 @@ class Ingress:
     @staticmethod
     def _method(req: HttpRequest, *allowed: str) -> None:
         if req.method not in allowed:
-            raise HttpError(405, f"method {req.method} not allowed, expected {' or '.join(allowed)}")
+            raise method_not_allowed(req.method, *allowed)
 
     async def _complete_awakeable(self, req: HttpRequest, send: Send, raw_id: str, action: str) -> None:
         awakeable_id = parse_awakeable_id(raw_id)

@@ -349,7 +349,7 @@ def page_cursor(record: InvocationRecord) -> str:
 def parse_page_cursor(cursor: str) -> tuple[int, str]:
     """(created_at_ms, id) of a cursor made by `page_cursor`; ValueError if it is not one."""
     created, dot, invocation_id = cursor.partition(".")
-    if not dot or not created.isdigit() or not invocation_id:
+    if not dot or not (created.isascii() and created.isdigit()) or not invocation_id or len(created) > 18:
         raise ValueError(f"not a page cursor: {cursor!r}")
     return int(created), invocation_id
 
