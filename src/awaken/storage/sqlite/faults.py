@@ -41,8 +41,7 @@ _KINDS: dict[int, FaultKind] = {
 def fault_kind(exc: BaseException | None) -> FaultKind | None:
     """The kind of storage fault `exc` (or the sqlite3 error it wraps) is; None for an error of
     the write itself (a constraint, a bug) or no error."""
-    while exc is not None and not isinstance(exc, sqlite3.Error):
-        exc = exc.__cause__
+    exc = _sqlite_cause(exc)
     if exc is None:
         return None
     code = getattr(exc, "sqlite_errorcode", None)
@@ -51,12 +50,21 @@ def fault_kind(exc: BaseException | None) -> FaultKind | None:
     return _KINDS.get(code & 0xFF)
 
 
+def _sqlite_cause(exc: BaseException | None) -> sqlite3.Error | None:
+    """The sqlite3 error `exc` is or was caused by (a chain may loop: `raise e from e`)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, sqlite3.Error):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return None
+
+
 def describe_fault(exc: BaseException) -> str:
     """One line for the health endpoints: what failed and what to do."""
     kind = fault_kind(exc)
-    cause = exc
-    while cause.__cause__ is not None and not isinstance(cause, sqlite3.Error):
-        cause = cause.__cause__
+    cause = _sqlite_cause(exc) or exc
     match kind:
         case "locked":
             return f"the database is locked by another process ({cause}); waiting for it to be released"

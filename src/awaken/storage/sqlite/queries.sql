@@ -61,6 +61,9 @@ PRAGMA wal_checkpoint(TRUNCATE)
 -- by probe_undo in the same transaction.
 INSERT INTO state (service, key, name, value) VALUES ('', '', ' awaken storage probe', zeroblob(65536))
 
+-- name: integrity_check
+PRAGMA integrity_check(20)
+
 -- name: probe_undo
 DELETE FROM state WHERE service = '' AND key = '' AND name = ' awaken storage probe'
 

@@ -16,6 +16,7 @@ from awaken.errors import StorageError
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Operation
 from awaken.storage.protocol import Store
+from awaken.storage.sqlite.faults import fault_kind
 from awaken.storage.sqlite.migrate import apply_migrations, latest_version, schema_version
 from awaken.storage.sqlite.tx import QUERIES, SqliteTx, run_to_end
 from awaken.storage.sqlite.writer import BUSY_TIMEOUT_S, GroupCommitWriter, wrap_error
@@ -113,8 +114,14 @@ class SqliteStore(LifecycleStore):
         if self._writer is not None:
             raise StorageError("the store is already open")
         parent = Path(self.path).parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock_exclusively(self.path + ".lock")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _lock_exclusively(self.path + ".lock")
+        except OSError as exc:
+            raise StorageError(
+                f"cannot open the database {self.path}: {exc.strerror or exc} ({exc.filename or parent}): "
+                "check that its directory exists and is writable by this user"
+            ) from None
         self._fault_seen = asyncio.Event()
         writer = GroupCommitWriter(
             lambda: self._connect(reader=False),
@@ -125,6 +132,15 @@ class SqliteStore(LifecycleStore):
         )
         try:
             await writer.start()
+        except StorageError as exc:
+            self._unlock()
+            if fault_kind(exc) in ("reopen", "corrupt"):
+                cause = exc.__cause__ or exc
+                raise StorageError(
+                    f"cannot open the database {self.path} ({cause}): check that the file and its "
+                    "directory are writable by this user (and, if it is damaged, `awaken migrate`)"
+                ) from None
+            raise
         except BaseException:
             self._unlock()
             raise
@@ -146,6 +162,38 @@ class SqliteStore(LifecycleStore):
                 f"{self.path} is at schema version {self.version}, and this awaken needs "
                 f"{latest_version()}: run `awaken migrate` (or start without --no-migrate)"
             )
+        # A file SQLite could only open read-only starts, and then refuses every write: find out
+        # now, with a write that is undone.
+        try:
+            conn.execute(QUERIES["begin_immediate"])
+            try:
+                conn.execute(QUERIES["probe_write"])
+                conn.execute(QUERIES["probe_undo"])
+            finally:
+                if conn.in_transaction:
+                    conn.execute(QUERIES["rollback"])
+        except sqlite3.Error as exc:
+            if fault_kind(exc) in ("reopen", "full"):
+                raise StorageError(
+                    f"cannot write the database {self.path} ({exc}): check that the file and its "
+                    "directory are writable by this user, and that the disk has room"
+                ) from None
+            raise
+
+    async def check_integrity(self) -> list[str]:
+        """SQLite's `PRAGMA integrity_check`: [] if the file is sound, else what is damaged."""
+        conn = self._reader_conn
+        if conn is None:
+            raise StorageError("the store is not open")
+
+        def check() -> list[str]:
+            rows = conn.execute(QUERIES["integrity_check"]).fetchall()
+            return [str(row[0]) for row in rows if str(row[0]) != "ok"]
+
+        try:
+            return await self._in_reader(check)
+        except sqlite3.DatabaseError as exc:  # too damaged to even check
+            return [str(exc)]
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer, close both connections. Idempotent."""
