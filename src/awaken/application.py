@@ -9,6 +9,8 @@ then awaken.toml), which `awaken serve` also reads:
 | always_replay    | always_replay (AWAKEN_ALWAYS_REPLAY=1) | off (suspend_after=0) |
 | synchronous      | sqlite_synchronous (AWAKEN_SQLITE_SYNCHRONOUS) | full          |
 | max_body         | max_body (AWAKEN_MAX_BODY, bytes)      | 32 MiB                |
+|                  | max_inflight_bodies (AWAKEN_MAX_INFLIGHT_BODIES, bytes) | 128 MiB |
+|                  | sqlite_busy_timeout (AWAKEN_SQLITE_BUSY_TIMEOUT, s) | 2 s  |
 | migrate          | migrate (AWAKEN_MIGRATE)               | on                    |
 | lease_ms         | lease (AWAKEN_LEASE, s)                | 3 s                   |
 | signing_key      | request_identity_private_key_pem_file  | unsigned requests     |
