@@ -248,6 +248,15 @@ async def decide(ctx: restate.WorkflowSharedContext, decision: str) -> None:
     await ctx.promise("decision").resolve(decision)
 
 
+@flow.handler()
+async def relay(ctx: restate.Context, tag: str) -> dict[str, Any]:
+    """A step, a call to a virtual object, and a delayed send to another of its keys."""
+    before = await ctx.run_typed("relay before", lambda: record("relay_before", tag, fresh()))
+    log = await ctx.object_call(append, key="relay", arg=tag)
+    ctx.object_send(append, key="delayed", arg=tag, send_delay=timedelta(milliseconds=300))
+    return {"before": before, "appended": tag in log}
+
+
 app = restate.app(services=[flow, lock, approval])
 
 
