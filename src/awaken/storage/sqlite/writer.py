@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import os
 import queue
 import sqlite3
 import threading
@@ -51,18 +50,16 @@ from typing import Any
 
 from awaken.errors import AwakenError, StorageError
 from awaken.storage.sqlite.faults import WalFile, describe_fault, fault_kind
+from awaken.storage.sqlite.sync import CHECKPOINT_EVERY_S, SyncItem, SyncSide
 from awaken.storage.sqlite.tx import QUERIES
 
 WriteFn = Callable[[sqlite3.Connection], Any]
 _Op = tuple[WriteFn, "asyncio.Future[Any]"]
-_SyncItem = tuple[int, list["_Result"]] | threading.Event | None  # a batch, a reset, the end
 _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
 
 BUSY_RETRY_S = 0.002  # the database is locked (a RESTART checkpoint, another process): retry
 BUSY_TIMEOUT_S = 2.0  # ... for this long by default, then fail the writes (503) until it is released
-CHECKPOINT_EVERY_S = 0.02
 BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)  # histogram of writes per batch
-WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page size)
 
 
 def wrap_error(exc: BaseException) -> BaseException:
@@ -88,7 +85,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(SyncSide):
     """Owns the write connection of one SQLite file, on the event loop that `start`s it."""
 
     def __init__(
@@ -131,7 +128,7 @@ class GroupCommitWriter:
         self._offload_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-offload")
         # (batch number, results) of committed batches for the sync thread; an Event asks it to
         # close its side (and is set when done); None stops it
-        self._sync_queue: queue.SimpleQueue[_SyncItem] = queue.SimpleQueue()
+        self._sync_queue: queue.SimpleQueue[SyncItem] = queue.SimpleQueue()
         self._committed_seq = 0  # batches committed so far (on the loop)
         self._synced_seq = 0  # ... of which on disk
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -145,6 +142,7 @@ class GroupCommitWriter:
         self.ops_failed = 0  # rolled back alone, or with a failed batch
         self.ops_skipped = 0  # cancelled before they ran
         self.batches_failed = 0
+        self.batches_offloaded = 0  # run on the offload thread (they held a heavy write)
         self.max_batch_size = 0
         self.syncs = 0
         self.checkpoints = 0
@@ -297,6 +295,7 @@ class GroupCommitWriter:
         if not heavy:
             return False
         self._heavy.difference_update(heavy)
+        self.batches_offloaded += 1
 
         def run() -> tuple[bool, Any]:
             try:
@@ -563,109 +562,6 @@ class GroupCommitWriter:
         self._locked = False
         self.needs_reopen = self.suspended = False
 
-    # -- the sync thread -----------------------------------------------------------------------
-    def _sync_run(self) -> None:
-        stop = False
-        try:
-            while not stop:
-                first = self._sync_queue.get()
-                items = [first]
-                while True:
-                    try:
-                        items.append(self._sync_queue.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(item is None for item in items)
-                batches: list[tuple[int, list[_Result]]] = []
-                for item in items:
-                    if isinstance(item, threading.Event):  # after what came before it
-                        self._sync_batches(batches)
-                        batches = []
-                        self._close_checkpoint_conn()
-                        item.set()
-                    elif item is not None:
-                        batches.append(item)
-                self._sync_batches(batches)
-                if not stop:
-                    self._maybe_checkpoint()
-        finally:
-            self._close_sync_side()
-
-    def _sync_batches(self, batches: list[tuple[int, list[_Result]]]) -> None:
-        if self._durable and batches:
-            self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
-
-    def _sync(self, upto: int, results: list[_Result]) -> None:
-        broken = self._broken
-        lost = False
-        if broken is None:
-            wal = self._wal
-            try:
-                assert wal is not None
-                wal.fsync()
-                self.syncs += 1
-                lost = not wal.intact()  # synced into a file that no restart would read
-            except OSError as exc:
-                # The commits are in the database but may not be on disk. Say so, and refuse
-                # every later write until the store reopens: acknowledging one after a failed
-                # fsync could acknowledge lost data.
-                broken = StorageError(f"the database's write-ahead log could not be synced: {exc}")
-                self._broken = broken
-        if broken is not None:
-            results = [(future, False, broken) for future, _, _ in results]
-        loop = self._loop
-        assert loop is not None
-        try:
-            if lost:
-                loop.call_soon_threadsafe(self._wal_lost, upto, results)
-            else:
-                loop.call_soon_threadsafe(self._synced, upto, results, broken)
-            if broken is not None:
-                loop.call_soon_threadsafe(lambda: self._fault(str(broken), reopen=True))
-        except RuntimeError:
-            pass  # the loop is closed: nobody is waiting
-
-    def _maybe_checkpoint(self) -> None:
-        """A PASSIVE checkpoint when the WAL file has grown, at most every CHECKPOINT_EVERY_S; a
-        RESTART one when the log still holds `restart_frames` frames (it never caught up)."""
-        now = time.monotonic()
-        if now - self._last_checkpoint < CHECKPOINT_EVERY_S:
-            return
-        try:
-            wal = self._wal
-            if wal is None or os.stat(wal.path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
-                return
-            if not wal.intact():
-                return  # a new connection would open another log: the store's recovery saves this one
-        except OSError:
-            return
-        self._last_checkpoint = now
-        try:
-            conn = self._checkpoint_conn
-            if conn is None:
-                conn = self._checkpoint_conn = self._connect()
-                conn.execute(QUERIES["pragma_synchronous_normal"])
-                # A RESTART checkpoint holds the write lock while it waits for readers: wait
-                # briefly, and try again later rather than stall the writes.
-                conn.execute(QUERIES["pragma_busy_timeout_checkpoint"])
-            _, in_log, _ = conn.execute(QUERIES["wal_checkpoint_passive"]).fetchone()
-            self.checkpoints += 1
-            if int(in_log) >= self._restart_frames:
-                conn.execute(QUERIES["wal_checkpoint_restart"]).fetchone()
-                self.checkpoints += 1
-        except sqlite3.Error:
-            pass  # a checkpoint is an optimisation: the next one tries again
-
-    def _close_sync_side(self) -> None:
-        if self._wal is not None:
-            self._wal.close()
-        self._close_checkpoint_conn()
-
-    def _close_checkpoint_conn(self) -> None:
-        if self._checkpoint_conn is not None:
-            self._checkpoint_conn.close()
-            self._checkpoint_conn = None
-
     def stats(self) -> dict[str, Any]:
         return {
             "batch_size_bounds": BATCH_SIZE_BOUNDS,
@@ -676,6 +572,7 @@ class GroupCommitWriter:
             "ops_failed": self.ops_failed,
             "ops_skipped": self.ops_skipped,
             "batches_failed": self.batches_failed,
+            "batches_offloaded": self.batches_offloaded,
             "max_batch_size": self.max_batch_size,
             "syncs": self.syncs,
             "checkpoints": self.checkpoints,
