@@ -70,6 +70,9 @@ class AwakenApp:
         self.max_body = max_body
         self.migrate = migrate
         self.lease_ms = lease_ms
+        # set by `awaken serve`'s flags (else the environment and the settings file)
+        self.sqlite_busy_timeout: float | None = None
+        self.max_inflight_bodies: int | None = None
         self.clock = clock
         self.base_config = config
         self.engine: Engine | None = None
@@ -94,6 +97,8 @@ class AwakenApp:
             max_body=self.max_body,
             migrate=self.migrate,
             lease=None if self.lease_ms is None else self.lease_ms / 1000,
+            sqlite_busy_timeout=self.sqlite_busy_timeout,
+            max_inflight_bodies=self.max_inflight_bodies,
         )
 
     def _engine_config(self, settings: Settings) -> EngineConfig:

@@ -227,8 +227,8 @@ def test_a_lock_held_by_another_process_fails_fast_and_recovers_at_once(
 
 
 def test_the_busy_timeout_is_a_setting(make_server: Callable[..., Server], effects: Effects) -> None:
-    env = {"E2E_EFFECTS_DIR": str(effects.directory), "AWAKEN_SQLITE_BUSY_TIMEOUT": "0.2"}
-    server = make_server("crash_app:app", env=env).start()
+    env = {"E2E_EFFECTS_DIR": str(effects.directory)}
+    server = make_server("crash_app:app", env=env, extra_args=["--sqlite-busy-timeout", "0.2"]).start()
     holder = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, str(server.db_path)],
         stdin=subprocess.PIPE,
