@@ -27,6 +27,10 @@ load a passive checkpoint never quite catches up with the writer, so past `resta
 checkpoints in RESTART mode, which holds the write lock for the copy: the loop then finds the
 database busy and retries its flush a moment later instead of blocking.
 
+Heavy writes. A write submitted as `heavy` (one that stores megabytes: a large request body)
+runs with its batch on an offload thread instead: copying it into the database would stall the
+loop for as long (measured: up to a second for 31 MiB). The loop starts no other batch meanwhile.
+
 Faults (faults.py). A batch that fails for a reason of the storage sets `problem`; the next batch
 that commits clears it. Another process holding the lock is waited for `busy_timeout` seconds at
 most, then writes are refused at once until a probe finds the lock released. After each commit
