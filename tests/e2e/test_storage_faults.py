@@ -136,7 +136,7 @@ def fill_until_refused(server: Server, payload: str) -> list[str]:
     """Send big invocations until the server refuses one with 503; the accepted ids."""
     accepted: list[str] = []
     for i in range(2000):
-        r = server.client.post(f"{server.url}/flow/work/send", json=f"{payload}{i}")
+        r = server.client.post(f"{server.url}/flow/measure/send", json=f"{payload}{i}")
         if r.status_code == 503:
             return accepted
         assert r.status_code == 202, r.text
