@@ -85,6 +85,7 @@ class SqliteStore(LifecycleStore):
         self.version = 0  # the schema version, once open
         self.applied: list[int] = []  # migrations applied by this open
         self._watcher: asyncio.Task[None] | None = None
+        self._look_timer: asyncio.TimerHandle | None = None
         self._fault_seen = asyncio.Event()
         self.recoveries = 0  # times the connections were reopened after a fault
 
@@ -152,6 +153,7 @@ class SqliteStore(LifecycleStore):
             await self.close()
             raise
         self._watcher = asyncio.get_running_loop().create_task(self._watch(writer))
+        self._look_timer = asyncio.get_running_loop().call_later(WATCH_EVERY_S, self._look, writer)
 
     def _set_up(self, conn: sqlite3.Connection) -> None:
         if self.migrate:
@@ -197,6 +199,9 @@ class SqliteStore(LifecycleStore):
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer, close both connections. Idempotent."""
+        timer, self._look_timer = self._look_timer, None
+        if timer is not None:
+            timer.cancel()
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.cancel()
@@ -231,24 +236,39 @@ class SqliteStore(LifecycleStore):
         return None if writer is None else writer.problem
 
     # -- faults ------------------------------------------------------------------------------------
+    def _look(self, writer: GroupCommitWriter) -> None:
+        """Every WATCH_EVERY_S while all is well (a timer and a stat, no task): is the WAL file
+        still at its path? If not, or if a write failed meanwhile, wake the watcher."""
+        if self._writer is not writer:
+            return
+        if writer.problem is not None or writer.needs_reopen or not writer.wal_intact():
+            self._fault_seen.set()
+        self._look_timer = asyncio.get_running_loop().call_later(WATCH_EVERY_S, self._look, writer)
+
+    def _healthy(self, writer: GroupCommitWriter) -> bool:
+        return writer.problem is None and not writer.needs_reopen and writer.wal_intact()
+
     async def _watch(self, writer: GroupCommitWriter) -> None:
-        """Until closed: notice a WAL file that is no longer at its path; while the storage fails,
-        probe it (or reopen the connections) until it writes again."""
-        backoff = WATCH_EVERY_S
+        """Until closed: once a fault is seen (by a write, or `_look`), probe the storage or
+        reopen the connections until it writes again."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._fault_seen.wait(), backoff if writer.problem else WATCH_EVERY_S)
+            await self._fault_seen.wait()
             self._fault_seen.clear()
-            if writer.needs_reopen or (writer.problem is None and not writer.wal_intact()):
-                if not writer.needs_reopen:
-                    writer.lost_wal()
-                reopened = await self._reopen(writer)
-                backoff = WATCH_EVERY_S if reopened else min(backoff * 2, MAX_RETRY_S)
-            elif writer.problem is not None:
-                await self._probe(writer)
-                backoff = LOCK_PROBE_S if writer.locked else min(backoff * 2, MAX_RETRY_S)
-            else:
-                backoff = WATCH_EVERY_S
+            backoff = WATCH_EVERY_S
+            while not self._healthy(writer):
+                if writer.needs_reopen or (writer.problem is None and not writer.wal_intact()):
+                    if not writer.needs_reopen:
+                        writer.lost_wal()
+                    reopened = await self._reopen(writer)
+                    backoff = WATCH_EVERY_S if reopened else min(backoff * 2, MAX_RETRY_S)
+                else:
+                    await self._probe(writer)
+                    backoff = LOCK_PROBE_S if writer.locked else min(backoff * 2, MAX_RETRY_S)
+                if self._healthy(writer):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._fault_seen.wait(), backoff)
+                self._fault_seen.clear()
 
     async def _probe(self, writer: GroupCommitWriter) -> None:
         def probe(conn: sqlite3.Connection) -> None:
