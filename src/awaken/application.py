@@ -9,6 +9,8 @@ then awaken.toml), which `awaken serve` also reads:
 | always_replay    | always_replay (AWAKEN_ALWAYS_REPLAY=1) | off (suspend_after=0) |
 | synchronous      | sqlite_synchronous (AWAKEN_SQLITE_SYNCHRONOUS) | full          |
 | max_body         | max_body (AWAKEN_MAX_BODY, bytes)      | 32 MiB                |
+|                  | max_inflight_bodies (AWAKEN_MAX_INFLIGHT_BODIES, bytes) | 128 MiB |
+|                  | sqlite_busy_timeout (AWAKEN_SQLITE_BUSY_TIMEOUT, s) | 2 s  |
 | migrate          | migrate (AWAKEN_MIGRATE)               | on                    |
 | lease_ms         | lease (AWAKEN_LEASE, s)                | 3 s                   |
 | signing_key      | request_identity_private_key_pem_file  | unsigned requests     |
@@ -68,6 +70,9 @@ class AwakenApp:
         self.max_body = max_body
         self.migrate = migrate
         self.lease_ms = lease_ms
+        # set by `awaken serve`'s flags (else the environment and the settings file)
+        self.sqlite_busy_timeout: float | None = None
+        self.max_inflight_bodies: int | None = None
         self.clock = clock
         self.base_config = config
         self.engine: Engine | None = None
@@ -92,6 +97,8 @@ class AwakenApp:
             max_body=self.max_body,
             migrate=self.migrate,
             lease=None if self.lease_ms is None else self.lease_ms / 1000,
+            sqlite_busy_timeout=self.sqlite_busy_timeout,
+            max_inflight_bodies=self.max_inflight_bodies,
         )
 
     def _engine_config(self, settings: Settings) -> EngineConfig:
@@ -120,6 +127,7 @@ class AwakenApp:
                 synchronous=settings.sqlite_synchronous,
                 migrate=settings.migrate,
                 lease_ms=int(settings.lease * 1000),
+                busy_timeout=settings.sqlite_busy_timeout,
             )
         except BaseException:
             self._users -= 1
@@ -141,7 +149,7 @@ class AwakenApp:
             self._users -= 1
             raise
         self.engine = engine
-        self._ingress = Ingress(engine, settings.max_body)
+        self._ingress = Ingress(engine, settings.max_body, settings.max_inflight_bodies)
         log.info("awaken engine started on %s (node %s)", redact_url(settings.db), store.node_id)
         return engine
 

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["full", "normal"] = Field(
         "full", description="SQLite durability: full survives power loss, normal only process crashes"
     )
+    sqlite_busy_timeout: float = Field(
+        2.0,
+        ge=0,
+        le=600,
+        description="seconds a write waits for a SQLite lock another process holds, then 503 until released",
+    )
     lease: float = Field(
         3.0,
         ge=0.1,
@@ -67,6 +73,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="interface of the ingress")
     port: int = Field(8080, ge=0, le=65535, description="ingress port (0: any free port)")
     max_body: int = Field(32 * MiB, ge=1, description="largest request body, in bytes")
+    max_inflight_bodies: int = Field(
+        128 * MiB,
+        ge=1,
+        description="bytes of request bodies the ingress holds at once, all requests together (then 503)",
+    )
     # -- admin API
     admin_host: str = Field(
         "127.0.0.1", description="interface of the admin API (not --host: exposing one is not the other)"

@@ -165,6 +165,12 @@ async def work(ctx: restate.Context, tag: str) -> str:
 
 
 @flow.handler()
+async def measure(ctx: restate.Context, blob: str) -> int:
+    """The length of a (large) input: the big-body tests send tens of MiB to it."""
+    return len(blob)
+
+
+@flow.handler()
 async def gated(ctx: restate.Context, tag: str) -> str:
     """One step, which waits until the test opens the gate and then records its execution."""
 
@@ -240,6 +246,15 @@ async def approval_run(ctx: restate.WorkflowContext, tag: str) -> dict[str, str]
 @approval.handler()
 async def decide(ctx: restate.WorkflowSharedContext, decision: str) -> None:
     await ctx.promise("decision").resolve(decision)
+
+
+@flow.handler()
+async def relay(ctx: restate.Context, tag: str) -> dict[str, Any]:
+    """A step, a call to a virtual object, and a delayed send to another of its keys."""
+    before = await ctx.run_typed("relay before", lambda: record("relay_before", tag, fresh()))
+    log = await ctx.object_call(append, key="relay", arg=tag)
+    ctx.object_send(append, key="delayed", arg=tag, send_delay=timedelta(milliseconds=300))
+    return {"before": before, "appended": tag in log}
 
 
 app = restate.app(services=[flow, lock, approval])

@@ -43,7 +43,8 @@ async def test_reject_raises_a_terminal_error_with_the_reason_and_code(
 ) -> None:
     inv = (await env.client.post("/svc/approve/send", json="ui-2")).json()["invocationId"]
     awk = await next_awakeable("ui-2")
-    r = await admin.post(f"/awakeables/{awk}/reject", json={"reason": "card looks stolen", "code": 422})
+    # (422.0 is JSON Schema's integer 422, as the OpenAPI document's `integer` promises)
+    r = await admin.post(f"/awakeables/{awk}/reject", json={"reason": "card looks stolen", "code": 422.0})
     assert (r.status_code, r.json()) == (202, {"status": "Accepted"})
     status, body = await _output(env, inv)
     assert status == 422 and body["message"] == "card looks stolen"
@@ -88,6 +89,7 @@ async def test_an_awakeable_of_an_ended_invocation_is_410(
         ("POST", "/awakeables/{awk}/reject", b'{"reason": ""}', 400, "reason"),
         ("POST", "/awakeables/{awk}/reject", b'{"reason": "no", "code": 200}', 400, "code must be"),
         ("POST", "/awakeables/{awk}/reject", b'{"reason": "no", "code": true}', 400, "code must be"),
+        ("POST", "/awakeables/{awk}/reject", b'{"reason": "no", "code": 422.5}', 400, "code must be"),
         ("GET", "/awakeables/{awk}/resolve", None, 405, "use POST"),
     ],
 )

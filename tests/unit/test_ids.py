@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import re
 import string
 
 import pytest
@@ -357,3 +359,20 @@ def test_random_invocation_ids_sort_by_time_and_decode(now_ms: int, later_by: in
     ) // _TIME_SPAN_MS
     if not wraps:
         assert first[:12] < second[:12]
+
+
+def test_the_admin_documents_exactly_the_awakeable_ids_it_accepts() -> None:
+    # (the admin layer is imported here only: this module is about core's ids)
+    from awaken.admin.openapi import AWAKEABLE_ID_PATTERN
+
+    pattern = re.compile(AWAKEABLE_ID_PATTERN)
+    good = [new_awakeable_id(os.urandom(28)) for _ in range(200)]
+    good += ["prom_1" + g[6:] for g in good[:5]] + [g + "==" for g in good[:5]]
+    for text in good:
+        assert pattern.match(text) and parse_awakeable_id(text)
+    raw = base64.urlsafe_b64encode(os.urandom(28)).rstrip(b"=").decode()
+    bad = ["0", "sign_1", "sign_1" + raw[:-1], "sign_1" + raw + "A", "sign_1" + raw[:-1] + "B", "inv_1" + raw]
+    for text in bad:
+        assert not pattern.match(text)
+        with pytest.raises(BadRequest):
+            parse_awakeable_id(text)

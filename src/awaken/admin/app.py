@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.admin import awakeables, deployments, openapi, query, static
 from awaken.admin.metadata import service_metadata
+from awaken.admin.openapi import INVOCATION_ID_PATTERN
 from awaken.core.ids import InvocationId
 from awaken.core.journal import Entry, Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from awaken.engine.remote_journal import describe
 from awaken.errors import AwakenError, BadRequest, Conflict, NotFound
-from awaken.ingress.errors import HttpError, status_for
+from awaken.ingress.errors import HttpError, method_not_allowed, status_for
 from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
 from awaken.storage.protocol import InvocationFilter, InvocationRecord, Status, page_cursor
 
@@ -83,7 +84,8 @@ class AdminApp:
             await self._route(req, send)
         except (HttpError, AwakenError) as exc:
             details = exc.details if isinstance(exc, BadRequest) else None
-            await _respond_error(send, status_for(exc), _message(exc), errors=details)
+            headers = exc.headers if isinstance(exc, HttpError) else None
+            await _respond_error(send, status_for(exc), _message(exc), headers, errors=details)
         except Exception as exc:
             log.exception("admin: unexpected error")
             await _respond_error(send, 500, f"internal error: {type(exc).__name__}: {exc}")
@@ -106,20 +108,20 @@ class AdminApp:
             seg = seg[1:]
         if seg == ["query"]:
             if req.method != "POST":
-                raise HttpError(405, f"method {req.method} not allowed, use POST")
+                raise method_not_allowed(req.method, "POST")
             await query.respond_query(engine, req, send)
             return
         if len(seg) == 3 and seg[0] == "invocations" and seg[2] in _ACTIONS:
             if req.method != "PATCH":
-                raise HttpError(405, f"method {req.method} not allowed, use PATCH")
-            await self._act(send, str(InvocationId.parse(seg[1])), seg[2])
+                raise method_not_allowed(req.method, "PATCH")
+            await self._act(send, _invocation_id(seg[1]), seg[2])
             return
-        if len(seg) == 2 and seg[0] == "invocations" and req.method == "DELETE":
-            await self._delete(req, send, str(InvocationId.parse(seg[1])))
+        if len(seg) == 2 and seg[0] == "invocations" and seg[1] != "counts" and req.method == "DELETE":
+            await self._delete(req, send, _invocation_id(seg[1]))
             return
         if len(seg) == 3 and seg[0] == "services" and seg[2] == "state":
             if req.method != "POST":
-                raise HttpError(405, f"method {req.method} not allowed, use POST")
+                raise method_not_allowed(req.method, "POST")
             await self._replace_state(req, send, seg[1])
             return
         if len(seg) == 3 and seg[0] == "awakeables" and seg[2] in ("resolve", "reject"):
@@ -129,7 +131,9 @@ class AdminApp:
             await deployments.route(engine, req, send, seg)
             return
         if req.method != "GET":
-            raise HttpError(405, f"method {req.method} not allowed")
+            if len(seg) == 2 and seg[0] == "invocations" and seg[1] != "counts":
+                raise method_not_allowed(req.method, "GET", "DELETE")
+            raise method_not_allowed(req.method, "GET")
         if len(seg) == 4 and seg[0] == "services" and seg[2] == "state":
             self._keyed_service(seg[1])
             state = await engine.store.get_state(seg[1], seg[3])
@@ -153,8 +157,12 @@ class AdminApp:
             await respond(send, 200, text, [(b"content-type", METRICS_CONTENT_TYPE.encode())])
         elif seg == ["openapi.json"]:
             await respond_json(send, 200, openapi.document(_version()))
-        elif seg == ["health"]:
-            await respond_json(send, 200, {"status": "ok"})
+        elif seg == ["health"]:  # 503 while the storage cannot write, so that a supervisor acts
+            problem = engine.storage_problem()
+            if problem is not None:
+                await respond_json(send, 503, {"status": "unavailable", "message": problem})
+            else:
+                await respond_json(send, 200, {"status": "ok"})
         elif seg == ["version"]:
             await respond_json(send, 200, query.version_json(_version()))
         elif seg == ["services"]:
@@ -174,7 +182,7 @@ class AdminApp:
             await respond_json(send, 200, {status.value: n for status, n in sorted(counts.items())})
         elif seg == ["invocations"]:
             limit = _limit(req)
-            before = req.query.get("before", [None])[-1] or None
+            before = req.query.get("before", [None])[-1]  # an empty one is no cursor: 400
             records = await engine.store.list_invocations(_invocation_filter(req), limit, before)
             page = {
                 "invocations": [invocation_json(r) for r in records],
@@ -182,7 +190,7 @@ class AdminApp:
             }
             await respond_json(send, 200, page)
         elif len(seg) == 2 and seg[0] == "invocations":
-            record = await engine.get_invocation(str(InvocationId.parse(seg[1])))
+            record = await engine.get_invocation(_invocation_id(seg[1]))
             journal = await engine.store.get_journal(record.id)
             times = {t.index: t for t in await engine.store.get_journal_times(record.id)}
             out = invocation_json(record)
@@ -349,6 +357,8 @@ def _invocation_filter(req: HttpRequest) -> InvocationFilter:
     (statuses comma-separated or repeated; times in ms since the epoch or RFC 3339)."""
     statuses: set[Status] = set()
     for raw in req.query.get("status", []):
+        if not raw.strip():
+            raise HttpError(400, "status must name at least one status (or be left out)")
         for name in filter(None, (part.strip() for part in raw.split(","))):
             try:
                 statuses.add(Status(name))
@@ -371,10 +381,23 @@ def _invocation_filter(req: HttpRequest) -> InvocationFilter:
     )
 
 
+def _invocation_id(raw: str) -> str:
+    """An invocation id of a path: 400 if it is not shaped like one (the OpenAPI document's
+    pattern), 404 if it is but names none (its digits overflow, say)."""
+    if not INVOCATION_ID_PATTERN.fullmatch(raw):
+        return str(InvocationId.parse(raw))  # raises BadRequest, with the reason
+    try:
+        return str(InvocationId.parse(raw))
+    except BadRequest:
+        raise NotFound(f"invocation {raw} not found") from None
+
+
 def _time_ms(raw: str | None, name: str) -> int | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
+        if int(raw) >= 2**63:
+            raise HttpError(400, f"{name} is out of range: {raw}")
         return int(raw)
     try:
         moment = datetime.fromisoformat(raw)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from awaken.core.ids import parse_awakeable_id
 from awaken.core.journal import Outcome
 from awaken.core.jsonvalue import loads_strict
-from awaken.ingress.errors import HttpError
+from awaken.ingress.errors import HttpError, method_not_allowed
 from awaken.ingress.http import HttpRequest, Send, respond_json
 from awaken.storage.protocol import AwakeableInfo
 
@@ -38,7 +38,7 @@ async def complete(engine: Engine, req: HttpRequest, send: Send, raw_id: str, ac
     """Resolve with the body (any JSON value; none is null), or reject with
     `{"reason": "...", "code": 500}` (code optional, 400-599)."""
     if req.method != "POST":
-        raise HttpError(405, f"method {req.method} not allowed, use POST")
+        raise method_not_allowed(req.method, "POST")
     awakeable_id = parse_awakeable_id(raw_id)
     body = await req.body()
     try:
@@ -55,6 +55,8 @@ def _rejection(value: Any) -> Outcome:
     if not isinstance(value, dict) or not isinstance(value.get("reason"), str) or not value["reason"]:
         raise HttpError(400, 'expected {"reason": "<why>", "code": <400-599, default 500>}')
     code = value.get("code", 500)
+    if isinstance(code, float) and code.is_integer():  # JSON Schema's integer: 507.0 is one
+        code = int(code)
     if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
         raise HttpError(400, f"code must be a whole number from 400 to 599, not {code!r}")
     if len(value["reason"]) > MAX_REASON:

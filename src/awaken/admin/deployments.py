@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID, service_metadata
 from awaken.core.jsonvalue import loads_strict
-from awaken.ingress.errors import HttpError
+from awaken.ingress.errors import HttpError, method_not_allowed
 from awaken.ingress.http import HttpRequest, Send, respond, respond_json
 from awaken.protocol.versions import SUPPORTED_VERSIONS
 from awaken.storage.protocol import DeploymentRecord
@@ -130,7 +130,7 @@ async def route(engine: Engine, req: HttpRequest, send: Send, seg: list[str]) ->
             await respond_json(send, 200, {"deployments": listed})
             return
         if req.method != "POST":
-            raise HttpError(405, f"method {req.method} not allowed, use GET or POST")
+            raise method_not_allowed(req.method, "GET", "POST")
         body = _register_body(await req.body())
         registration = await deployments.register(
             body["uri"],
@@ -168,4 +168,4 @@ async def route(engine: Engine, req: HttpRequest, send: Send, seg: list[str]) ->
         await deployments.delete(deployment_id, force)
         await respond(send, 202)
     else:
-        raise HttpError(405, f"method {req.method} not allowed, use GET or DELETE")
+        raise method_not_allowed(req.method, "GET", "DELETE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from awaken.admin.query import OPENAPI_PATHS as QUERY_PATHS
@@ -93,7 +94,7 @@ _DEPLOYMENT = {
         "sdk_version": {"type": ["string", "null"]},
         "services": {"type": "array"},
     },
-    "required": ["id", "uri", "protocol_type", "services"],
+    "required": ["id", "services"],  # the app's own (local) deployment has no uri
 }
 _REGISTERED = {
     "type": "object",
@@ -107,13 +108,25 @@ _REGISTERED = {
     "required": ["id", "services"],
 }
 _DEPLOYMENT_ID = {"name": "deployment", "in": "path", "required": True, "schema": {"type": "string"}}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^inv_1"}}
+# What the server takes for an invocation id (400 otherwise; 404 if it names none).
+INVOCATION_ID_PATTERN = re.compile(r"inv_1[0-9A-Za-z]{33}")
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{INVOCATION_ID_PATTERN.pattern}$"},
+}
 _SERVICE = {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
 _STATUS = {"type": "string", "enum": [s.value for s in Status]}
 _TIME = "ms since the epoch, or an RFC 3339 time"
-_TIME_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "date-time"}]}
+_TIME_SCHEMA = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        {"type": "string", "format": "date-time"},
+    ]
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -131,7 +144,15 @@ def _action(summary: str, extra: dict[str, Any] | None = None) -> dict[str, Any]
     return {"patch": {"summary": summary, "parameters": [_ID], "responses": responses}}
 
 
-_AWAKEABLE = {"name": "awakeable", "in": "path", "required": True, "schema": {"type": "string"}}
+# What core.ids.parse_awakeable_id accepts: 28 bytes of base64url (the last character carries 2
+# bits, so it is one of four), padding allowed; anything else is a 400.
+AWAKEABLE_ID_PATTERN = r"^(sign|prom)_1[A-Za-z0-9_-]{37}[AQgw]=*$"
+_AWAKEABLE = {
+    "name": "awakeable",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": AWAKEABLE_ID_PATTERN},
+}
 _VALIDATION_ERROR = _json(
     "the payload fails the awakeable's type: `errors` lists why",
     {
@@ -174,7 +195,12 @@ def _completion(summary: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/health": {"get": {"summary": "Liveness", "responses": {"200": _json("ok")}}},
+    "/health": {
+        "get": {
+            "summary": "Liveness: 503 with the reason while the storage cannot write",
+            "responses": {"200": _json("ok"), "503": _json("the storage cannot write")},
+        }
+    },
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1")}}},
     "/metrics": {
         "get": {
@@ -226,7 +252,7 @@ PATHS: dict[str, dict[str, Any]] = {
                         "schema": {
                             "type": "object",
                             "properties": {
-                                "uri": {"type": "string"},
+                                "uri": {"type": "string", "pattern": "^https?://"},
                                 "additional_headers": {
                                     "type": "object",
                                     "additionalProperties": {"type": "string"},
@@ -304,6 +330,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "explode": False,
                     "schema": {
                         "type": "array",
+                        "minItems": 1,  # an empty `status=` is refused (400)
                         "items": {"type": "string", "enum": [s.value for s in Status]},
                     },
                 },
@@ -312,7 +339,11 @@ PATHS: dict[str, dict[str, Any]] = {
                 _query("key", "only invocations of this virtual object or workflow key"),
                 _query("created_after", "created at or after this time: " + _TIME, _TIME_SCHEMA),
                 _query("created_before", "created before this time: " + _TIME, _TIME_SCHEMA),
-                _query("before", "the `next_page` of the previous page (opaque)"),
+                _query(
+                    "before",
+                    "the `next_page` of the previous page (opaque)",
+                    {"type": "string", "pattern": r"^[0-9]{1,18}\..+$"},
+                ),
                 _LIMIT,
             ],
             "responses": {
@@ -368,7 +399,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "schema": {"type": "string", "enum": ["cancel", "kill", "purge"]},
                 },
             ],
-            "responses": {"202": {"description": "accepted"}, "400": _ERROR},
+            "responses": {"202": {"description": "accepted"}, "400": _ERROR, "404": _ERROR},
         },
     },
     "/invocations/{id}/cancel": _action(

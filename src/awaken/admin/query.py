@@ -357,7 +357,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "properties": {"query": {"type": "string"}},
+                            "properties": {"query": {"type": "string", "pattern": "[^\\s;]"}},
                             "required": ["query"],
                         }
                     }

@@ -108,6 +108,22 @@ def main(config: str | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="the same as --log-format json")
 @click.option(
+    "--sqlite-busy-timeout",
+    type=click.FloatRange(min=0, max=600),
+    default=None,
+    metavar="SECONDS",
+    help="how long a write waits for a SQLite lock another process holds; then 503 until it is "
+    "released [default 2]",
+)
+@click.option(
+    "--max-inflight-bodies",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BYTES",
+    help="request body bytes the ingress holds at once, all requests together; past it 503 "
+    "[default 134217728]",
+)
+@click.option(
     "--lease",
     type=click.FloatRange(min=0.1),
     default=None,
@@ -146,6 +162,8 @@ def serve(
     log_level: str | None,
     log_format: str | None,
     as_json: bool,
+    sqlite_busy_timeout: float | None,
+    max_inflight_bodies: int | None,
     lease: float | None,
     shutdown_grace: float | None,
     identity_key: str | None,
@@ -184,6 +202,8 @@ def serve(
         suspend_after=suspend_after,
         always_replay=always_replay,
         sqlite_synchronous=synchronous,
+        sqlite_busy_timeout=sqlite_busy_timeout,
+        max_inflight_bodies=max_inflight_bodies,
         log_level=log_level.lower() if log_level else None,
         log_format="json" if as_json else log_format,
         lease=lease,
@@ -208,6 +228,8 @@ def serve(
                 always_replay=always_replay,
                 migrate=migrate,
                 lease_ms=None if lease is None else int(lease * 1000),
+                sqlite_busy_timeout=sqlite_busy_timeout,
+                max_inflight_bodies=max_inflight_bodies,
             )
             if identity_key is not None:
                 try:

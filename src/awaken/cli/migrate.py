@@ -1,4 +1,6 @@
-"""`awaken migrate`: create or upgrade the schema of a database, and say which version it reached.
+"""`awaken migrate`: create or upgrade the schema of a database, say which version it reached,
+and check a SQLite file's integrity (`PRAGMA integrity_check`): a damaged one is reported, with
+what is damaged, and the command fails.
 
 Opening a store migrates it (under a lock: SQLite's write lock, PostgreSQL's advisory lock, so
 that nodes starting together take turns); this opens and closes one, and reports what it did.
@@ -37,6 +39,17 @@ def migrate(db: str) -> Migrated:
     async def run() -> Migrated:
         await store.open()
         try:
+            check = getattr(store, "check_integrity", None)
+            problems: list[str] = await check() if check is not None else []
+            if problems:
+                shown = "; ".join(problems[:3]) + (
+                    f"; ... ({len(problems)} problems)" if len(problems) > 3 else ""
+                )
+                raise CliFailure(
+                    f"the database {redacted(db)} is damaged: {shown}. Restore it from a backup "
+                    "(or recover what SQLite can read with `sqlite3 FILE .recover`)",
+                    REFUSED,
+                )
             return Migrated(db, store.version, list(store.applied))
         finally:
             await store.close()

@@ -24,7 +24,7 @@ from awaken.engine.metrics import EngineMetrics
 from awaken.engine.remote_attempt import RemoteAttempt
 from awaken.engine.runner import AttemptRunner
 from awaken.engine.validation import validate_payload
-from awaken.errors import NotFound
+from awaken.errors import NotFound, StorageError
 from awaken.protocol import SigningKey, Timeouts
 from awaken.sdk.service import AnyService, HandlerSpec
 from awaken.storage.protocol import (
@@ -155,6 +155,10 @@ class Engine:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def storage_problem(self) -> str | None:
+        """Why the store cannot write now; None when it can (the health endpoints say it)."""
+        return self.store.storage_problem()
 
     @property
     def live_count(self) -> int:
@@ -473,6 +477,7 @@ class Engine:
         self._wakeup.set()
 
     async def _schedule_loop(self) -> None:
+        last_failure = ""
         while self._running:
             now = self.now_ms()
             try:
@@ -487,8 +492,14 @@ class Engine:
                             await asyncio.sleep(BUSY_TIMER_RETRY_S)
                         continue  # more due than one batch
                 await self._retry_abandoned()
+            except StorageError as exc:  # the store says why, and its health endpoints too
+                if str(exc) != last_failure:
+                    log.warning("scheduler: storage failure (%s); retrying", exc)
+                last_failure = str(exc)
             except Exception:
                 log.exception("scheduler: storage failure; retrying")
+            else:
+                last_failure = ""
             timeout = self.config.poll_interval
             if self._next_timer is not None:
                 timeout = min(timeout, max(0.0, (self._next_timer - self.now_ms()) / 1000))

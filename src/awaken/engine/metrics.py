@@ -66,6 +66,7 @@ class _Scraped(Collector):
             ("ops_failed", "Storage writes that failed"),
             ("syncs", "fsyncs of the write-ahead log"),
             ("checkpoints", "Checkpoints of the write-ahead log"),
+            ("recoveries", "Times the storage reopened its connections after a fault"),
         ):
             if key in storage:
                 yield CounterMetricFamily(f"awaken_storage_{key}", help_text, value=storage[key])

@@ -21,11 +21,27 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 class HttpError(Exception):
     """An error answer of the ingress itself (bad path, method, size, content type...)."""
 
-    def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.extra = extra or {}
+        self.headers = headers or []  # of the answer: `allow` with a 405
+
+
+def method_not_allowed(method: str, *allowed: str) -> HttpError:
+    """405, with the `allow` header RFC 9110 asks for."""
+    return HttpError(
+        405,
+        f"method {method} not allowed, use {' or '.join(allowed)}",
+        headers=[(b"allow", ", ".join(allowed).encode())],
+    )
 
 
 def status_for(exc: Exception) -> int:

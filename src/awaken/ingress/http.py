@@ -18,6 +18,35 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+class BodyBudget:
+    """The bytes of request bodies that all requests together may hold at once: past it a request
+    is refused with 503 (try again later) rather than read, so that many large bodies at once
+    cannot take the server's memory. A body of declared length takes its share before a byte is
+    read; a chunked one takes it as it arrives."""
+
+    __slots__ = ("in_use", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def take(self, size: int) -> bool:
+        if self.in_use + size > self.limit:
+            return False
+        self.in_use += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.in_use -= size
+
+
+def _over_budget(budget: BodyBudget) -> HttpError:
+    return HttpError(
+        503,
+        f"too many request bodies at once (more than {budget.limit} bytes in flight): try again shortly",
+    )
+
+
 @dataclass(slots=True)
 class HttpRequest:
     method: str
@@ -26,9 +55,13 @@ class HttpRequest:
     headers: dict[str, str]
     receive: Receive
     max_body: int
+    budget: BodyBudget | None = None
+    held: int = 0  # bytes of the budget this request holds (`release` gives them back)
 
     @classmethod
-    def from_scope(cls, scope: Scope, receive: Receive, max_body: int) -> HttpRequest:
+    def from_scope(
+        cls, scope: Scope, receive: Receive, max_body: int, budget: BodyBudget | None = None
+    ) -> HttpRequest:
         raw = scope.get("raw_path") or scope["path"].encode()
         path = raw.split(b"?", 1)[0].decode("latin-1")
         try:
@@ -42,15 +75,24 @@ class HttpRequest:
             headers[k.decode("latin-1").lower()] = v.decode("latin-1")
         raw_query = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
-        return cls(scope["method"], segments, query, headers, receive, max_body)
+        return cls(scope["method"], segments, query, headers, receive, max_body, budget)
 
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
     async def body(self) -> bytes:
+        """The whole body, within `max_body` (413) and the shared `budget` (503); the bytes it
+        takes of the budget are held until `release`."""
         declared = self.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise HttpError(413, f"request body is larger than the limit of {self.max_body} bytes")
+        budget = self.budget
+        if declared is not None and declared.isdigit():
+            length = int(declared)
+            if length > self.max_body:
+                raise HttpError(413, f"request body is larger than the limit of {self.max_body} bytes")
+            if budget is not None and length > self.held:
+                if not budget.take(length - self.held):
+                    raise _over_budget(budget)
+                self.held = length
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -61,9 +103,22 @@ class HttpRequest:
             size += len(chunk)
             if size > self.max_body:
                 raise HttpError(413, f"request body is larger than the limit of {self.max_body} bytes")
-            chunks.append(chunk)
+            if budget is not None and size > self.held:
+                if not budget.take(size - self.held):
+                    raise _over_budget(budget)
+                self.held = size
             if not message.get("more_body", False):
+                if not chunks:
+                    return bytes(chunk)  # one chunk: no copy (bytes of bytes is the same object)
+                chunks.append(chunk)
                 return b"".join(chunks)
+            chunks.append(chunk)
+
+    def release(self) -> None:
+        """Give back what the body took of the budget (the request is answered)."""
+        if self.held and self.budget is not None:
+            self.budget.give_back(self.held)
+        self.held = 0
 
 
 async def respond(

@@ -12,14 +12,24 @@ from awaken.core.journal import Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.engine import Engine
 from awaken.errors import AwakenError
-from awaken.ingress.errors import HttpError, body_for, error_body
-from awaken.ingress.http import HttpRequest, Receive, Scope, Send, respond, respond_error, respond_json
+from awaken.ingress.errors import HttpError, body_for, error_body, method_not_allowed
+from awaken.ingress.http import (
+    BodyBudget,
+    HttpRequest,
+    Receive,
+    Scope,
+    Send,
+    respond,
+    respond_error,
+    respond_json,
+)
 from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
 from awaken.sdk.service import HandlerSpec
 
 log = logging.getLogger("awaken.ingress")
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+DEFAULT_MAX_INFLIGHT_BODIES = 128 * 1024 * 1024
 _NOT_FORWARDED = {"connection", "host", "idempotency-key", "idempotency-expires", "content-length"}
 # Bodies sent without a JSON content type that we still read as JSON: none at all, and what curl
 # sends by default with -d (so `curl -d '{"a":1}' .../resolve` works as in Restate's docs).
@@ -48,21 +58,32 @@ def _iso(ms: int) -> str:
 
 
 class Ingress:
-    def __init__(self, engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_inflight_bodies: int = DEFAULT_MAX_INFLIGHT_BODIES,
+    ) -> None:
         self.engine = engine
         self.max_body = max_body
+        self.bodies = BodyBudget(max_inflight_bodies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: HttpRequest | None = None
         try:
-            request = HttpRequest.from_scope(scope, receive, self.max_body)
+            request = HttpRequest.from_scope(scope, receive, self.max_body, self.bodies)
             await self._route(request, send)
         except (HttpError, AwakenError) as exc:
             status, body = body_for(exc)
-            await respond_error(send, status, body)
+            headers = exc.headers if isinstance(exc, HttpError) else None
+            await respond_error(send, status, body, headers=headers)
         except Exception as exc:  # never let a request take the server down
             log.exception("ingress: unexpected error")
             status, body = body_for(exc)
             await respond_error(send, status, body)
+        finally:
+            if request is not None:
+                request.release()
 
     async def _route(self, req: HttpRequest, send: Send) -> None:
         seg = req.segments
@@ -78,6 +99,9 @@ class Ingress:
         head = seg[0] if seg else ""
         if head == "health" and len(seg) == 1:
             self._method(req, "GET")
+            problem = self.engine.storage_problem()
+            if problem is not None:  # a supervisor or load balancer should know
+                raise HttpError(503, f"the storage cannot write: {problem}")
             await respond_json(send, 200, {"services": sorted(self.engine.services)})
         elif head in ("awakeables", "a") and len(seg) == 3 and seg[2] in ("resolve", "reject"):
             self._method(req, "POST")
@@ -123,7 +147,7 @@ class Ingress:
     @staticmethod
     def _method(req: HttpRequest, *allowed: str) -> None:
         if req.method not in allowed:
-            raise HttpError(405, f"method {req.method} not allowed, expected {' or '.join(allowed)}")
+            raise method_not_allowed(req.method, *allowed)
 
     async def _complete_awakeable(self, req: HttpRequest, send: Send, raw_id: str, action: str) -> None:
         awakeable_id = parse_awakeable_id(raw_id)

@@ -26,6 +26,7 @@ def open_store(
     migrate: bool = True,
     node_id: str | None = None,
     lease_ms: int = DEFAULT_LEASE_MS,
+    busy_timeout: float | None = None,
 ) -> Store:
     """A store for a `--db` URL: `sqlite:///path` (default `sqlite:///awaken.db`) or
     `postgresql://user@host:5432/database` (also `postgres://`)."""
@@ -34,8 +35,14 @@ def open_store(
 
         path = url[len("sqlite://") :]
         path = path[1:] if path.startswith("/") else path
+        extra = {} if busy_timeout is None else {"busy_timeout": busy_timeout}
         return SqliteStore(
-            path or "awaken.db", synchronous=synchronous, migrate=migrate, node_id=node_id, lease_ms=lease_ms
+            path or "awaken.db",
+            synchronous=synchronous,
+            migrate=migrate,
+            node_id=node_id,
+            lease_ms=lease_ms,
+            **extra,
         )
     if url.startswith(("postgresql://", "postgres://")):
         from awaken.storage.postgres.store import PostgresStore

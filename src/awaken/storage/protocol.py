@@ -379,7 +379,7 @@ def page_cursor(record: InvocationRecord) -> str:
 def parse_page_cursor(cursor: str) -> tuple[int, str]:
     """(created_at_ms, id) of a cursor made by `page_cursor`; ValueError if it is not one."""
     created, dot, invocation_id = cursor.partition(".")
-    if not dot or not created.isdigit() or not invocation_id:
+    if not dot or not (created.isascii() and created.isdigit()) or not invocation_id or len(created) > 18:
         raise ValueError(f"not a page cursor: {cursor!r}")
     return int(created), invocation_id
 
@@ -441,6 +441,10 @@ class Store(Protocol):
         """Call `listener` (on the event loop) with every notice for this node."""
 
     async def close(self) -> None: ...
+
+    def storage_problem(self) -> str | None:
+        """Why the store cannot write now (disk full, locked, ...): the health endpoints answer
+        503 with it; None when it writes."""
 
     async def create_invocation(self, new: NewInvocation) -> CreateResult:
         """Insert an invocation unless one with this id exists (then return it, created=False).

@@ -162,7 +162,8 @@ async def test_a_failed_fsync_fails_its_writes_and_every_later_one(writer: Group
     def failing_fsync() -> None:
         raise OSError(5, "Input/output error")
 
-    writer._fsync_wal = failing_fsync  # type: ignore[method-assign]  # a disk that fails
+    assert writer._wal is not None
+    writer._wal.fsync = failing_fsync  # type: ignore[method-assign]  # a disk that fails
     with pytest.raises(StorageError, match="could not be synced"):
         await writer.submit(insert(2))
     with pytest.raises(StorageError, match="could not be synced"):
@@ -271,13 +272,15 @@ async def wait_until(condition: Callable[[], bool]) -> None:
 def hold_fsync(writer: GroupCommitWriter) -> threading.Event:
     """Make the writer's WAL fsyncs wait for the returned event (a slow disk)."""
     release = threading.Event()
-    real = writer._fsync_wal
+    wal = writer._wal
+    assert wal is not None
+    real = wal.fsync
 
     def slow_fsync() -> None:
         release.wait(10)
         real()
 
-    writer._fsync_wal = slow_fsync  # type: ignore[method-assign]
+    wal.fsync = slow_fsync  # type: ignore[method-assign]
     return release
 
 

@@ -45,6 +45,9 @@ def new_node_id() -> str:
     return os.urandom(6).hex()
 
 
+HEAVY_WRITE_BYTES = 1024 * 1024  # a write that stores this much is `heavy`
+
+
 class LifecycleStore:
     """Everything of the Store Protocol but the transaction plumbing."""
 
@@ -64,7 +67,9 @@ class LifecycleStore:
     orders_writes = False
 
     # -- what a dialect supplies -----------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
+        """Run `fn` in a write transaction. `heavy`: it stores megabytes (a dialect may run it
+        off the event loop)."""
         raise NotImplementedError
 
     async def _read(self, fn: Operation[T]) -> T:
@@ -78,6 +83,9 @@ class LifecycleStore:
     def subscribe(self, listener: NoticeListener) -> None:
         self._listeners.append(listener)
 
+    def storage_problem(self) -> str | None:
+        return None  # a dialect that can tell overrides it
+
     # -- writes ------------------------------------------------------------------------------------
     async def create_invocation(self, new: NewInvocation) -> CreateResult:
         async def run(op: Op) -> CreateResult:
@@ -87,7 +95,7 @@ class LifecycleStore:
                 result if effects is result.effects else CreateResult(result.record, result.created, effects)
             )
 
-        return await self._write(run, new.id)
+        return await self._write(run, new.id, heavy=len(new.input) >= HEAVY_WRITE_BYTES)
 
     async def commit(self, progress: Progress) -> ProgressResult:
         return await self._write(lambda op: commit.commit(op, progress), progress.invocation_id)
@@ -105,7 +113,8 @@ class LifecycleStore:
         key: str | None = None
         if self.orders_writes:  # the invocation it locks: a read first (an awakeable's never changes)
             key = await self._read(lambda op: reads.awakeable_invocation(op, awakeable_id))
-        return await self._write(run, key or "")
+        heavy = len(outcome.value or b"") >= HEAVY_WRITE_BYTES
+        return await self._write(run, key or "", heavy=heavy)
 
     async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
         return await self._write(lambda op: control.cancel(op, invocation_id, kill, now_ms), invocation_id)

@@ -169,7 +169,7 @@ class PostgresStore(LifecycleStore):
         return self._writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
         if not self._open:
             raise StorageError("the store is not open")
         result: T = await self._writer.submit(fn, lock_key)

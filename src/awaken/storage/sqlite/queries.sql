@@ -49,6 +49,24 @@ PRAGMA wal_checkpoint(PASSIVE)
 -- name: wal_checkpoint_restart
 PRAGMA wal_checkpoint(RESTART)
 
+-- name: pragma_busy_timeout_rescue
+-- Saving the log of a deleted WAL file waits for readers (off the loop).
+PRAGMA busy_timeout = 5000
+
+-- name: wal_checkpoint_truncate
+PRAGMA wal_checkpoint(TRUNCATE)
+
+-- name: probe_write
+-- Does the storage write again? A write that needs new pages (as a full disk refuses), undone
+-- by probe_undo in the same transaction.
+INSERT INTO state (service, key, name, value) VALUES ('', '', ' awaken storage probe', zeroblob(65536))
+
+-- name: integrity_check
+PRAGMA integrity_check(20)
+
+-- name: probe_undo
+DELETE FROM state WHERE service = '' AND key = '' AND name = ' awaken storage probe'
+
 -- name: begin_immediate
 BEGIN IMMEDIATE
 

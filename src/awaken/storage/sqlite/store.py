@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -14,11 +16,17 @@ from awaken.errors import StorageError
 from awaken.storage.lifecycle.op import Op
 from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Operation
 from awaken.storage.protocol import Store
+from awaken.storage.sqlite.faults import fault_kind
 from awaken.storage.sqlite.migrate import apply_migrations, latest_version, schema_version
 from awaken.storage.sqlite.tx import QUERIES, SqliteTx, run_to_end
-from awaken.storage.sqlite.writer import GroupCommitWriter, wrap_error
+from awaken.storage.sqlite.writer import BUSY_TIMEOUT_S, GroupCommitWriter, wrap_error
 
 T = TypeVar("T")
+log = logging.getLogger("awaken.storage")
+
+WATCH_EVERY_S = 0.05  # how often the watcher looks at the WAL file, and first retries a fault
+LOCK_PROBE_S = 0.05  # how often it tries the lock another process holds
+MAX_RETRY_S = 1.0  # ... and at most this far apart, other faults
 Synchronous = Literal["full", "normal"]
 
 
@@ -38,6 +46,11 @@ class SqliteStore(LifecycleStore):
       process, but the last commits before an OS crash or power loss may be lost (the database
       stays consistent). Faster on slow disks.
 
+    Faults (faults.py): when the storage cannot write (disk full, locked by another process for
+    more than `busy_timeout` seconds, an I/O error, the WAL file deleted), `storage_problem()`
+    says why and a watcher task probes the storage or reopens the connections until it writes
+    again; nothing that was acknowledged is lost on the way.
+
     The store never reads a clock: every time is an integer of milliseconds passed in. One
     process per file (an exclusive lock on `<path>.lock`): a SQLite store is never shared.
     `migrate=False` refuses to open a database whose schema is not the latest.
@@ -51,8 +64,12 @@ class SqliteStore(LifecycleStore):
         node_id: str | None = None,
         lease_ms: int = DEFAULT_LEASE_MS,
         migrate: bool = True,
+        busy_timeout: float = BUSY_TIMEOUT_S,
     ) -> None:
         super().__init__(node_id=node_id, lease_ms=lease_ms)
+        if busy_timeout < 0:
+            raise ValueError("busy_timeout must be >= 0 seconds")
+        self.busy_timeout = busy_timeout
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         if path in ("", ":memory:") or path.startswith("file::memory:"):
@@ -67,6 +84,10 @@ class SqliteStore(LifecycleStore):
         self.migrate = migrate
         self.version = 0  # the schema version, once open
         self.applied: list[int] = []  # migrations applied by this open
+        self._watcher: asyncio.Task[None] | None = None
+        self._look_timer: asyncio.TimerHandle | None = None
+        self._fault_seen = asyncio.Event()
+        self.recoveries = 0  # times the connections were reopened after a fault
 
     # -- life cycle ------------------------------------------------------------------------------
     def _connect(self, *, reader: bool) -> sqlite3.Connection:
@@ -94,13 +115,33 @@ class SqliteStore(LifecycleStore):
         if self._writer is not None:
             raise StorageError("the store is already open")
         parent = Path(self.path).parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock_exclusively(self.path + ".lock")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _lock_exclusively(self.path + ".lock")
+        except OSError as exc:
+            raise StorageError(
+                f"cannot open the database {self.path}: {exc.strerror or exc} ({exc.filename or parent}): "
+                "check that its directory exists and is writable by this user"
+            ) from None
+        self._fault_seen = asyncio.Event()
         writer = GroupCommitWriter(
-            lambda: self._connect(reader=False), self._set_up, durable=self.synchronous == "full"
+            lambda: self._connect(reader=False),
+            self._set_up,
+            durable=self.synchronous == "full",
+            busy_timeout=self.busy_timeout,
+            on_fault=self._fault_seen.set,
         )
         try:
             await writer.start()
+        except StorageError as exc:
+            self._unlock()
+            if fault_kind(exc) in ("reopen", "corrupt"):
+                cause = exc.__cause__ or exc
+                raise StorageError(
+                    f"cannot open the database {self.path} ({cause}): check that the file and its "
+                    "directory are writable by this user (and, if it is damaged, `awaken migrate`)"
+                ) from None
+            raise
         except BaseException:
             self._unlock()
             raise
@@ -111,6 +152,8 @@ class SqliteStore(LifecycleStore):
         except BaseException:
             await self.close()
             raise
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(writer))
+        self._look_timer = asyncio.get_running_loop().call_later(WATCH_EVERY_S, self._look, writer)
 
     def _set_up(self, conn: sqlite3.Connection) -> None:
         if self.migrate:
@@ -121,9 +164,49 @@ class SqliteStore(LifecycleStore):
                 f"{self.path} is at schema version {self.version}, and this awaken needs "
                 f"{latest_version()}: run `awaken migrate` (or start without --no-migrate)"
             )
+        # A file SQLite could only open read-only starts, and then refuses every write: find out
+        # now, with a write that is undone.
+        try:
+            conn.execute(QUERIES["begin_immediate"])
+            try:
+                conn.execute(QUERIES["probe_write"])
+                conn.execute(QUERIES["probe_undo"])
+            finally:
+                if conn.in_transaction:
+                    conn.execute(QUERIES["rollback"])
+        except sqlite3.Error as exc:
+            if fault_kind(exc) in ("reopen", "full"):
+                raise StorageError(
+                    f"cannot write the database {self.path} ({exc}): check that the file and its "
+                    "directory are writable by this user, and that the disk has room"
+                ) from None
+            raise
+
+    async def check_integrity(self) -> list[str]:
+        """SQLite's `PRAGMA integrity_check`: [] if the file is sound, else what is damaged."""
+        conn = self._reader_conn
+        if conn is None:
+            raise StorageError("the store is not open")
+
+        def check() -> list[str]:
+            rows = conn.execute(QUERIES["integrity_check"]).fetchall()
+            return [str(row[0]) for row in rows if str(row[0]) != "ok"]
+
+        try:
+            return await self._in_reader(check)
+        except sqlite3.DatabaseError as exc:  # too damaged to even check
+            return [str(exc)]
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer, close both connections. Idempotent."""
+        timer, self._look_timer = self._look_timer, None
+        if timer is not None:
+            timer.cancel()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.stop()
@@ -147,6 +230,100 @@ class SqliteStore(LifecycleStore):
         if fd is not None:
             os.close(fd)  # releases the lock
 
+    def storage_problem(self) -> str | None:
+        """Why the store cannot write now (None: it can)."""
+        writer = self._writer
+        return None if writer is None else writer.problem
+
+    # -- faults ------------------------------------------------------------------------------------
+    def _look(self, writer: GroupCommitWriter) -> None:
+        """Every WATCH_EVERY_S while all is well (a timer and a stat, no task): is the WAL file
+        still at its path? If not, or if a write failed meanwhile, wake the watcher."""
+        if self._writer is not writer:
+            return
+        if writer.problem is not None or writer.needs_reopen or not writer.wal_intact():
+            self._fault_seen.set()
+        self._look_timer = asyncio.get_running_loop().call_later(WATCH_EVERY_S, self._look, writer)
+
+    def _healthy(self, writer: GroupCommitWriter) -> bool:
+        return writer.problem is None and not writer.needs_reopen and writer.wal_intact()
+
+    async def _watch(self, writer: GroupCommitWriter) -> None:
+        """Until closed: once a fault is seen (by a write, or `_look`), probe the storage or
+        reopen the connections until it writes again."""
+        while True:
+            await self._fault_seen.wait()
+            self._fault_seen.clear()
+            backoff = WATCH_EVERY_S
+            while not self._healthy(writer):
+                if writer.needs_reopen or (writer.problem is None and not writer.wal_intact()):
+                    if not writer.needs_reopen:
+                        writer.lost_wal()
+                    reopened = await self._reopen(writer)
+                    backoff = WATCH_EVERY_S if reopened else min(backoff * 2, MAX_RETRY_S)
+                else:
+                    await self._probe(writer)
+                    backoff = LOCK_PROBE_S if writer.locked else min(backoff * 2, MAX_RETRY_S)
+                if self._healthy(writer):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._fault_seen.wait(), backoff)
+                self._fault_seen.clear()
+
+    async def _probe(self, writer: GroupCommitWriter) -> None:
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute(QUERIES["probe_write"])
+            conn.execute(QUERIES["probe_undo"])
+
+        with contextlib.suppress(Exception):  # the writer notes the fault (or the recovery)
+            await writer.submit(probe)
+
+    async def _reopen(self, writer: GroupCommitWriter) -> bool:
+        """Save what the write connection's log holds into the main file, then close every
+        connection and open them again. False if that failed (the watcher tries again)."""
+        reason = writer.problem or "the storage failed"
+        await writer.quiesce()
+        log.warning("sqlite store %s: %s: reopening its connections", self.path, reason)
+        saved = False
+        if writer.connected():
+            try:
+                await self._in_reader(writer.checkpoint_into_main)
+            except Exception as exc:
+                log.error("sqlite store %s: could not checkpoint the log into the file: %s", self.path, exc)
+                writer.settle_unsaved(StorageError(f"{reason}; the write could not be saved: {exc}"))
+            else:
+                saved = True
+                writer.settle_unsaved(None)
+        elif writer.has_unsaved():
+            writer.settle_unsaved(StorageError(f"{reason}; the write could not be saved"))
+        try:
+            old = await writer.detach()
+            reader, self._reader_conn = self._reader_conn, None
+            for conn in (reader, old):  # the write connection last: it deletes the old log
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._in_reader(conn.close)
+            if saved:
+                # Everything of ours is in the main file: a log file at the path now is someone
+                # else's (a stale copy put back), and replaying it would undo pages.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + "-wal")
+            new, wal = await self._in_reader(writer.open_connection)
+            try:
+                self._reader_conn = await self._in_reader(lambda: self._connect(reader=True))
+            except BaseException:
+                new.close()
+                wal.close()
+                raise
+        except Exception as exc:
+            writer.problem = f"{reason}; reopening the database failed: {exc}"
+            log.error("sqlite store %s: %s", self.path, writer.problem)
+            return False
+        writer.attach(new, wal)
+        self.recoveries += 1
+        log.warning("sqlite store %s: writes again", self.path)
+        return True
+
     def stats(self) -> dict[str, Any]:
         """Group-commit counters: batches_committed, ops_committed (average batch size is
         ops_committed / batches_committed), ops_failed, ops_skipped, batches_failed,
@@ -154,15 +331,17 @@ class SqliteStore(LifecycleStore):
         writer = self._writer or self._last_writer
         if writer is None:
             return {"batches_committed": 0, "ops_committed": 0}
-        return writer.stats()
+        return {**writer.stats(), "recoveries": self.recoveries}
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "") -> T:
+    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
         writer = self._writer
         if writer is None:
             raise StorageError("the store is not open")
         node, lease_ms = self.node_id, self.lease_ms
-        result: T = await writer.submit(lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))))
+        result: T = await writer.submit(
+            lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))), heavy=heavy
+        )
         return result
 
     async def _in_reader(self, fn: Callable[[], T]) -> T:

@@ -26,21 +26,35 @@ writer) on a connection of its own once the WAL holds `checkpoint_frames` frames
 load a passive checkpoint never quite catches up with the writer, so past `restart_frames` it
 checkpoints in RESTART mode, which holds the write lock for the copy: the loop then finds the
 database busy and retries its flush a moment later instead of blocking.
+
+Heavy writes. A write submitted as `heavy` (one that stores megabytes: a large request body)
+runs with its batch on an offload thread instead: copying it into the database would stall the
+loop for as long (measured: up to a second for 31 MiB). The loop starts no other batch meanwhile.
+
+Faults (faults.py). A batch that fails for a reason of the storage sets `problem`; the next batch
+that commits clears it. Another process holding the lock is waited for `busy_timeout` seconds at
+most, then writes are refused at once until a probe finds the lock released. After each commit
+(normal) or fsync (full) the writer checks that the WAL file at its path is still the one it
+writes; if not, the batch is not acknowledged but kept as `unsaved` until the store's recovery
+has checkpointed the open connection's log into the main file (then it is acknowledged) or failed
+to (then it fails). While the store reopens its connections the writer is `suspended`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import os
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from awaken.errors import AwakenError, StorageError
+from awaken.storage.sqlite.faults import WalFile, describe_fault, fault_kind
+from awaken.storage.sqlite.sync import CHECKPOINT_EVERY_S, SyncItem, SyncSide
 from awaken.storage.sqlite.tx import QUERIES
 
 WriteFn = Callable[[sqlite3.Connection], Any]
@@ -48,10 +62,8 @@ _Op = tuple[WriteFn, "asyncio.Future[Any]"]
 _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
 
 BUSY_RETRY_S = 0.002  # the database is locked (a RESTART checkpoint, another process): retry
-BUSY_GIVE_UP_S = 10.0  # ... for this long, then fail the writes
-CHECKPOINT_EVERY_S = 0.02
+BUSY_TIMEOUT_S = 2.0  # ... for this long by default, then fail the writes (503) until it is released
 BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)  # histogram of writes per batch
-WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page size)
 
 
 def wrap_error(exc: BaseException) -> BaseException:
@@ -77,7 +89,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(SyncSide):
     """Owns the write connection of one SQLite file, on the event loop that `start`s it."""
 
     def __init__(
@@ -90,6 +102,8 @@ class GroupCommitWriter:
         checkpoint_frames: int = 1000,
         restart_frames: int = 16_000,
         name: str = "awaken-sqlite-sync",
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        on_fault: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
         self._setup = setup
@@ -98,6 +112,8 @@ class GroupCommitWriter:
         self._checkpoint_frames = checkpoint_frames
         self._restart_frames = restart_frames
         self._name = name
+        self.busy_timeout = busy_timeout
+        self._on_fault = on_fault
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._pending: list[_Op] = []
@@ -105,15 +121,24 @@ class GroupCommitWriter:
         self._busy_since: float | None = None
         self._accepting = False
         self._broken: StorageError | None = None  # an fsync failed: nothing is acknowledged after it
-        # (batch number, results) of committed batches, for the sync thread; None stops it
-        self._sync_queue: queue.SimpleQueue[tuple[int, list[_Result]] | None] = queue.SimpleQueue()
+        self.problem: str | None = None  # why writes fail now (health endpoints say it)
+        self.needs_reopen = False  # ... and the connections must be opened again
+        self.suspended = False  # writes are refused at once (until `attach`)
+        self._locked = False  # gave up waiting for another process's lock: refuse until released
+        self._unsaved: list[_Result] = []  # committed into a WAL file no longer at its path
+        self._unsaved_upto = 0
+        self._heavy: set[asyncio.Future[Any]] = set()  # futures of heavy writes not yet run
+        self._offloaded: asyncio.Future[Any] | None = None  # a batch running on the offload thread
+        self._offload_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-offload")
+        # (batch number, results) of committed batches for the sync thread; an Event asks it to
+        # close its side (and is set when done); None stops it
+        self._sync_queue: queue.SimpleQueue[SyncItem] = queue.SimpleQueue()
         self._committed_seq = 0  # batches committed so far (on the loop)
         self._synced_seq = 0  # ... of which on disk
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
-        self._wal_fd: int | None = None
-        self._wal_path = ""
+        self._wal: WalFile | None = None
         self._last_checkpoint = 0.0
         self._last_checkpoint_poke = 0.0
         self.batches_committed = 0
@@ -121,6 +146,7 @@ class GroupCommitWriter:
         self.ops_failed = 0  # rolled back alone, or with a failed batch
         self.ops_skipped = 0  # cancelled before they ran
         self.batches_failed = 0
+        self.batches_offloaded = 0  # run on the offload thread (they held a heavy write)
         self.max_batch_size = 0
         self.syncs = 0
         self.checkpoints = 0
@@ -128,31 +154,32 @@ class GroupCommitWriter:
         self._ops_in_batches = 0
 
     # -- life cycle ----------------------------------------------------------------------------
+    def open_connection(self) -> tuple[sqlite3.Connection, WalFile]:
+        """Blocking: a write connection, set up (migrations), and its WAL file."""
+        conn = self._connect()
+        try:
+            self._setup(conn)
+            mode = str(conn.execute(QUERIES["pragma_journal_mode"]).fetchone()[0]).lower()
+            if mode != "wal":
+                raise StorageError(f"the writer needs a database in WAL mode, not {mode}")
+            conn.execute(QUERIES["pragma_synchronous_normal"])
+            conn.execute(QUERIES["pragma_no_autocheckpoint"])
+            conn.execute(QUERIES["pragma_busy_timeout_none"])
+            wal = WalFile(_database_path(conn) + "-wal")
+            wal.open()
+        except BaseException:
+            conn.close()
+            raise
+        return conn, wal
+
     async def start(self) -> None:
         """Connect and run `setup` (migrations) off the loop, then start the sync thread."""
         loop = asyncio.get_running_loop()
-
-        def connect() -> sqlite3.Connection:
-            conn = self._connect()
-            try:
-                self._setup(conn)
-                mode = str(conn.execute(QUERIES["pragma_journal_mode"]).fetchone()[0]).lower()
-                if mode != "wal":
-                    raise StorageError(f"the writer needs a database in WAL mode, not {mode}")
-                conn.execute(QUERIES["pragma_synchronous_normal"])
-                conn.execute(QUERIES["pragma_no_autocheckpoint"])
-                conn.execute(QUERIES["pragma_busy_timeout_none"])
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-
         try:
-            self._conn = await loop.run_in_executor(None, connect)
+            self._conn, self._wal = await loop.run_in_executor(None, self.open_connection)
         except BaseException as exc:
             raise wrap_error(exc) from exc
         self._loop = loop
-        self._wal_path = _database_path(self._conn) + "-wal"
         self._accepting = True
         self._thread = threading.Thread(target=self._sync_run, name=self._name, daemon=True)
         self._thread.start()
@@ -162,6 +189,11 @@ class GroupCommitWriter:
         if not self._accepting:
             return
         self._accepting = False
+        if self._offloaded is None:
+            self._finish_stop()
+        # else: the offloaded batch's end finishes the stop
+
+    def _finish_stop(self) -> None:
         if self._pending:
             self._flush()
         if self._pending:  # the database stayed busy: these cannot be committed now
@@ -182,21 +214,25 @@ class GroupCommitWriter:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        self._offload_thread.shutdown(wait=False)
 
     # -- caller side ---------------------------------------------------------------------------
-    def submit(self, fn: WriteFn) -> asyncio.Future[Any]:
+    def submit(self, fn: WriteFn, *, heavy: bool = False) -> asyncio.Future[Any]:
         """Queue a write; the returned future resolves once its transaction is committed (and
-        synced, if durable). Call it on the loop that started the writer."""
+        synced, if durable). Call it on the loop that started the writer. A `heavy` write (one
+        that stores megabytes) runs with its batch on a thread of its own, off the loop."""
         if not self._accepting:
             raise StorageError("the store is closed")
-        if self._broken is not None:
-            raise self._broken
+        if self.suspended:
+            raise StorageError(f"the store is unavailable: {self.problem}")
         loop = self._loop
         assert loop is not None
         if asyncio.get_running_loop() is not loop:
             raise StorageError("the store is used from another event loop than the one that opened it")
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((fn, future))
+        if heavy:
+            self._heavy.add(future)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
@@ -206,8 +242,13 @@ class GroupCommitWriter:
     def _flush(self) -> None:
         self._flush_scheduled = False
         conn = self._conn
-        if conn is None or not self._pending:
+        if self.suspended and self._pending:  # recovering: fail fast, the store says why
+            refused, self._pending = self._pending, []
+            err = StorageError(f"the store is unavailable: {self.problem}")
+            _resolve([(future, False, err) for _, future in refused])
             return
+        if conn is None or not self._pending or self._offloaded is not None:
+            return  # (an offloaded batch flushes again when it is done)
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
         ops: list[_Op] = []
         for op in batch:
@@ -215,6 +256,8 @@ class GroupCommitWriter:
                 self.ops_skipped += 1
             else:
                 ops.append(op)
+        if self._heavy and self._offload(conn, ops):
+            return
         try:
             if ops:
                 conn.execute(QUERIES["begin_immediate"])
@@ -224,6 +267,7 @@ class GroupCommitWriter:
             self._fail(ops, exc)
         else:
             self._busy_since = None
+            self._locked = False
             if ops:
                 self._commit(conn, ops)
         if self._pending and not self._flush_scheduled:
@@ -232,11 +276,14 @@ class GroupCommitWriter:
             self._loop.call_soon(self._flush)
 
     def _retry_when_busy(self, ops: list[_Op]) -> bool:
+        if self._locked:  # known to be held by another process: fail fast until it is released
+            return False
         now = time.monotonic()
         if self._busy_since is None:
             self._busy_since = now
-        if now - self._busy_since > BUSY_GIVE_UP_S:
+        if now - self._busy_since > self.busy_timeout:
             self._busy_since = None
+            self._locked = True
             return False
         self._pending[:0] = ops
         if not self._flush_scheduled:
@@ -245,19 +292,78 @@ class GroupCommitWriter:
             self._loop.call_later(BUSY_RETRY_S, self._flush)
         return True
 
+    def _offload(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:
+        """Run a batch that holds a heavy write on the offload thread (copying megabytes into
+        the database would stall the loop for as long); False if it holds none."""
+        heavy = [future for _, future in ops if future in self._heavy]
+        if not heavy:
+            return False
+        self._heavy.difference_update(heavy)
+        self.batches_offloaded += 1
+
+        def run() -> tuple[bool, Any]:
+            try:
+                conn.execute(QUERIES["begin_immediate"])
+            except sqlite3.Error as exc:
+                return False, exc
+            try:
+                return True, self._transact(conn, ops)
+            except Exception as exc:
+                return True, exc
+
+        assert self._loop is not None
+        done = self._offloaded = self._loop.run_in_executor(self._offload_thread, run)
+        done.add_done_callback(lambda _: self._offload_done(ops, heavy, done))
+        return True
+
+    def _offload_done(
+        self, ops: list[_Op], heavy: list[asyncio.Future[Any]], done: asyncio.Future[Any]
+    ) -> None:
+        self._offloaded = None
+        began, value = done.result()
+        if not began:
+            if _is_busy(value) and self._retry_when_busy(ops):
+                self._heavy.update(heavy)
+            else:
+                self._fail(ops, value)
+        elif isinstance(value, BaseException):
+            self._fail(ops, value)
+        else:
+            self._busy_since = None
+            self._locked = False
+            self._committed(value)
+        if not self._accepting:
+            self._finish_stop()
+        elif self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _transact(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result]:
+        """Run `ops` in the open transaction and commit (rolled back if that raises)."""
+        results = self._run_optimistic(conn, ops)
+        if results is None:
+            results = self._run_isolated(conn, ops)
+        conn.execute(QUERIES["commit"])
+        return results
+
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         """Run `ops` in the open transaction and commit; hand the results on."""
         try:
-            results = self._run_optimistic(conn, ops)
-            if results is None:
-                results = self._run_isolated(conn, ops)
-            conn.execute(QUERIES["commit"])
+            results = self._transact(conn, ops)
         except BaseException as exc:
             self._fail(ops, exc)
             if not isinstance(exc, Exception):
                 raise
             return
+        self._committed(results)
+
+    def _committed(self, results: list[_Result]) -> None:
         failed = sum(1 for _, ok, _ in results if not ok)
+        if failed:
+            self._note_faults(results)
+        elif self.problem is not None and not self.suspended:
+            self.problem = None  # the storage writes again
         self.batches_committed += 1
         self.ops_committed += len(results) - failed
         self.ops_failed += failed
@@ -267,6 +373,8 @@ class GroupCommitWriter:
         self._committed_seq += 1
         if self._durable:
             self._sync_queue.put((self._committed_seq, results))
+        elif self._wal is not None and not self._wal.intact():
+            self._wal_lost(self._committed_seq, results)
         else:
             _resolve(results)
             self._synced_seq = self._committed_seq
@@ -303,6 +411,33 @@ class GroupCommitWriter:
                 future.set_result(None)
             else:
                 self._durable_waiters.append((seq, future))
+
+    def _note_faults(self, results: list[_Result]) -> None:
+        for _, ok, value in results:
+            if not ok and fault_kind(value) is not None:
+                self._fault(value)
+                return
+
+    def _fault(self, exc: BaseException | str, *, reopen: bool = False) -> None:
+        """On the loop: the storage failed (`exc`, or a description); the store's watcher
+        probes it, or reopens the connections (`reopen`), until it writes again."""
+        if isinstance(exc, str):
+            self.problem = exc
+        else:
+            self.problem = describe_fault(exc)
+            reopen = reopen or fault_kind(exc) == "reopen"
+        if reopen:
+            self.needs_reopen = self.suspended = True
+        if self._on_fault is not None:
+            self._on_fault()
+
+    def _wal_lost(self, upto: int, results: list[_Result]) -> None:
+        """On the loop: batches up to `upto` went into a WAL file that is no longer at its path.
+        They wait, unacknowledged, for `settle_unsaved`."""
+        self._unsaved.extend(results)
+        self._unsaved_upto = max(self._unsaved_upto, upto)
+        if not self.needs_reopen:
+            self._fault("the database's write-ahead log file was deleted or replaced", reopen=True)
 
     def _run_optimistic(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Result] | None:
         """The writes in the open transaction, no savepoints; None (rolled back) if one raises."""
@@ -359,96 +494,77 @@ class GroupCommitWriter:
             err.__cause__ = exc
             results.append((future, False, err))
         _resolve(results)
+        if fault_kind(exc) is not None:
+            self._fault(exc)
 
-    # -- the sync thread -----------------------------------------------------------------------
-    def _sync_run(self) -> None:
-        stop = False
+    # -- recovery (the store's watcher drives it; the writer is suspended meanwhile) -----------
+    def checkpoint_into_main(self) -> None:
+        """Blocking (off the loop): copy every frame of the open connection's WAL into the main
+        database file, which the checkpoint fsyncs. The WAL file need not be at its path any
+        more: the connection reads it through its own descriptor."""
+        conn = self._conn
+        if conn is None:
+            raise StorageError("the write connection is closed")
+        conn.execute(QUERIES["pragma_busy_timeout_rescue"])
         try:
-            while not stop:
-                first = self._sync_queue.get()
-                items = [first]
-                while True:
-                    try:
-                        items.append(self._sync_queue.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(item is None for item in items)
-                batches = [item for item in items if item is not None]
-                if self._durable and batches:
-                    self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
-                if not stop:
-                    self._maybe_checkpoint()
+            busy, _, _ = conn.execute(QUERIES["wal_checkpoint_truncate"]).fetchone()
         finally:
-            self._close_sync_side()
+            conn.execute(QUERIES["pragma_busy_timeout_none"])
+        if busy:
+            raise StorageError("the write-ahead log could not be checkpointed (the database is busy)")
 
-    def _sync(self, upto: int, results: list[_Result]) -> None:
-        broken: StorageError | None = None
-        try:
-            self._fsync_wal()
-            self.syncs += 1
-        except OSError as exc:
-            # The commits are in the database but may not be on disk. Say so, and refuse every
-            # later write: acknowledging one after a failed fsync could acknowledge lost data.
-            broken = StorageError(f"the database's write-ahead log could not be synced: {exc}")
-            self._broken = broken
-            results = [(future, False, broken) for future, _, _ in results]
-        loop = self._loop
-        assert loop is not None
-        try:
-            loop.call_soon_threadsafe(self._synced, upto, results, broken)
-        except RuntimeError:
-            pass  # the loop is closed: nobody is waiting
+    async def quiesce(self) -> None:
+        """Wait until no batch runs on the offload thread (the connection is the caller's)."""
+        while self._offloaded is not None:
+            await asyncio.sleep(0.002)
 
-    def _fsync_wal(self) -> None:
-        fd = self._wal_fd
-        if fd is not None and os.fstat(fd).st_ino != os.stat(self._wal_path).st_ino:
-            os.close(fd)  # the WAL file was replaced: sync the new one
-            fd = self._wal_fd = None
-        if fd is None:
-            fd = self._wal_fd = os.open(self._wal_path, os.O_RDONLY)
-            # The WAL file may be new: make its directory entry durable too, once.
-            dir_fd = os.open(os.path.dirname(self._wal_path) or ".", os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        os.fsync(fd)
+    def has_unsaved(self) -> bool:
+        return bool(self._unsaved)
 
-    def _maybe_checkpoint(self) -> None:
-        """A PASSIVE checkpoint when the WAL file has grown, at most every CHECKPOINT_EVERY_S; a
-        RESTART one when the log still holds `restart_frames` frames (it never caught up)."""
-        now = time.monotonic()
-        if now - self._last_checkpoint < CHECKPOINT_EVERY_S:
-            return
-        try:
-            if os.stat(self._wal_path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
-                return
-        except OSError:
-            return
-        self._last_checkpoint = now
-        try:
-            conn = self._checkpoint_conn
-            if conn is None:
-                conn = self._checkpoint_conn = self._connect()
-                conn.execute(QUERIES["pragma_synchronous_normal"])
-                # A RESTART checkpoint holds the write lock while it waits for readers: wait
-                # briefly, and try again later rather than stall the writes.
-                conn.execute(QUERIES["pragma_busy_timeout_checkpoint"])
-            _, in_log, _ = conn.execute(QUERIES["wal_checkpoint_passive"]).fetchone()
-            self.checkpoints += 1
-            if int(in_log) >= self._restart_frames:
-                conn.execute(QUERIES["wal_checkpoint_restart"]).fetchone()
-                self.checkpoints += 1
-        except sqlite3.Error:
-            pass  # a checkpoint is an optimisation: the next one tries again
+    def connected(self) -> bool:
+        return self._conn is not None
 
-    def _close_sync_side(self) -> None:
-        if self._wal_fd is not None:
-            os.close(self._wal_fd)
-            self._wal_fd = None
-        if self._checkpoint_conn is not None:
-            self._checkpoint_conn.close()
-            self._checkpoint_conn = None
+    @property
+    def locked(self) -> bool:
+        """Another process held the lock past `busy_timeout`, and no write got it since."""
+        return self._locked
+
+    def wal_intact(self) -> bool:
+        """Whether the WAL file at its path is still the one the connection writes (a stat)."""
+        return self._wal is None or self._wal.intact()
+
+    def lost_wal(self) -> None:
+        """On the loop: the WAL file is no longer at its path (found by the store's watcher)."""
+        self._wal_lost(0, [])
+
+    def settle_unsaved(self, error: StorageError | None) -> None:
+        """On the loop: the unsaved batches are in the main file (acknowledge them) or not
+        (`error`: fail them; they were never acknowledged)."""
+        results, self._unsaved = self._unsaved, []
+        if error is not None:
+            results = [(future, False, error) for future, _, _ in results]
+        self._synced(self._unsaved_upto, results, error)
+
+    async def detach(self) -> sqlite3.Connection | None:
+        """Suspended: the sync thread closes its connection and has synced what was queued; the
+        write connection is handed over (to be closed)."""
+        if self.is_alive():
+            done = threading.Event()
+            self._sync_queue.put(done)
+            while not done.is_set():
+                await asyncio.sleep(0.002)
+        if self._wal is not None:
+            self._wal.close()
+        conn, self._conn = self._conn, None
+        return conn
+
+    def attach(self, conn: sqlite3.Connection, wal: WalFile) -> None:
+        """On the loop: a new write connection (from `open_connection`); writes resume. The
+        `problem` stays until a write commits (the store's watcher probes at once)."""
+        self._conn, self._wal = conn, wal
+        self._broken = None
+        self._locked = False
+        self.needs_reopen = self.suspended = False
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -460,6 +576,7 @@ class GroupCommitWriter:
             "ops_failed": self.ops_failed,
             "ops_skipped": self.ops_skipped,
             "batches_failed": self.batches_failed,
+            "batches_offloaded": self.batches_offloaded,
             "max_batch_size": self.max_batch_size,
             "syncs": self.syncs,
             "checkpoints": self.checkpoints,

@@ -1,0 +1,154 @@
+"""The sync thread of the SQLite writer (writer.py): it fsyncs the WAL file for the batches the
+loop committed (durable mode) and then hands their results back to the loop, and checkpoints the
+log into the database file on a connection of its own (see writer.py's docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from awaken.errors import StorageError
+from awaken.storage.sqlite.faults import WalFile
+from awaken.storage.sqlite.tx import QUERIES
+
+CHECKPOINT_EVERY_S = 0.02
+WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page size)
+
+Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
+SyncItem = tuple[int, list[Result]] | threading.Event | None  # a batch, a reset, the end
+
+
+class SyncSide:
+    """The writer's side that runs on its sync thread (a mixin of GroupCommitWriter, which owns
+    the state below)."""
+
+    _sync_queue: queue.SimpleQueue[SyncItem]
+    _durable: bool
+    _wal: WalFile | None
+    _broken: StorageError | None
+    _loop: asyncio.AbstractEventLoop | None
+    _connect: Callable[[], sqlite3.Connection]
+    _checkpoint_conn: sqlite3.Connection | None
+    _checkpoint_frames: int
+    _restart_frames: int
+    _last_checkpoint: float
+    syncs: int
+    checkpoints: int
+
+    def _wal_lost(self, upto: int, results: list[Result]) -> None:
+        raise NotImplementedError
+
+    def _synced(self, upto: int, results: list[Result], error: StorageError | None) -> None:
+        raise NotImplementedError
+
+    def _fault(self, exc: BaseException | str, *, reopen: bool = False) -> None:
+        raise NotImplementedError
+
+    def _sync_run(self) -> None:
+        stop = False
+        try:
+            while not stop:
+                first = self._sync_queue.get()
+                items = [first]
+                while True:
+                    try:
+                        items.append(self._sync_queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(item is None for item in items)
+                batches: list[tuple[int, list[Result]]] = []
+                for item in items:
+                    if isinstance(item, threading.Event):  # after what came before it
+                        self._sync_batches(batches)
+                        batches = []
+                        self._close_checkpoint_conn()
+                        item.set()
+                    elif item is not None:
+                        batches.append(item)
+                self._sync_batches(batches)
+                if not stop:
+                    self._maybe_checkpoint()
+        finally:
+            self._close_sync_side()
+
+    def _sync_batches(self, batches: list[tuple[int, list[Result]]]) -> None:
+        if self._durable and batches:
+            self._sync(max(seq for seq, _ in batches), [r for _, rs in batches for r in rs])
+
+    def _sync(self, upto: int, results: list[Result]) -> None:
+        broken = self._broken
+        lost = False
+        if broken is None:
+            wal = self._wal
+            try:
+                assert wal is not None
+                wal.fsync()
+                self.syncs += 1
+                lost = not wal.intact()  # synced into a file that no restart would read
+            except OSError as exc:
+                # The commits are in the database but may not be on disk. Say so, and refuse
+                # every later write until the store reopens: acknowledging one after a failed
+                # fsync could acknowledge lost data.
+                broken = StorageError(f"the database's write-ahead log could not be synced: {exc}")
+                self._broken = broken
+        if broken is not None:
+            results = [(future, False, broken) for future, _, _ in results]
+        loop = self._loop
+        assert loop is not None
+        try:
+            if lost:
+                loop.call_soon_threadsafe(self._wal_lost, upto, results)
+            else:
+                loop.call_soon_threadsafe(self._synced, upto, results, broken)
+            if broken is not None:
+                loop.call_soon_threadsafe(lambda: self._fault(str(broken), reopen=True))
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting
+
+    def _maybe_checkpoint(self) -> None:
+        """A PASSIVE checkpoint when the WAL file has grown, at most every CHECKPOINT_EVERY_S; a
+        RESTART one when the log still holds `restart_frames` frames (it never caught up)."""
+        now = time.monotonic()
+        if now - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        try:
+            wal = self._wal
+            if wal is None or os.stat(wal.path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
+                return
+            if not wal.intact():
+                return  # a new connection would open another log: the store's recovery saves this one
+        except OSError:
+            return
+        self._last_checkpoint = now
+        try:
+            conn = self._checkpoint_conn
+            if conn is None:
+                conn = self._checkpoint_conn = self._connect()
+                conn.execute(QUERIES["pragma_synchronous_normal"])
+                # A RESTART checkpoint holds the write lock while it waits for readers: wait
+                # briefly, and try again later rather than stall the writes.
+                conn.execute(QUERIES["pragma_busy_timeout_checkpoint"])
+            _, in_log, _ = conn.execute(QUERIES["wal_checkpoint_passive"]).fetchone()
+            self.checkpoints += 1
+            if int(in_log) >= self._restart_frames:
+                conn.execute(QUERIES["wal_checkpoint_restart"]).fetchone()
+                self.checkpoints += 1
+        except sqlite3.Error:
+            pass  # a checkpoint is an optimisation: the next one tries again
+
+    def _close_sync_side(self) -> None:
+        if self._wal is not None:
+            self._wal.close()
+        self._close_checkpoint_conn()
+
+    def _close_checkpoint_conn(self) -> None:
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
