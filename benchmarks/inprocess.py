@@ -89,7 +89,9 @@ async def _pool(app: AwakenApp, calls: int) -> None:
     await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
 
 
-async def main(calls: int, synchronous: str, db: str | None, profile: bool) -> dict[str, Any]:
+async def main(
+    calls: int, synchronous: str = "normal", db: str | None = None, profile: bool = False
+) -> dict[str, Any]:
     async with _database(db) as url:
         return await _measure(calls, synchronous, url, profile)
 
