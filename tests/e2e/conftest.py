@@ -46,9 +46,19 @@ def _die_with_parent() -> None:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: the sockets stay bound until all are picked (one at a time, the
+    kernel may hand the same port out twice)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def eventually(
@@ -148,7 +158,7 @@ class Server:
     def start(self) -> Server:
         assert self.proc is None or self.proc.poll() is not None, "the server is already running"
         # Fresh ports on every start: nothing can reach the killed process's sockets by mistake.
-        self.port, self.admin_port = free_port(), free_port()
+        self.port, self.admin_port = free_ports(2)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWAKEN_")}
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2E_DIR, Effects, Server, eventually, free_port
+from tests.e2e.conftest import E2E_DIR, Effects, Server, eventually, free_port, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -128,7 +128,7 @@ def _serve(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("taken", ["ingress", "admin API"])
 def test_a_port_in_use_stops_the_process_before_anything_starts(tmp_path: Path, taken: str) -> None:
-    ingress, admin = free_port(), free_port()
+    ingress, admin = free_ports(2)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ingress if taken == "ingress" else admin))
         holder.listen()

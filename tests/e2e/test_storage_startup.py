@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import E2E_DIR, Effects, Server, free_port
+from tests.e2e.conftest import E2E_DIR, Effects, Server, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -45,13 +45,14 @@ def run_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[st
 
 
 def serve_args(db: Path) -> list[str]:
+    port, admin_port = free_ports(2)
     return [
         "serve",
         "crash_app:app",
         "--port",
-        str(free_port()),
+        str(port),
         "--admin-port",
-        str(free_port()),
+        str(admin_port),
         "--db",
         f"sqlite:///{db}",
     ]

@@ -106,9 +106,8 @@ class SyncSide:
             if lost:
                 loop.call_soon_threadsafe(self._wal_lost, upto, results)
             else:
+                # (one callback: the writer is suspended before a waiter hears of the failure)
                 loop.call_soon_threadsafe(self._synced, upto, results, broken)
-            if broken is not None:
-                loop.call_soon_threadsafe(lambda: self._fault(str(broken), reopen=True))
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting
 

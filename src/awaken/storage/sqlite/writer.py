@@ -399,6 +399,11 @@ class GroupCommitWriter(SyncSide):
 
     def _synced(self, upto: int, results: list[_Result], error: StorageError | None) -> None:
         """On the loop: batches up to `upto` are on disk (or could not be synced: `error`)."""
+        if error is not None:  # refuse later writes before anyone hears of these failing
+            self._fault(str(error), reopen=True)
+        self._settle(upto, results, error)
+
+    def _settle(self, upto: int, results: list[_Result], error: StorageError | None) -> None:
         _resolve(results)
         self._synced_seq = max(self._synced_seq, upto)
         waiting, self._durable_waiters = self._durable_waiters, []
@@ -543,7 +548,7 @@ class GroupCommitWriter(SyncSide):
         results, self._unsaved = self._unsaved, []
         if error is not None:
             results = [(future, False, error) for future, _, _ in results]
-        self._synced(self._unsaved_upto, results, error)
+        self._settle(self._unsaved_upto, results, error)
 
     async def detach(self) -> sqlite3.Connection | None:
         """Suspended: the sync thread closes its connection and has synced what was queued; the
