@@ -78,6 +78,18 @@ ENDPOINTS = {
 }
 
 
+def client_ports(port: int) -> set[int]:
+    """The peer ports of the established TCP connections to local `port` (Linux /proc)."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
 @dataclass
 class Endpoint:
     kind: EndpointKind

@@ -16,7 +16,7 @@ import pytest
 from awaken.core.retry import RetryPolicy
 from awaken.engine.engine import EngineConfig
 from tests.protocol.conftest import SDK_ENDPOINTS
-from tests.protocol.rig import Endpoint
+from tests.protocol.rig import ENDPOINTS, Endpoint, client_ports
 from tests.protocol.server import Awaken, serve
 
 # bidirectional streams are asked to suspend after 0.3 s of silence (Restate: 1 min), so that
@@ -45,6 +45,23 @@ async def call(awaken: Awaken, path: str, body: Any = None, **kw: Any) -> Any:
 
 async def test_input_and_output(remote: Awaken) -> None:
     assert await call(remote, "/Greeter/greet", "Ada") == "Hello Ada!"
+
+
+@pytest.mark.parametrize("kind", [k for k in SDK_ENDPOINTS if ENDPOINTS[k].bidi])
+async def test_bidirectional_invocations_one_after_another_share_a_connection(
+    kind: str, endpoint: Callable[[str], Endpoint]
+) -> None:
+    # Once the SDK has sent End, awaken ends its side and the SDK ends the stream: the HTTP/2
+    # connection goes on to the next invocation (a stream reset early would retire it).
+    ep = endpoint(kind)
+    port = int(ep.url.rsplit(":", 1)[1])
+    async with serve(config=CONFIG) as awaken:
+        await awaken.register(ep.url)
+        assert await call(awaken, "/Greeter/greet", "first") == "Hello first!"
+        before = client_ports(port)
+        for i in range(10):
+            assert await call(awaken, "/Greeter/greet", f"n{i}") == f"Hello n{i}!"
+            assert client_ports(port) <= before, "an invocation opened a new connection"
 
 
 async def test_eager_state_of_a_virtual_object(remote: Awaken) -> None:

@@ -21,8 +21,9 @@ from awaken.protocol.h2client import H2Pool, Origin
 
 @dataclass
 class Server:
-    """Paths: /echo (echoes every chunk), /reset (RST_STREAM REFUSED_STREAM), /goaway,
-    /close (drops the TCP connection), /noread (never opens its receive window again)."""
+    """Paths: /echo (echoes every chunk, ends once the client ended), /hang (echoes, never ends),
+    /reset (RST_STREAM REFUSED_STREAM), /goaway, /close (drops the TCP connection), /noread (never
+    opens its receive window again)."""
 
     max_streams: int = 100
     hold_settings: int = 0  # say nothing (not even SETTINGS) until this many streams are open
@@ -280,6 +281,31 @@ async def test_silence_is_a_timeout_that_leaves_the_stream_usable(server: Server
         await stream.receive(0.2)
     await stream.send(b"still here")
     assert await stream.receive(2.0) == b"still here"
+
+
+async def test_a_stream_finished_by_both_sides_leaves_its_connection_to_the_next(
+    server: Server, pool: H2Pool
+) -> None:
+    # As a bidirectional invocation ends: the peer has said its last word but ends its response
+    # only once the request ended.
+    for i in range(5):
+        stream = await pool.open_stream(origin(server), "POST", "/echo", {}, body=b"last word %d" % i)
+        assert await stream.receive(2.0) == b"last word %d" % i
+        assert await stream.finish(2.0)
+        await stream.aclose()
+    assert server.connections == 1
+
+
+async def test_a_stream_the_peer_does_not_end_in_time_retires_its_connection(
+    server: Server, pool: H2Pool
+) -> None:
+    stream = await pool.open_stream(origin(server), "POST", "/hang", {}, body=b"x")
+    assert await stream.receive(2.0) == b"x"
+    assert not await stream.finish(0.2)
+    await stream.aclose()
+    ok = await pool.open_stream(origin(server), "POST", "/echo", {}, body=b"y", end=True)
+    assert await read_all(ok) == b"y"
+    assert server.connections == 2
 
 
 async def test_refused_connection(pool: H2Pool) -> None:

@@ -48,6 +48,7 @@ _Call = tuple[
 MAX_MANIFEST_SIZE = 16 << 20
 _TERMINAL = (EndMessage, SuspensionMessage, ErrorMessage)
 _EXCERPT = 512
+FINISH_GRACE_S = 2.0  # how long a bidirectional stream may take to end after the SDK's last message
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,11 @@ class _H2Invocation(InvocationStream):
         return await self._stream.receive(timeout)
 
     async def aclose(self) -> None:
+        if self._terminated:
+            # The SDK has said its last message; some SDKs end the HTTP stream only once ours
+            # ended. Ending ours and waiting briefly for theirs keeps the connection for the
+            # next invocation: a stream reset before the peer ended it retires its connection.
+            await self._stream.finish(FINISH_GRACE_S)
         await self._stream.aclose()
 
 

@@ -170,6 +170,19 @@ class H2Stream:
         else:
             await self._conn._end_stream(self)
 
+    async def finish(self, timeout: float) -> bool:
+        """End our side and wait up to `timeout` seconds for the peer to end its response,
+        dropping what else it sends. True if the stream closed cleanly (then `aclose` keeps the
+        connection; a stream reset before the peer ended it retires the connection)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            await self.end()
+            while await self.receive(max(0.0, deadline - asyncio.get_running_loop().time())) is not None:
+                pass
+        except DeploymentError:
+            return False
+        return self.finished and self._error is None
+
     async def aclose(self) -> None:
         """Release the stream: reset it (CANCEL) unless both sides ended it.
 
