@@ -9,6 +9,7 @@ from importlib.resources import files
 
 import asyncpg
 
+from awaken.storage.lifecycle.op import COMPOUND_QUERIES
 from awaken.storage.postgres.tx import QUERIES as PG
 from awaken.storage.sql import parameters
 from awaken.storage.sqlite.tx import QUERIES as SQLITE
@@ -26,6 +27,9 @@ def _used_by_rules() -> set[str]:
 def test_every_query_of_the_rules_is_in_both_dialects_with_compatible_parameters() -> None:
     used = _used_by_rules()
     assert len(used) > 50
+    assert used >= COMPOUND_QUERIES  # each is used (where its dialect has it)
+    assert set(SQLITE) | set(PG) >= COMPOUND_QUERIES
+    used -= COMPOUND_QUERIES
     assert used <= set(SQLITE), used - set(SQLITE)
     assert used <= set(PG), used - set(PG)
     # Where one writer makes a lock needless, SQLite's statement takes no parameters at all.

@@ -513,3 +513,29 @@ async def test_a_capture_copies_the_value_a_read_saw_before_the_write(store: Lif
     journal = await store.get_journal("inv")
     assert journal[0].outcome == Outcome(b'"old"') and journal[0].data == {}
     assert await store.get_state("Obj", "k") == {"v": b'"new"'}
+
+
+async def test_a_last_step_and_its_entry_land_together_or_not_at_all(store: LifecycleStore) -> None:
+    """The usual end of an attempt: one new entry and the completion (one statement where the
+    dialect can). A stale attempt writes neither; the current one writes both, and an outcome
+    stored from outside is not replaced by the attempt's copy."""
+    first = await started(store, "inv")
+    second = await store.begin_attempt("inv", T0 + 1)
+    assert second is not None
+    last = Entry(0, EntryKind.RUN, "r", outcome=Outcome(b"stale"))
+    with pytest.raises(Fenced):
+        await store.commit(step(first, entries=[last], transition=Complete(Outcome(b"stale"))))
+    assert await store.get_journal("inv") == []
+    assert (await store.get_invocation("inv")).status == Status.RUNNING  # type: ignore[union-attr]
+    await store.commit(step(second, entries=[Entry(0, EntryKind.RUN, "r", outcome=Outcome(b"kept"))]))
+    ended = Entry(0, EntryKind.RUN, "r", outcome=Outcome(b"copy"))
+    await store.commit(step(second, entries=[ended], transition=Complete(Outcome(b"out"))))
+    done = await store.get_invocation("inv")
+    assert done is not None and done.status == Status.COMPLETED and done.outcome == Outcome(b"out")
+    assert [(e.index, e.outcome) for e in await store.get_journal("inv")] == [(0, Outcome(b"kept"))]
+    other = await started(store, "inv-2")
+    await store.commit(step(other, entries=[Entry(0, EntryKind.RUN, "s", outcome=Outcome(b"2"))],
+                            transition=Complete(Outcome(b"3"))))  # fmt: skip
+    assert [(e.index, e.name, e.outcome) for e in await store.get_journal("inv-2")] == [
+        (0, "s", Outcome(b"2"))
+    ]

@@ -168,3 +168,67 @@ async def test_a_burst_of_writes_spreads_over_the_write_connections(open_store: 
     stats = store.stats()  # type: ignore[attr-defined]
     assert stats["ops_committed"] == 200
     assert 4 <= stats["batches_committed"] < 200  # shared transactions, on several connections
+
+
+async def _in_transaction(admin: asyncpg.Connection, node_id: str) -> int:
+    """The node's connections (its writer's and its listener's) idle in a transaction."""
+    count: int = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'",
+        f"awaken-{node_id}",
+    )
+    return count
+
+
+async def test_a_batch_runs_in_the_transaction_the_previous_commit_began(
+    open_store: StoreFactory, pg_url: str
+) -> None:
+    """Writes one after another: each batch's COMMIT begins the next transaction (one round
+    trip saved per batch); once writes stop, the lane ends that empty transaction and its
+    connection is plainly idle, holding nothing."""
+    store = await open_store(write_connections=1, park_s=0.3)
+    for i in range(10):
+        assert (await store.create_invocation(new_inv(f"inv-{i}"))).created
+    stats = store.stats()  # type: ignore[attr-defined]
+    assert stats["batches_committed"] == 10 and stats["batches_chained"] >= 9
+    admin = await asyncpg.connect(pg_url)
+    try:
+        assert await _in_transaction(admin, store.node_id) == 1
+        held = await admin.fetchval(
+            "SELECT bool_and(backend_xid IS NULL AND backend_xmin IS NULL) FROM pg_stat_activity"
+            " WHERE application_name = $1",
+            f"awaken-{store.node_id}",
+        )
+        assert held  # no transaction id, no snapshot: vacuum is not held back
+        deadline = asyncio.get_running_loop().time() + 10
+        while await _in_transaction(admin, store.node_id):
+            assert asyncio.get_running_loop().time() < deadline, "the empty transaction stayed open"
+            await asyncio.sleep(0.02)
+    finally:
+        await admin.close()
+    assert (await store.create_invocation(new_inv("inv-after"))).created
+
+
+async def test_a_parked_lane_whose_backend_is_terminated_reconnects(
+    open_store: StoreFactory, pg_url: str
+) -> None:
+    store = await open_store(write_connections=1, park_s=30)
+    assert (await store.create_invocation(new_inv("inv-0"))).created
+    admin = await asyncpg.connect(pg_url)
+    try:
+        assert await _in_transaction(admin, store.node_id) == 1
+        assert await admin.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            f"awaken-{store.node_id}",
+        )
+    finally:
+        await admin.close()
+    # The write racing the termination may fail (StorageError, nothing applied); the next ones
+    # go through on a new connection.
+    outcomes = []
+    for i in range(1, 4):
+        try:
+            outcomes.append((await store.create_invocation(new_inv(f"inv-{i}"))).created)
+        except StorageError:
+            outcomes.append(False)
+            assert await store.get_invocation(f"inv-{i}") is None
+    assert outcomes[1:] == [True, True]

@@ -26,6 +26,10 @@ class Tx(Protocol):
     node: str
     lease_ms: int
 
+    def has(self, query: str) -> bool:
+        """Whether the dialect supplies `query`: the rules use a compound query (one round trip
+        for what takes several elsewhere) only where its dialect has it."""
+
     async def one(self, query: str, params: Params | None = None) -> Row | None: ...
 
     async def all(self, query: str, params: Params | None = None) -> Sequence[Row]: ...
@@ -41,6 +45,10 @@ class Tx(Protocol):
 
     def announce(self, invocation_id: str) -> None:
         """An invocation completed: nodes with callers waiting on it answer them."""
+
+
+COMPOUND_QUERIES = frozenset({"complete_fenced_with_entry"})
+"""Queries a dialect may leave out (`Tx.has`): they save round trips where statements cost one."""
 
 
 class Op:

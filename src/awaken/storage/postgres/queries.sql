@@ -89,6 +89,45 @@ WHERE id = :id AND epoch = :epoch AND status = 'running'
 RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
     retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
 
+-- name: complete_fenced_with_entry
+-- complete_fenced, and upsert_entry of the attempt's one new entry, in one statement (one round
+-- trip instead of two): the entry is written only if the fence holds, and only into a local
+-- handler's journal (the rules append a remote journal's entries themselves).
+WITH done AS (
+    UPDATE invocations
+    SET status = 'completed', has_outcome = TRUE, outcome_value = :value, failure_code = :failure_code,
+        failure_message = :failure_message, completed_at = :now, modified_at = :now,
+        waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
+    WHERE id = :id AND epoch = :epoch AND status = 'running'
+    RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
+        retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+), entry AS (
+    INSERT INTO journal (
+        invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code,
+        failure_message, completion_id, signal_id, created_at, completed_at
+    )
+    SELECT done.id, CAST(:entry_idx AS INTEGER), CAST(:entry_kind AS TEXT), CAST(:entry_name AS TEXT),
+        CAST(:entry_data AS TEXT), CAST(:entry_payload AS BYTEA), CAST(:entry_has_outcome AS BOOLEAN),
+        CAST(:entry_value AS BYTEA), CAST(:entry_failure_code AS INTEGER),
+        CAST(:entry_failure_message AS TEXT), CAST(:entry_completion_id AS INTEGER),
+        CAST(:entry_signal_id AS INTEGER), CAST(:now AS BIGINT),
+        CASE WHEN CAST(:entry_has_outcome AS BOOLEAN) THEN CAST(:now AS BIGINT) END
+    FROM done WHERE done.protocol_version IS NULL
+    ON CONFLICT (invocation_id, idx) DO UPDATE SET
+        kind = excluded.kind,
+        name = excluded.name,
+        data = excluded.data,
+        payload = excluded.payload,
+        value = CASE WHEN journal.has_outcome THEN journal.value ELSE excluded.value END,
+        failure_code = CASE WHEN journal.has_outcome THEN journal.failure_code ELSE excluded.failure_code END,
+        failure_message = CASE
+            WHEN journal.has_outcome THEN journal.failure_message ELSE excluded.failure_message
+        END,
+        completed_at = CASE WHEN journal.has_outcome THEN journal.completed_at ELSE excluded.completed_at END,
+        has_outcome = journal.has_outcome OR excluded.has_outcome
+)
+SELECT * FROM done
+
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id
 

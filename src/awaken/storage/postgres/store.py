@@ -17,7 +17,7 @@ from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Ope
 from awaken.storage.postgres.migrate import apply_migrations, latest_version, schema_version
 from awaken.storage.postgres.notices import NoticeListener
 from awaken.storage.postgres.tx import PgTx
-from awaken.storage.postgres.writer import DRIVER_ERRORS, PgWriter, wrap_error
+from awaken.storage.postgres.writer import DRIVER_ERRORS, PARK_S, PgWriter, wrap_error
 from awaken.storage.protocol import Notice, Store
 
 T = TypeVar("T")
@@ -54,6 +54,7 @@ class PostgresStore(LifecycleStore):
         migrate: bool = True,
         max_batch: int = 128,
         write_connections: int = 4,
+        park_s: float = PARK_S,
     ) -> None:
         super().__init__(node_id=node_id, lease_ms=lease_ms)
         self.url = url
@@ -61,7 +62,7 @@ class PostgresStore(LifecycleStore):
         self.version = 0
         self.applied: list[int] = []  # migrations applied by this open
         self._writer = PgWriter(
-            self._connect, self.node_id, lease_ms, max_batch=max_batch, lanes=write_connections
+            self._connect, self.node_id, lease_ms, max_batch=max_batch, lanes=write_connections, park_s=park_s
         )
         self._pool: asyncpg.Pool | None = None
         self._listener = NoticeListener(self._connect, self.node_id, self._notice)
@@ -80,6 +81,9 @@ class PostgresStore(LifecycleStore):
             statement_cache_size=256,
             server_settings={"application_name": f"awaken-{self.node_id}"},
         )
+        # A write connection keeps an empty transaction begun between batches (writer.py): a
+        # server-wide idle-in-transaction timeout must not end the session for it.
+        await conn.execute("SET idle_in_transaction_session_timeout = 0")
         if self._short_deadlock_timeout:
             try:
                 # A deadlock between batches is resolved when it is detected: after 1 s by

@@ -58,6 +58,9 @@ class PgTx:
         self.sent: list[tuple[str, str]] = []
         self.announced: list[str] = []
 
+    def has(self, query: str) -> bool:
+        return query in QUERIES
+
     async def one(self, query: str, params: Params | None = None) -> Row | None:
         q = QUERIES[query]
         row: Row | None = await self.conn.fetchrow(q.sql, *q.args(params))

@@ -62,6 +62,7 @@ NOTIFY_PAYLOAD_MAX = 7000  # bytes; PostgreSQL's limit is 8000
 NODE_CHANNEL_PREFIX = "awaken_n_"
 COMPLETED_CHANNEL = "awaken_done"
 RECONNECT_BACKOFF_S = (0.2, 5.0)
+PARK_S = 0.05  # how long a lane keeps a begun transaction open for the next batch
 
 
 def node_channel(node: str) -> str:
@@ -129,17 +130,33 @@ def notify_statements(node: str, txs: list[PgTx]) -> list[str]:
 
 
 class _Lane:
-    """One write connection and the task that runs batches on it."""
+    """One write connection and the task that runs batches on it.
 
-    __slots__ = ("conn", "task")
+    A lane that commits while it has work in prospect ends its transaction and begins the next
+    in one round trip (`COMMIT; BEGIN`), then parks for up to `PARK_S` with that empty
+    transaction open: the next batch's first statement needs no BEGIN of its own. Nothing is
+    held meanwhile (READ COMMITTED takes its snapshot, its locks and its transaction id only at
+    the first statement); a lane that parks in vain ends the empty transaction and goes idle."""
+
+    __slots__ = ("begun", "conn", "parked", "task")
 
     def __init__(self) -> None:
         self.conn: asyncpg.Connection | None = None
         self.task: asyncio.Task[None] | None = None
+        self.begun = False  # a transaction is open on conn, with no statement in it yet
+        self.parked: asyncio.Future[bool] | None = None  # while the lane waits: True if woken for work
 
     @property
     def idle(self) -> bool:
         return self.task is None or self.task.done()
+
+    @property
+    def waiting(self) -> bool:
+        return self.parked is not None and not self.parked.done()
+
+    def unpark(self, for_work: bool = False) -> None:
+        if self.parked is not None and not self.parked.done():
+            self.parked.set_result(for_work)
 
 
 class PgWriter:
@@ -147,8 +164,10 @@ class PgWriter:
 
     Each statement costs a round trip, so one connection runs out of round trips long before
     PostgreSQL or the node run out of CPU: `lanes` connections run batches side by side. A lane
-    that starts takes its share of what is queued and wakes an idle lane for the rest, so a burst
-    spreads over the lanes, while a lone write still goes out at once on one of them.
+    that starts takes its share of what is queued and wakes a free lane for the rest, so a burst
+    spreads over the lanes, while a lone write still goes out at once on one of them. A batch's
+    COMMIT also begins the next transaction (see `_Lane`), so a batch costs one round trip plus
+    those of its statements.
     """
 
     def __init__(
@@ -159,6 +178,7 @@ class PgWriter:
         *,
         max_batch: int = 128,
         lanes: int = 4,
+        park_s: float = PARK_S,
     ) -> None:
         if lanes < 1:
             raise ValueError("a writer needs at least one lane")
@@ -166,6 +186,7 @@ class PgWriter:
         self._node = node
         self._lease_ms = lease_ms
         self._max_batch = max_batch
+        self._park_s = park_s
         self._lanes = [_Lane() for _ in range(lanes)]
         self._pending: list[_Write] = []
         self._starting = 0  # lanes woken that have not taken their share yet
@@ -174,6 +195,7 @@ class PgWriter:
         self._down_error: StorageError | None = None
         self._backoff = RECONNECT_BACKOFF_S[0]
         self.batches_committed = 0
+        self.batches_chained = 0  # run in the transaction the previous batch's commit began
         self.ops_committed = 0
         self.ops_failed = 0
         self.ops_skipped = 0
@@ -190,6 +212,8 @@ class PgWriter:
     async def stop(self) -> None:
         """Stop accepting writes; what is queued is committed first."""
         self._accepting = False
+        for lane in self._lanes:
+            lane.unpark()
         tasks = [lane.task for lane in self._lanes if lane.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -209,11 +233,20 @@ class PgWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Write(fn, future, lock_key))
-        if not self._starting:  # a lane about to start takes this too; else wake one, if any is idle
+        if not self._starting:  # a lane about to start takes this too; else wake one, if any is free
             self._wake_lane()
         return future
 
+    def _free(self) -> int:
+        return sum(1 for lane in self._lanes if lane.idle or lane.waiting)
+
     def _wake_lane(self) -> None:
+        """Wake a parked lane (its transaction is begun already), else start an idle one."""
+        for lane in self._lanes:
+            if lane.waiting:
+                self._starting += 1
+                lane.unpark(for_work=True)
+                return
         for lane in self._lanes:
             if lane.idle:
                 self._starting += 1
@@ -225,11 +258,44 @@ class PgWriter:
     # -- the batch loops -------------------------------------------------------------------------
     async def _run(self, lane: _Lane) -> None:
         self._starting -= 1
+        while True:
+            await self._batches(lane)
+            if not lane.begun:
+                return
+            if self._accepting and await self._park(lane):
+                continue
+            # Parked in vain (or stopping): end the empty transaction, go idle.
+            lane.begun = False
+            conn = lane.conn
+            if conn is not None:
+                try:
+                    await conn.execute("ROLLBACK")
+                except Exception as exc:
+                    self._broken(lane, exc)
+            if not self._pending:
+                return
+
+    async def _park(self, lane: _Lane) -> bool:
+        """Wait up to `park_s` for work; True if a submit woke this lane for it."""
+        loop = asyncio.get_running_loop()
+        parked: asyncio.Future[bool] = loop.create_future()
+        lane.parked = parked
+        timer = loop.call_later(self._park_s, lane.unpark)
+        try:
+            woken = await parked
+        finally:
+            timer.cancel()
+            lane.parked = None
+        if woken:
+            self._starting -= 1  # the waker counted this lane as starting
+        return woken
+
+    async def _batches(self, lane: _Lane) -> None:
         while self._pending:
-            idle = sum(1 for other in self._lanes if other.idle)
-            share = min(self._max_batch, -(-len(self._pending) // (1 + idle)))
+            free = self._free()
+            share = min(self._max_batch, -(-len(self._pending) // (1 + free)))
             batch, self._pending = self._pending[:share], self._pending[share:]
-            if self._pending and idle:
+            if self._pending and free:
                 self._wake_lane()  # the rest goes out beside this batch
             items = []
             for item in batch:
@@ -245,7 +311,7 @@ class PgWriter:
             items.sort(key=_lock_order)
             try:
                 conn = await self._connection(lane)
-                results = await self._commit(conn, items)
+                results = await self._commit(lane, conn, items)
             except Exception as exc:
                 self._broken(lane, exc)
                 self._fail(items, exc)
@@ -257,6 +323,7 @@ class PgWriter:
         if conn is not None and not conn.is_closed():
             return conn
         lane.conn = None
+        lane.begun = False
         try:
             conn = await self._connect()
         except Exception as exc:
@@ -279,12 +346,17 @@ class PgWriter:
     def _broken(self, lane: _Lane, exc: BaseException) -> None:
         """A batch failed outside the operations: drop the connection (its state is unknown)."""
         conn, lane.conn = lane.conn, None
+        lane.begun = False
         if conn is not None and not conn.is_closed():
             conn.terminate()
         log.warning("PostgreSQL write batch failed: %s", exc)
 
-    async def _commit(self, conn: asyncpg.Connection, items: list[_Write]) -> list[_Result]:
-        await conn.execute("BEGIN")
+    async def _commit(self, lane: _Lane, conn: asyncpg.Connection, items: list[_Write]) -> list[_Result]:
+        if lane.begun:
+            lane.begun = False  # the statements below use it
+            self.batches_chained += 1
+        else:
+            await conn.execute("BEGIN")
         results: list[_Result] = []
         txs: list[PgTx] = []
         for item in items:
@@ -293,14 +365,16 @@ class PgWriter:
                 value = await item.fn(Op(tx))
             except Exception:
                 await conn.execute("ROLLBACK")
-                return await self._commit_isolated(conn, items)
+                return await self._commit_isolated(lane, conn, items)
             results.append((item.future, True, value))
             txs.append(tx)
-        await self._finish(conn, txs)
+        await self._finish(lane, conn, txs)
         self._count(results)
         return results
 
-    async def _commit_isolated(self, conn: asyncpg.Connection, items: list[_Write]) -> list[_Result]:
+    async def _commit_isolated(
+        self, lane: _Lane, conn: asyncpg.Connection, items: list[_Write]
+    ) -> list[_Result]:
         await conn.execute("BEGIN")
         results: list[_Result] = []
         txs: list[PgTx] = []
@@ -324,14 +398,16 @@ class PgWriter:
             await conn.execute("RELEASE SAVEPOINT op")
             results.append((item.future, True, value))
             txs.append(tx)
-        await self._finish(conn, txs)
+        await self._finish(lane, conn, txs)
         self._count(results)
         return results
 
-    async def _finish(self, conn: asyncpg.Connection, txs: list[PgTx]) -> None:
-        """The notices, then COMMIT, in one round trip."""
-        script = [*notify_statements(self._node, txs), "COMMIT"]
+    async def _finish(self, lane: _Lane, conn: asyncpg.Connection, txs: list[PgTx]) -> None:
+        """The notices, then COMMIT, then the next batch's BEGIN, in one round trip."""
+        chain = self._accepting
+        script = [*notify_statements(self._node, txs), "COMMIT", *(["BEGIN"] if chain else [])]
         await conn.execute(";\n".join(script))
+        lane.begun = chain
 
     # -- results ---------------------------------------------------------------------------------
     def _count(self, results: list[_Result]) -> None:
@@ -373,6 +449,7 @@ class PgWriter:
             "batch_size_buckets": list(self._batch_size_buckets),
             "ops_in_batches": self._ops_in_batches,
             "batches_committed": self.batches_committed,
+            "batches_chained": self.batches_chained,
             "ops_committed": self.ops_committed,
             "ops_failed": self.ops_failed,
             "ops_skipped": self.ops_skipped,

@@ -49,6 +49,9 @@ class SqliteTx:
         self.node = node
         self.lease_ms = lease_ms
 
+    def has(self, query: str) -> bool:
+        return query in QUERIES
+
     async def one(self, query: str, params: Params | None = None) -> Row | None:
         row: Row | None = self.conn.execute(QUERIES[query], _bind(query, params)).fetchone()
         return row
