@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from awaken.core.retry import RetryPolicy
-from awaken.sdk.service import AnyService, HandlerSpec, InvocationRetryPolicy, RemoteService
+from awaken.sdk.service import AnyService, HandlerDescriptor, InvocationRetryPolicy, RemoteService
 
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SERVICE_TYPES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
@@ -78,7 +78,7 @@ def _handler_retry(policy: InvocationRetryPolicy | None) -> dict[str, Any]:
     return out
 
 
-def handler_metadata(spec: HandlerSpec) -> dict[str, Any]:
+def handler_metadata(spec: HandlerDescriptor) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name}
     if spec.kind is not None:
         out["ty"] = HANDLER_TYPES[spec.kind]

@@ -37,10 +37,9 @@ from awaken.protocol import (
     parse_manifest,
 )
 from awaken.protocol.manifest import HandlerManifest, HandlerType, ServiceManifest, ServiceType
-from awaken.sdk.serde import BytesSerde
 from awaken.sdk.service import (
+    HandlerDescriptor,
     HandlerKind,
-    HandlerSpec,
     InvocationRetryPolicy,
     RemoteService,
     ServiceDefinition,
@@ -80,10 +79,6 @@ def new_deployment_id() -> str:
 class Registration:
     deployment: DeploymentRecord
     created: bool  # False: an identical deployment was registered already (or a dry run)
-
-
-def _never_called(*_args: Any) -> Any:
-    raise AssertionError("a handler served elsewhere has no Python function")
 
 
 def _ms(value: int | None) -> timedelta | None:
@@ -132,17 +127,12 @@ def remote_service(
         accept = (h.input.content_type if h.input is not None else None) or "*/*"
         content_type = (h.output.content_type if h.output is not None else None) or "application/json"
         retention = h.workflow_completion_retention if handler_kind is HandlerType.WORKFLOW else None
-        definition.handlers[h.name] = HandlerSpec(
+        definition.handlers[h.name] = HandlerDescriptor(
             service=sm.name,
             name=h.name,
             service_kind=kind,
             kind=None if handler_kind is None else _HANDLER_KINDS[handler_kind],
-            fn=_never_called,
             takes_input=h.input is None or h.input.content_type is not None,
-            input_type=None,
-            output_type=None,
-            input_serde=BytesSerde(),
-            output_serde=BytesSerde(),
             accept=accept,
             content_type=content_type,
             retry_policy=_retry_policy(h) or definition.invocation_retry_policy,
@@ -227,7 +217,7 @@ class Deployments:
             return []
         return [remote_service(record, manifest, sm) for sm in manifest.services]
 
-    def service_of(self, deployment_id: str, service: str, handler: str) -> HandlerSpec | None:
+    def service_of(self, deployment_id: str, service: str, handler: str) -> HandlerDescriptor | None:
         """A handler as the deployment `deployment_id` declares it (an invocation's pin)."""
         record, manifest = self.records.get(deployment_id), self.manifests.get(deployment_id)
         if record is None or manifest is None:
@@ -330,5 +320,5 @@ class Deployments:
     def protocol_version(self, record: DeploymentRecord) -> ProtocolVersion:
         return ProtocolVersion(record.protocol_version)
 
-    def policy_for(self, spec: HandlerSpec, default: RetryPolicy) -> RetryPolicy:
+    def policy_for(self, spec: HandlerDescriptor, default: RetryPolicy) -> RetryPolicy:
         return default if spec.retry_policy is None else spec.retry_policy.to_policy(default)

@@ -26,7 +26,7 @@ from awaken.engine.runner import AttemptRunner
 from awaken.engine.validation import validate_payload
 from awaken.errors import NotFound, StorageError
 from awaken.protocol import SigningKey, Timeouts
-from awaken.sdk.service import AnyService, HandlerSpec
+from awaken.sdk.service import AnyService, HandlerDescriptor, HandlerSpec
 from awaken.storage.protocol import (
     AwakeableCompletion,
     CancelResult,
@@ -197,7 +197,7 @@ class Engine:
                 fut.set_result(outcome)
 
     # -- registry ----------------------------------------------------------------------------
-    def handler(self, service: str, handler: str) -> HandlerSpec:
+    def handler(self, service: str, handler: str) -> HandlerDescriptor:
         svc = self.local_services.get(service) or self.deployments.services.get(service)
         if svc is None:
             raise NotFound(
@@ -208,7 +208,7 @@ class Engine:
             raise NotFound(f"handler '{service}/{handler}' not found")
         return spec
 
-    def retry_policy_for(self, spec: HandlerSpec) -> RetryPolicy:
+    def retry_policy_for(self, spec: HandlerDescriptor) -> RetryPolicy:
         if spec.retry_policy is None:
             return self.config.retry_policy
         return spec.retry_policy.to_policy(self.config.retry_policy)
@@ -216,7 +216,7 @@ class Engine:
     # -- invoking ----------------------------------------------------------------------------
     def new_invocation(
         self,
-        spec: HandlerSpec,
+        spec: HandlerDescriptor,
         key: str | None,
         body: bytes,
         headers: dict[str, str],
@@ -417,7 +417,7 @@ class Engine:
         else:
             svc = self.local_services.get(record.service)
             local = svc.handlers.get(record.handler) if svc is not None else None
-            if local is None:
+            if not isinstance(local, HandlerSpec):
                 log.error(
                     "invocation %s targets %s/%s, which is not registered here",
                     invocation_id,

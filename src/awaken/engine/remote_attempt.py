@@ -44,7 +44,7 @@ from awaken.protocol import CodecError, DeploymentError, DeploymentTimeout, Prot
 from awaken.protocol import messages as m
 from awaken.protocol.deployment import InvocationStream
 from awaken.protocol.manifest import ProtocolMode
-from awaken.sdk.service import HandlerSpec
+from awaken.sdk.service import HandlerDescriptor
 from awaken.storage.protocol import (
     AwakeableCompletionRequest,
     Claim,
@@ -82,7 +82,9 @@ class RemoteAttempt:
     """One attempt of a remote invocation; the engine's Attempt interface (start, deliver,
     request_cancel, abort, closing)."""
 
-    def __init__(self, engine: Engine, claim: Claim, spec: HandlerSpec, deployment: DeploymentRecord) -> None:
+    def __init__(
+        self, engine: Engine, claim: Claim, spec: HandlerDescriptor, deployment: DeploymentRecord
+    ) -> None:
         self.engine = engine
         self.record = claim.record
         self.spec = spec

@@ -24,7 +24,7 @@ from awaken.ingress.http import (
     respond_json,
 )
 from awaken.sdk.scope import check_limit_key, check_scope, scoped_idempotent_id
-from awaken.sdk.service import HandlerSpec
+from awaken.sdk.service import HandlerDescriptor
 
 log = logging.getLogger("awaken.ingress")
 
@@ -199,7 +199,7 @@ class Ingress:
     # -- invoking handlers -------------------------------------------------------------------
     def _resolve_target(
         self, seg: list[str], send_path: bool | None = None
-    ) -> tuple[HandlerSpec, str | None, bool]:
+    ) -> tuple[HandlerDescriptor, str | None, bool]:
         """(handler, key, is send) of an invocation path. `send_path` is given for the
         /restate/call|send paths, which have no /send suffix."""
         svc = self.engine.services.get(seg[0])
@@ -282,7 +282,7 @@ class Ingress:
         await self._send_outcome(send, new.id, outcome)
 
     @staticmethod
-    def _check_content_type(spec: HandlerSpec, req: HttpRequest, body: bytes) -> None:
+    def _check_content_type(spec: HandlerDescriptor, req: HttpRequest, body: bytes) -> None:
         """Only the framing is checked here: the body is decoded by the invocation, as restate-sdk
         does it (a body it cannot decode fails the invocation with 500, "Unable to parse an input
         argument"; a send of it is still accepted)."""

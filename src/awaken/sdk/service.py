@@ -50,20 +50,18 @@ class InvocationRetryPolicy:
 ContextManagers = list[Callable[[], AbstractAsyncContextManager[None]]]
 
 
-@dataclass(frozen=True, slots=True)
-class HandlerSpec:
-    """Everything the engine, the ingress and the admin API need to know about one handler."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerDescriptor:
+    """A handler as the engine, the ingress and the admin API know it, wherever it is served:
+    its names and kind, content types and JSON schemas, and policies. A local service's handlers
+    provide one (`HandlerSpec`, with the Python function), and so does each handler a registered
+    deployment's manifest declares (with the schemas it declares)."""
 
     service: str
     name: str
     service_kind: ServiceKind
     kind: HandlerKind | None  # None for plain services
-    fn: Callable[..., Any]
     takes_input: bool
-    input_type: Any
-    output_type: Any
-    input_serde: Serde[Any]
-    output_serde: Serde[Any]
     accept: str = "application/json"
     content_type: str = "application/json"
     retry_policy: InvocationRetryPolicy | None = None
@@ -77,9 +75,8 @@ class HandlerSpec:
     workflow_retention: timedelta | None = None
     ingress_private: bool = False
     enable_lazy_state: bool | None = None
-    context_managers: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()
     # A handler served elsewhere: the deployment that serves it, and the JSON schemas its
-    # manifest declares (a local handler's come from its type hints).
+    # manifest declares.
     deployment_id: str | None = None
     declared_schemas: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
 
@@ -98,14 +95,31 @@ class HandlerSpec:
 
     @property
     def input_schema(self) -> dict[str, Any] | None:
-        if self.declared_schemas is not None:
-            return self.declared_schemas[0]
+        return None if self.declared_schemas is None else self.declared_schemas[0]
+
+    @property
+    def output_schema(self) -> dict[str, Any] | None:
+        return None if self.declared_schemas is None else self.declared_schemas[1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerSpec(HandlerDescriptor):
+    """A handler of this process: its descriptor, the Python function, and the serdes and JSON
+    schemas its type hints choose."""
+
+    fn: Callable[..., Any]
+    input_type: Any
+    output_type: Any
+    input_serde: Serde[Any]
+    output_serde: Serde[Any]
+    context_managers: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()
+
+    @property
+    def input_schema(self) -> dict[str, Any] | None:
         return json_schema_for(self.input_type) if self.takes_input else None
 
     @property
     def output_schema(self) -> dict[str, Any] | None:
-        if self.declared_schemas is not None:
-            return self.declared_schemas[1]
         return json_schema_for(self.output_type)
 
     def decode_input(self, body: bytes) -> Any:
@@ -213,7 +227,7 @@ class ServiceDefinition:
     invocation_retry_policy: InvocationRetryPolicy | None = None
     context_managers: ContextManagers | None = None
     enable_lazy_state: bool | None = None
-    handlers: dict[str, HandlerSpec] = field(default_factory=dict)
+    handlers: dict[str, HandlerDescriptor] = field(default_factory=dict)
 
 
 _Definition = ServiceDefinition
@@ -234,7 +248,7 @@ class _ServiceBase:
         return self._def.name
 
     @property
-    def handlers(self) -> dict[str, HandlerSpec]:
+    def handlers(self) -> dict[str, HandlerDescriptor]:
         return self._def.handlers
 
     @property
