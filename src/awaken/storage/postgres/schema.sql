@@ -52,6 +52,8 @@ CREATE INDEX invocations_inbox ON invocations (service, key, inbox_seq) WHERE st
 
 CREATE INDEX invocations_purge ON invocations (purge_at) WHERE purge_at IS NOT NULL;
 
+CREATE INDEX invocations_by_created ON invocations (created_at, id);
+
 CREATE UNIQUE INDEX invocations_by_protocol_id ON invocations (protocol_id) WHERE protocol_id IS NOT NULL;
 
 CREATE SEQUENCE inbox_seq;
