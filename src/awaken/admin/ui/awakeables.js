@@ -3,7 +3,7 @@
 // server's answer shows as it is: 202, or 400 with its errors, 409, 410.
 
 import { get, post } from "./api.js";
-import { errorBox, fill, h, payload, relative, target, time, when } from "./dom.js";
+import { errorBox, fill, h, payload, poll, relative, target, time, when } from "./dom.js";
 import { example, summary, validate } from "./schema.js";
 
 const REFRESH_MS = 3000;
@@ -34,7 +34,6 @@ export function mount(root, params, shell) {
   );
 
   let stopped = false;
-  let timer = null;
   let selected = params.id ?? null;
   let rows = [];
 
@@ -190,15 +189,10 @@ export function mount(root, params, shell) {
     renderRows();
   }
 
-  const loop = async () => {
-    if (stopped) return;
-    if (!document.hidden) await refresh();
-    if (!stopped) timer = window.setTimeout(loop, REFRESH_MS);
-  };
-  loop();
+  const stopPolling = poll(refresh, REFRESH_MS);
   return () => {
     stopped = true;
-    window.clearTimeout(timer);
+    stopPolling();
   };
 }
 

@@ -134,13 +134,15 @@ function describeError(e) {
   return String(e);
 }
 
-/** Run `tick` now and again `every` ms after each run ends, while the tab is visible; `stop()`. */
+/** Run `tick` now and again after each run ends, while the tab is visible; returns `stop()`.
+ * `every` is milliseconds, or a function of how long the last run took that returns them. */
 export function poll(tick, every) {
   let timer = null;
   let stopped = false;
   const run = async () => {
     timer = null;
     if (stopped) return;
+    const began = performance.now();
     if (!document.hidden) {
       try {
         await tick();
@@ -148,7 +150,8 @@ export function poll(tick, every) {
         console.warn("refresh failed", error);
       }
     }
-    if (!stopped) timer = window.setTimeout(run, every);
+    const wait = typeof every === "function" ? every(performance.now() - began) : every;
+    if (!stopped) timer = window.setTimeout(run, wait);
   };
   run();
   return () => {

@@ -2,7 +2,7 @@
 // (cancel, kill, pause, resume, purge), each confirmed first.
 
 import { get, patch } from "./api.js";
-import { duration, errorBox, fill, h, payload, result, statusBadge, time, when } from "./dom.js";
+import { duration, errorBox, fill, h, payload, poll, result, statusBadge, time, when } from "./dom.js";
 
 const REFRESH_MS = 2000;
 const PAGE = 200;
@@ -47,7 +47,6 @@ export function mount(root, { id }, shell) {
 
   let current = null;
   let stopped = false;
-  let timer = null;
   // which entries are open ("show all"), kept across refreshes
   const open = new Set();
   let shown = PAGE; // entries drawn: a journal of thousands grows by pages
@@ -244,14 +243,9 @@ export function mount(root, { id }, shell) {
     await refresh();
   }
 
-  const loop = async () => {
-    if (stopped) return;
-    if (!document.hidden) await refresh();
-    if (!stopped) timer = window.setTimeout(loop, REFRESH_MS);
-  };
-  loop();
+  const stopPolling = poll(refresh, REFRESH_MS);
   return () => {
     stopped = true;
-    window.clearTimeout(timer);
+    stopPolling();
   };
 }

@@ -2,7 +2,7 @@
 // paged by the API's cursor, with the counts per status; refreshed every few seconds.
 
 import { get } from "./api.js";
-import { errorBox, fill, h, options, relative, statusBadge, target, when } from "./dom.js";
+import { errorBox, fill, h, options, poll, relative, statusBadge, target, when } from "./dom.js";
 
 const STATUSES = ["pending", "scheduled", "ready", "running", "backing-off", "suspended", "paused", "completed"];
 const AGES = [
@@ -237,19 +237,15 @@ export function mount(root, params, shell) {
   });
 
   let stopped = false;
-  let timer = null;
+  let stopPolling = () => {};
   // On a large database a refresh costs the server more: the page then asks less often.
-  const loop = async () => {
-    if (stopped) return;
-    const began = performance.now();
-    if (!document.hidden) await refresh();
-    const every = Math.max(REFRESH_MS, 10 * (performance.now() - began));
-    if (!stopped) timer = window.setTimeout(loop, Math.min(every, 30_000));
-  };
-  loadServices().then(loop);
+  const every = (took) => Math.min(Math.max(REFRESH_MS, 10 * took), 30_000);
+  loadServices().then(() => {
+    if (!stopped) stopPolling = poll(refresh, every);
+  });
   return () => {
     stopped = true;
-    window.clearTimeout(timer);
+    stopPolling();
     window.clearTimeout(typing);
   };
 }
