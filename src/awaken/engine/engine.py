@@ -297,6 +297,9 @@ class Engine:
                 raise NotFound(f"invocation '{invocation_id}' not found")
             if record.outcome is not None:
                 return record.outcome
+            outcome = await self._watch(record)
+            if outcome is not None:
+                return outcome
             return await fut
         finally:
             self._drop_waiter(invocation_id, fut)
@@ -308,9 +311,24 @@ class Engine:
             result = await self.invoke(new)
             if result.record.outcome is not None:
                 return result, result.record.outcome
+            outcome = await self._watch(result.record)
+            if outcome is not None:
+                return result, outcome
             return result, await fut
         finally:
             self._drop_waiter(new.id, fut)
+
+    async def _watch(self, record: InvocationRecord) -> Outcome | None:
+        """On a store that nodes share, a caller here waits on an invocation that another node
+        created: ask for its completion to be announced to every node (its creator alone hears of
+        it otherwise). Its outcome if it has completed meanwhile."""
+        if not self.store.shared or record.origin_node == self.store.node_id:
+            return None
+        try:
+            return await self.store.watch_invocation(record.id)
+        except StorageError as exc:  # polling finds its outcome (poll_interval) all the same
+            log.info("cannot ask to hear of %s's completion: %s", record.id, exc)
+            return None
 
     def _register_waiter(self, invocation_id: str) -> asyncio.Future[Outcome]:
         fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()

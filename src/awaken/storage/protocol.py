@@ -115,6 +115,7 @@ class InvocationRecord:
     protocol_version: int | None = None
     protocol_id: bytes | None = None
     last_failure_code: int | None = None
+    origin_node: str | None = None  # the node whose ingress created it (hears of its completion)
 
     @property
     def remote(self) -> bool:
@@ -523,6 +524,12 @@ class Store(Protocol):
 
     async def get_outcomes(self, invocation_ids: list[str]) -> dict[str, Outcome]:
         """The outcomes of those of these invocations that have completed."""
+
+    async def watch_invocation(self, invocation_id: str) -> Outcome | None:
+        """A node other than the one that created the invocation waits on it: from now on its
+        completion is announced to every node (a `COMPLETED` notice); until then only its
+        creator hears of it. Its outcome if it has completed already; NotFound if it does not
+        exist. Only stores that nodes share need it."""
 
     async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None: ...
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome
-from awaken.errors import Fenced
+from awaken.errors import Fenced, NotFound
 from awaken.storage.lifecycle.store import LifecycleStore
 from awaken.storage.protocol import (
     Complete,
@@ -102,17 +102,35 @@ async def test_a_completion_wakes_a_suspended_invocation_on_the_completing_node(
     assert claim.record.node == b.node_id and claim.journal[0].outcome == Outcome(b"1")
 
 
-async def test_completions_are_announced_to_the_other_nodes(open_store: StoreFactory) -> None:
+async def test_a_completion_is_told_to_the_node_that_created_the_invocation(open_store: StoreFactory) -> None:
+    """Callers wait in memory on the node whose ingress created an invocation: when another node
+    completes it, that node is told, and no other."""
+    a, b, c = [await open_store(lease_ms=LEASE) for _ in range(3)]
+    got_a, got_b, got_c = await notices_of(a), await notices_of(b), await notices_of(c)
+    mine = [await started(b, f"b-{i}") for i in range(3)]
+    await asyncio.gather(*(b.commit(step(x, transition=Complete(Outcome(b"7")))) for x in mine))
+    await started(a, "from-a")  # a's attempt dies with a: b takes it over after the lease
+    [taken] = await b.claim_orphans(T0 + LEASE + 1, 10)
+    assert taken.record.id == "from-a" and taken.record.origin_node == a.node_id
+    await b.commit(step(taken, T0 + LEASE + 2, transition=Complete(Outcome(b"8"))))
+    await until(lambda: Notice(NoticeKind.COMPLETED, "from-a") in got_a)
+    assert await a.get_outcomes(["from-a", "b-0", "nope"]) == {"from-a": Outcome(b"8"), "b-0": Outcome(b"7")}
+    assert Notice(NoticeKind.COMPLETED, "b-0") not in got_a  # created and completed on b
+    assert not any(n.kind is NoticeKind.COMPLETED for n in got_b + got_c)
+
+
+async def test_a_watched_invocation_is_announced_to_every_node(open_store: StoreFactory) -> None:
+    """A node that attaches to an invocation another node created asks for its completion to be
+    announced: every node hears of it from then on."""
     a, b = await open_store(), await open_store()
-    got_a, got_b = await notices_of(a), await notices_of(b)
-    claims = [await started(b, f"inv-{i}") for i in range(3)]
-    await asyncio.gather(*(b.commit(step(c, transition=Complete(Outcome(b"7")))) for c in claims))
-    expected = {Notice(NoticeKind.COMPLETED, f"inv-{i}") for i in range(3)}
-    await until(lambda: expected <= set(got_a))
-    assert await a.get_outcomes(["inv-0", "inv-1", "inv-2", "nope"]) == {
-        f"inv-{i}": Outcome(b"7") for i in range(3)
-    }
-    assert not any(n.kind is NoticeKind.COMPLETED for n in got_b)  # nothing to tell itself
+    got_a = await notices_of(a)
+    claim = await started(b, "inv")
+    assert await a.watch_invocation("inv") is None  # not completed yet: now watched
+    await b.commit(step(claim, transition=Complete(Outcome(b"9"))))
+    await until(lambda: Notice(NoticeKind.COMPLETED, "inv") in got_a)
+    assert await a.watch_invocation("inv") == Outcome(b"9")  # completed: the outcome at once
+    with pytest.raises(NotFound):
+        await a.watch_invocation("nope")
 
 
 async def test_cancel_and_pause_reach_the_node_that_runs_the_attempt(open_store: StoreFactory) -> None:

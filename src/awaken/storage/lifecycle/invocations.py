@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome, slot_signal
+from awaken.errors import NotFound
 from awaken.storage.lifecycle import notices
 from awaken.storage.lifecycle.op import Op, Row
 from awaken.storage.lifecycle.rows import (
@@ -200,7 +201,7 @@ async def _attach_caller(op: Op, row: Row, caller: EntryRef | None, now: int) ->
     return Effects()
 
 
-def _params(new: NewInvocation) -> dict[str, Any]:
+def _params(op: Op, new: NewInvocation) -> dict[str, Any]:
     caller = new.caller
     return {
         "id": new.id,
@@ -219,6 +220,9 @@ def _params(new: NewInvocation) -> dict[str, Any]:
         "deployment_id": new.deployment_id,
         "protocol_version": new.protocol_version,
         "protocol_id": new.protocol_id,
+        # Who hears of its completion: callers of this node may wait on it in memory (one that
+        # another invocation calls is woken through its journal instead).
+        "origin": op.tx.node if caller is None else None,
     }
 
 
@@ -226,7 +230,7 @@ async def _create_running(op: Op, new: NewInvocation) -> CreateResult | None:
     """Insert an invocation that can run now, claimed at epoch 1, without reading it back.
     None if the id exists already (the caller then takes the general path)."""
     lease = _lease(op, new.now_ms)
-    if await op.tx.run("insert_running_invocation", {**_params(new), **lease}) == 0:
+    if await op.tx.run("insert_running_invocation", {**_params(op, new), **lease}) == 0:
         return None
     record = InvocationRecord(
         id=new.id,
@@ -247,6 +251,7 @@ async def _create_running(op: Op, new: NewInvocation) -> CreateResult | None:
         deployment_id=new.deployment_id,
         protocol_version=new.protocol_version,
         protocol_id=new.protocol_id,
+        origin_node=op.tx.node if new.caller is None else None,
     )
     if new.key is None:
         return CreateResult(record, True, Effects(claims=[Claim(record, [])]))
@@ -262,7 +267,7 @@ async def create(op: Op, new: NewInvocation) -> CreateResult:
         if fast is not None:
             return fast
     status = Status.SCHEDULED if delayed else Status.READY
-    params = {**_params(new), "status": status.value, "run_at": new.run_at_ms}
+    params = {**_params(op, new), "status": status.value, "run_at": new.run_at_ms}
     if await op.tx.run("create_invocation", params) == 0:
         existing = await lock(op, new.id)
         assert existing is not None, f"invocation {new.id} conflicts but cannot be read"
@@ -305,7 +310,7 @@ async def complete(
     op.timer_created(purge_at)
     if open_awakeables:
         await op.tx.run("close_awakeables", {"id": invocation_id})
-    op.tx.announce(invocation_id)
+    _tell_waiting_nodes(op, row, invocation_id)
     effects = Effects(completed=[(invocation_id, outcome)])
     service, key = row["service"], row["key"]
     if key is not None and row["exclusive"]:
@@ -319,6 +324,29 @@ async def complete(
     for caller_id, caller_index in callers:
         effects = effects.merge(await wake(op, caller_id, caller_index, outcome, now))
     return effects
+
+
+def _tell_waiting_nodes(op: Op, row: Row, invocation_id: str) -> None:
+    """Callers wait in memory on the node that created the invocation (answered here, through
+    the effects, if it is this one), and on any node that attached to it (then it is `watched`)."""
+    if row["watched"]:
+        op.tx.announce(invocation_id)  # every node
+        return
+    origin = row["origin_node"]
+    if origin is not None and origin != op.tx.node:
+        op.tx.send(str(origin), notices.completed(invocation_id))
+
+
+async def watch(op: Op, invocation_id: str) -> Outcome | None:
+    """Mark the invocation as waited on by another node than its creator (its completion is
+    then announced to every node); its outcome if it has completed already. NotFound if there is
+    no such invocation."""
+    if await op.tx.run("watch_invocation", {"id": invocation_id}):
+        return None
+    rows = await op.tx.all("get_outcomes", {"ids": [invocation_id]})
+    if not rows:
+        raise NotFound(f"invocation '{invocation_id}' not found")
+    return invocation_outcome(rows[0])
 
 
 async def purge(op: Op, invocation_id: str) -> None:

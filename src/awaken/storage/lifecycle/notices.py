@@ -2,7 +2,8 @@
 
 One notice per line: `d <id> <index> [<outcome>]` (an entry of an attempt it runs completed; the
 outcome rides along when it is small, saving the receiver a read), `c <id>` (raise a cancellation
-in it), `a <id>` (its attempt lost the invocation). An outcome is `v<base64>` (a value), `n` (no
+in it), `a <id>` (its attempt lost the invocation), `o <id>` (it completed: callers waiting on it
+there may read its outcome). An outcome is `v<base64>` (a value), `n` (no
 value) or `f<code>:<base64 message>` (a failure). Anything else is ignored: a notice is a hint.
 """
 
@@ -20,9 +21,15 @@ log = logging.getLogger("awaken.storage")
 DELIVER = "d"
 CANCEL = "c"
 ABORT = "a"
+COMPLETED = "o"
 INLINE_OUTCOME_MAX = 3000  # characters of an encoded outcome carried in a notice
 
-_KINDS = {DELIVER: NoticeKind.DELIVER, CANCEL: NoticeKind.CANCEL, ABORT: NoticeKind.ABORT}
+_KINDS = {
+    DELIVER: NoticeKind.DELIVER,
+    CANCEL: NoticeKind.CANCEL,
+    ABORT: NoticeKind.ABORT,
+    COMPLETED: NoticeKind.COMPLETED,
+}
 
 
 def _b64(data: bytes) -> str:
@@ -63,6 +70,10 @@ def cancel(invocation_id: str) -> str:
 
 def abort(invocation_id: str) -> str:
     return f"{ABORT} {invocation_id}"
+
+
+def completed(invocation_id: str) -> str:
+    return f"{COMPLETED} {invocation_id}"
 
 
 def parse(payload: str) -> list[Notice]:

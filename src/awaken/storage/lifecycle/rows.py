@@ -116,6 +116,7 @@ def record_from_row(row: Row) -> InvocationRecord:
         protocol_version=row["protocol_version"],
         protocol_id=None if row["protocol_id"] is None else bytes(row["protocol_id"]),
         last_failure_code=row["last_failure_code"],
+        origin_node=row["origin_node"],
     )
 
 

@@ -116,6 +116,9 @@ class LifecycleStore:
         heavy = len(outcome.value or b"") >= HEAVY_WRITE_BYTES
         return await self._write(run, key or "", heavy=heavy)
 
+    async def watch_invocation(self, invocation_id: str) -> Outcome | None:
+        return await self._write(lambda op: invocations.watch(op, invocation_id), invocation_id)
+
     async def cancel_invocation(self, invocation_id: str, kill: bool, now_ms: int) -> CancelResult:
         return await self._write(lambda op: control.cancel(op, invocation_id, kill, now_ms), invocation_id)
 

@@ -39,11 +39,11 @@ SELECT pg_notify(:channel, :payload)
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq, workflow_main, deployment_id, protocol_version, protocol_id
+    retention_ms, inbox_seq, workflow_main, deployment_id, protocol_version, protocol_id, origin_node
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
     :now, :now, :run_at, 0, 0, FALSE, :caller_id, :caller_index,
-    :retention_ms, NULL, :workflow_main, :deployment_id, :protocol_version, :protocol_id
+    :retention_ms, NULL, :workflow_main, :deployment_id, :protocol_version, :protocol_id, :origin
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -53,12 +53,12 @@ INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
     retention_ms, inbox_seq, workflow_main, owner, lease_until, deployment_id, protocol_version,
-    protocol_id
+    protocol_id, origin_node
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, 'running', :input, :headers, :idempotency_key,
     :now, :now, NULL, 1, 0, FALSE, :caller_id, :caller_index,
     :retention_ms, NULL, :workflow_main, :node, :lease_until, :deployment_id, :protocol_version,
-    :protocol_id
+    :protocol_id, :origin
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -74,7 +74,7 @@ SELECT * FROM invocations WHERE id = :id FOR UPDATE SKIP LOCKED
 -- name: fence
 -- The invocation, if the attempt at :epoch still owns it (locked for the commit).
 SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
 FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 FOR UPDATE
 
@@ -87,7 +87,7 @@ SET status = 'completed', has_outcome = TRUE, outcome_value = :value, failure_co
     waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
 WHERE id = :id AND epoch = :epoch AND status = 'running'
 RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
 
 -- name: complete_fenced_with_entry
 -- complete_fenced, and upsert_entry of the attempt's one new entry, in one statement (one round
@@ -100,7 +100,7 @@ WITH done AS (
         waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
     WHERE id = :id AND epoch = :epoch AND status = 'running'
     RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-        retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+        retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched, origin_node, watched
 ), entry AS (
     INSERT INTO journal (
         invocation_id, idx, kind, name, data, payload, has_outcome, value, failure_code,
@@ -127,6 +127,11 @@ WITH done AS (
         has_outcome = journal.has_outcome OR excluded.has_outcome
 )
 SELECT * FROM done
+
+-- name: watch_invocation
+-- A node other than the one that created it waits on the invocation: every node is told when it
+-- completes. No row: it has completed already (or does not exist).
+UPDATE invocations SET watched = TRUE WHERE id = :id AND status <> 'completed'
 
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id

@@ -43,7 +43,9 @@ CREATE TABLE invocations (
     protocol_version INTEGER,
     protocol_id BYTEA,
     last_failure_code INTEGER,
-    has_signals BOOLEAN NOT NULL DEFAULT FALSE
+    has_signals BOOLEAN NOT NULL DEFAULT FALSE,
+    origin_node TEXT,
+    watched BOOLEAN NOT NULL DEFAULT FALSE
 );
 
 CREATE INDEX invocations_by_status ON invocations (status);

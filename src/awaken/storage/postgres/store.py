@@ -185,12 +185,14 @@ class PostgresStore(LifecycleStore):
             raise StorageError("the store is not open")
         try:
             async with pool.acquire() as conn:
-                return await fn(Op(PgTx(conn, self.node_id, self.lease_ms)))
+                result = await fn(Op(PgTx(conn, self.node_id, self.lease_ms)))
         except Exception as exc:
             wrapped = wrap_error(exc)
             if wrapped is exc:
                 raise
             raise wrapped from exc
+        self._writer.reachable()
+        return result
 
     async def _write_alone(self, fn: Operation[T]) -> T:
         pool = self._pool

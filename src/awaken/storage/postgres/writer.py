@@ -336,6 +336,11 @@ class PgWriter:
         self._backoff = RECONNECT_BACKOFF_S[0]
         return conn
 
+    def reachable(self) -> None:
+        """The database answered another connection: writes need not fail fast any longer (the
+        next one connects again at once)."""
+        self._down_until = 0.0
+
     def _down(self, exc: BaseException) -> None:
         err = StorageError(f"PostgreSQL is unreachable: {exc}")
         err.__cause__ = exc

@@ -107,11 +107,11 @@ INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
 INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
-    retention_ms, inbox_seq, workflow_main, deployment_id, protocol_version, protocol_id
+    retention_ms, inbox_seq, workflow_main, deployment_id, protocol_version, protocol_id, origin_node
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, :status, :input, :headers, :idempotency_key,
     :now, :now, :run_at, 0, 0, 0, :caller_id, :caller_index,
-    :retention_ms, NULL, :workflow_main, :deployment_id, :protocol_version, :protocol_id
+    :retention_ms, NULL, :workflow_main, :deployment_id, :protocol_version, :protocol_id, :origin
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -121,12 +121,12 @@ INSERT INTO invocations (
     id, service, handler, key, exclusive, status, input, headers, idempotency_key,
     created_at, modified_at, run_at, epoch, attempts, has_outcome, caller_id, caller_index,
     retention_ms, inbox_seq, workflow_main, owner, lease_until, deployment_id, protocol_version,
-    protocol_id
+    protocol_id, origin_node
 ) VALUES (
     :id, :service, :handler, :key, :exclusive, 'running', :input, :headers, :idempotency_key,
     :now, :now, NULL, 1, 0, 0, :caller_id, :caller_index,
     :retention_ms, NULL, :workflow_main, :node, :lease_until, :deployment_id, :protocol_version,
-    :protocol_id
+    :protocol_id, :origin
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -142,7 +142,7 @@ SELECT * FROM invocations WHERE id = :id
 -- name: fence
 -- The invocation, if the attempt at :epoch still owns it (locked for the commit).
 SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
 FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 
 -- name: complete_fenced
@@ -154,7 +154,12 @@ SET status = 'completed', has_outcome = 1, outcome_value = :value, failure_code 
     waiting_on = NULL, inbox_seq = NULL, purge_at = :now + retention_ms, lease_until = NULL
 WHERE id = :id AND epoch = :epoch AND status = 'running'
 RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
-    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals
+    retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
+
+-- name: watch_invocation
+-- A node other than the one that created it waits on the invocation: every node is told when it
+-- completes. No row: it has completed already (or does not exist).
+UPDATE invocations SET watched = 1 WHERE id = :id AND status <> 'completed'
 
 -- name: get_fence_info
 SELECT status, epoch FROM invocations WHERE id = :id

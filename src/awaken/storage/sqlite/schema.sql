@@ -42,7 +42,9 @@ CREATE TABLE invocations (
     protocol_version INTEGER,
     protocol_id BLOB,
     last_failure_code INTEGER,
-    has_signals INTEGER NOT NULL DEFAULT 0
+    has_signals INTEGER NOT NULL DEFAULT 0,
+    origin_node TEXT,
+    watched INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX invocations_by_status ON invocations (status);
