@@ -8,18 +8,27 @@ sockets that answer each request of a connection as a test says."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from awaken.protocol import (
     ConnectionClosed,
     DeploymentClient,
     DeploymentError,
     DeploymentTimeout,
+    DeploymentUnreachable,
     ProtocolMode,
     ProtocolVersion,
     Timeouts,
@@ -27,6 +36,8 @@ from awaken.protocol import (
     random_start_id,
 )
 from awaken.protocol.framing import encode_messages
+from awaken.protocol.h1client import H1Pool
+from awaken.protocol.h2client import Origin
 from awaken.protocol.messages import (
     EndMessage,
     InputCommand,
@@ -117,15 +128,20 @@ class ScriptedServer:
     `answer(writer, n)`, n counting the requests of its connection from 0; `accepted` counts the
     connections. An answer that closes the writer ends its connection."""
 
-    def __init__(self, answer: Callable[[asyncio.StreamWriter, int], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        answer: Callable[[asyncio.StreamWriter, int], Awaitable[None]],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.answer = answer
+        self.tls = tls
         self.accepted = 0
         self.requests = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -136,9 +152,13 @@ class ScriptedServer:
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
     @property
-    def url(self) -> str:
+    def port(self) -> int:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -310,3 +330,56 @@ async def test_a_huge_discovery_answer_is_refused(client: DeploymentClient) -> N
     async with ScriptedServer(endless_manifest) as server:
         with pytest.raises(DeploymentError, match="response larger than"):
             await client.discover(server.url, http_version="1.1")
+
+
+def _tls_contexts(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and a client context
+    (`ssl.create_default_context`, as the pool's default) that trusts only it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pem = directory / "server.pem"
+    pem.write_bytes(cert_pem + key_pem)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(pem)
+    client = ssl.create_default_context(cadata=cert_pem.decode())
+    return server, client
+
+
+async def test_https_connections_are_verified_and_kept_alive(tmp_path: Path) -> None:
+    server_context, client_context = _tls_contexts(tmp_path)
+    async with ScriptedServer(_ok, tls=server_context) as server:
+        origin = Origin("https", "127.0.0.1", server.port)
+        pool = H1Pool(ssl_context=client_context)
+        try:
+            for _ in range(3):
+                response = await pool.request(
+                    origin, "POST", "/invoke/S/h", {"content-type": CONTENT_TYPE}, b"x"
+                )
+                assert (response.status, await response.read(1 << 20, 2.0)) == (200, ANSWER)
+                await response.aclose()
+        finally:
+            await pool.aclose()
+        assert (server.accepted, server.requests) == (1, 3)
+        # a certificate nobody vouches for is refused
+        with pytest.raises(DeploymentUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            async with DeploymentClient(timeouts=SHORT) as strict:
+                await strict.discover(f"https://127.0.0.1:{server.port}", http_version="1.1")

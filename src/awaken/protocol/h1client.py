@@ -27,7 +27,7 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import h11
@@ -65,7 +65,7 @@ class H1Connection(asyncio.Protocol):
         self._buffered = 0
         self._ended = False
         # Set while a response nobody reads any more is drained so that the connection is reused.
-        self._on_done: Any = None
+        self._on_done: Callable[[H1Connection], None] | None = None
         self._discard_budget = 0
         self.idle_since = 0.0
         self.expiry: asyncio.TimerHandle | None = None
@@ -240,7 +240,9 @@ class H1Connection(asyncio.Protocol):
         self.status, self.headers = None, []
         return True
 
-    def finish_in_background(self, on_done: Any, limit: int, timeout: float) -> None:
+    def finish_in_background(
+        self, on_done: Callable[[H1Connection], None], limit: int, timeout: float
+    ) -> None:
         """Let the rest of the response arrive without a reader, then call `on_done(self)`; more
         than `limit` bytes or `timeout` seconds close the connection instead."""
         self._chunks.clear()
@@ -344,6 +346,7 @@ class H1Pool:
         self._idle_timeout = idle_timeout
         self._ssl_context = ssl_context
         self._idle: dict[Origin, list[H1Connection]] = {}
+        self._busy: set[H1Connection] = set()  # carrying (or finishing) an exchange
         self._closed = False
         self.connections_opened = 0
 
@@ -378,10 +381,12 @@ class H1Pool:
         if conn is None:
             conn = await self._connect(origin, url)
             conn.send_request(method, target, headers, body)
+        self._busy.add(conn)
         try:
             await conn.drain(write_timeout)
             await conn.response_head(response_timeout)
         except BaseException:
+            self._busy.discard(conn)
             conn.close()
             raise
         return H1Response(self, conn, url)
@@ -402,7 +407,9 @@ class H1Pool:
     async def _connect(self, origin: Origin, url: str) -> H1Connection:
         context = None
         if origin.scheme == "https":
-            context = self._ssl_context or ssl.create_default_context()
+            if self._ssl_context is None:  # made once: loading the CA certificates takes a while
+                self._ssl_context = ssl.create_default_context()
+            context = self._ssl_context
             context.set_alpn_protocols(["http/1.1"])
         loop = asyncio.get_running_loop()
         try:
@@ -424,6 +431,7 @@ class H1Pool:
         return protocol
 
     def _release(self, conn: H1Connection) -> None:
+        self._busy.discard(conn)
         if conn.expiry is not None:
             conn.expiry.cancel()
             conn.expiry = None
@@ -447,9 +455,10 @@ class H1Pool:
 
     async def aclose(self) -> None:
         self._closed = True
-        for idle in self._idle.values():
-            for conn in idle:
-                if conn.expiry is not None:
-                    conn.expiry.cancel()
-                conn.close()
+        connections = [*self._busy, *(c for idle in self._idle.values() for c in idle)]
+        self._busy.clear()
         self._idle.clear()
+        for conn in connections:
+            if conn.expiry is not None:
+                conn.expiry.cancel()
+            conn.close()
