@@ -126,7 +126,7 @@ async def test_attempts_to_a_uvicorn_served_sdk_reuse_their_connection_without_a
 class ScriptedServer:
     """A loopback HTTP/1.1 server: each request (head and content-length body read) is answered by
     `answer(writer, n)`, n counting the requests of its connection from 0; `accepted` counts the
-    connections. An answer that closes the writer ends its connection."""
+    connections, `ended` is set when one ends. An answer that closes the writer ends its connection."""
 
     def __init__(
         self,
@@ -137,6 +137,7 @@ class ScriptedServer:
         self.tls = tls
         self.accepted = 0
         self.requests = 0
+        self.ended = asyncio.Event()  # set whenever a connection ends
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -185,6 +186,7 @@ class ScriptedServer:
             pass
         finally:
             writer.close()
+            self.ended.set()
 
 
 def _head(status: int = 200, *fields: str) -> bytes:
@@ -263,6 +265,25 @@ async def test_a_response_given_up_before_its_end_closes_its_connection(client: 
             async with stream:
                 assert await stream.receive() == OutputCommand(result=Value(b'"x"'))
         assert server.accepted == 2
+
+
+async def test_a_body_left_open_after_the_sdks_end_does_not_hold_the_attempt(
+    client: DeploymentClient,
+) -> None:
+    """After the SDK's End the rest of the body is awaited in the background, for a second at
+    most: the attempt ends at once, and a connection whose body never ends is closed, not pooled."""
+
+    async def end_then_keep_open(writer: asyncio.StreamWriter, n: int) -> None:
+        chunk = f"{len(ANSWER):x}\r\n".encode() + ANSWER + b"\r\n"
+        writer.write(_head(200, "transfer-encoding: chunked") + chunk)
+        await writer.drain()
+
+    async with ScriptedServer(end_then_keep_open) as server:
+        began = time.monotonic()
+        assert await _attempt(client, server.url) == [OutputCommand(result=Value(b'"x"')), EndMessage()]
+        assert time.monotonic() - began < 0.5
+        await asyncio.wait_for(server.ended.wait(), 5.0)  # the client closed it
+        assert time.monotonic() - began > 0.9
 
 
 async def test_a_non_200_answer_carries_an_excerpt_and_keeps_the_connection(client: DeploymentClient) -> None:
