@@ -436,7 +436,8 @@ async def main(sizes: Sizes) -> dict[str, Any]:
             "mode, awaken counts every invocation suspended (so each completion replays the journal "
             "on a new request), in bidi mode every stream is open",
             "established_connections_to_endpoint counts TCP connections, not requests: in "
-            "request/response mode they are idle keep-alive connections of awaken's HTTP/1.1 pool, in "
+            "request/response mode they are idle keep-alive connections of awaken's HTTP/1.1 pool (closed "
+            "after 4 s unused), in "
             "bidi mode the HTTP/2 connections that carry the streams",
             "bidi: the `wait` handler has the default inactivity timeout (60 s, Restate's), so its "
             "streams stay open while it waits; `wait_suspending` declares 1 s in the SDK (handler option "

@@ -170,6 +170,8 @@ class Deployments:
         self.records: dict[str, DeploymentRecord] = {}
         self.manifests: dict[str, EndpointManifest] = {}
         self.services: dict[str, RemoteService] = {}
+        # (deployment, service) as that deployment declares it: built once, not per attempt.
+        self._declared: dict[tuple[str, str], RemoteService] = {}
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -203,6 +205,7 @@ class Deployments:
         self.records = {r.id: r for r in records}
         self.manifests = manifests
         self.services = services
+        self._declared = {}
 
     def get(self, deployment_id: str) -> DeploymentRecord:
         record = self.records.get(deployment_id)
@@ -219,13 +222,16 @@ class Deployments:
 
     def service_of(self, deployment_id: str, service: str, handler: str) -> HandlerDescriptor | None:
         """A handler as the deployment `deployment_id` declares it (an invocation's pin)."""
-        record, manifest = self.records.get(deployment_id), self.manifests.get(deployment_id)
-        if record is None or manifest is None:
-            return None
-        sm = manifest.service(service)
-        if sm is None:
-            return None
-        return remote_service(record, manifest, sm).handlers.get(handler)
+        declared = self._declared.get((deployment_id, service))
+        if declared is None:
+            record, manifest = self.records.get(deployment_id), self.manifests.get(deployment_id)
+            if record is None or manifest is None:
+                return None
+            sm = manifest.service(service)
+            if sm is None:
+                return None
+            declared = self._declared[(deployment_id, service)] = remote_service(record, manifest, sm)
+        return declared.handlers.get(handler)
 
     async def _discover(self, uri: str, use_http_11: bool, headers: dict[str, str]) -> Discovery:
         if use_http_11:

@@ -5,7 +5,8 @@
 - `invoke(url, service, handler, version, messages, mode=...)`: `POST {url}/invoke/{s}/{h}`
   with content type `application/vnd.restate.invocation.vN`, the given messages as the start of
   the body, and an `InvocationStream` to read the SDK's messages from as they arrive:
-  * REQUEST_RESPONSE: the body is complete when sent (HTTP/1.1 through httpx, or HTTP/2);
+  * REQUEST_RESPONSE: the body is complete when sent (HTTP/1.1, our own `h11` client with
+    kept-alive connections, or HTTP/2);
   * BIDI_STREAM (HTTP/2 only, our own `h2` client): the body stays open; `send` pushes more
     messages (completions) while the SDK writes, `end_input` closes it, which makes an SDK that
     waits on something it has not received suspend (how the runtime asks for a suspension).
@@ -23,10 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from awaken.protocol.errors import (
-    ConnectionClosed,
     DeploymentError,
     DeploymentTimeout,
     DeploymentUnreachable,
@@ -35,6 +33,7 @@ from awaken.protocol.errors import (
     UnsupportedVersion,
 )
 from awaken.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, encode_messages
+from awaken.protocol.h1client import H1Pool, H1Response
 from awaken.protocol.h2client import H2Pool, H2Stream, Origin
 from awaken.protocol.identity import RequestSigner
 from awaken.protocol.manifest import EndpointManifest, ProtocolMode, parse_manifest
@@ -49,6 +48,10 @@ MAX_MANIFEST_SIZE = 16 << 20
 _TERMINAL = (EndMessage, SuspensionMessage, ErrorMessage)
 _EXCERPT = 512
 FINISH_GRACE_S = 2.0  # how long a bidirectional stream may take to end after the SDK's last message
+# After the SDK's last message in request/response mode only the end of the HTTP/1.1 body is left:
+# it is read in the background (the connection is reused once it came) within these bounds.
+_FINISH_S = 1.0
+_FINISH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class InvocationStream:
         self._read_timeout = read_timeout
         self._done = False
         self._terminated = False
+        self._saw_terminal = False  # the SDK sent End, Suspension or Error (its last message)
 
     @property
     def server(self) -> str | None:
@@ -142,8 +146,10 @@ class InvocationStream:
                 return None
             self._pending.extend(self._decoder.feed(chunk))
         message = self._pending.popleft()
-        if isinstance(message, _TERMINAL) and self.mode is ProtocolMode.BIDI_STREAM:
-            self._terminated = True
+        if isinstance(message, _TERMINAL):
+            self._saw_terminal = True
+            if self.mode is ProtocolMode.BIDI_STREAM:
+                self._terminated = True
         return message
 
     async def __aiter__(self) -> AsyncIterator[ProtocolMessage]:
@@ -195,24 +201,20 @@ class _H2Invocation(InvocationStream):
 
 
 class _H1Invocation(InvocationStream):
-    def __init__(self, response: httpx.Response, call: _Call) -> None:
+    def __init__(self, response: H1Response, call: _Call) -> None:
         super().__init__(call)
         self._response = response
-        self._chunks = response.aiter_raw()
+        self.headers = response.headers
 
     async def _chunk(self, timeout: float | None) -> bytes | None:
-        # httpx applies the read timeout of the request to each read.
-        try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-        except httpx.TimeoutException as exc:
-            raise DeploymentTimeout(f"no response data within the read timeout ({exc!r})", self.url) from exc
-        except httpx.HTTPError as exc:
-            raise ConnectionClosed(f"reading the response failed: {exc!r}", self.url) from exc
+        return await self._response.receive(timeout)
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        if self._saw_terminal and not self._done:
+            # The caller stops at the SDK's last message; the body's end follows at once.
+            self._response.finish(limit=_FINISH_BYTES, timeout=_FINISH_S)
+        else:
+            await self._response.aclose()
 
 
 class DeploymentClient:
@@ -230,17 +232,11 @@ class DeploymentClient:
         self.timeouts = timeouts
         self.max_message_size = max_message_size
         self.extra_headers = dict(extra_headers or {})
-        httpx_timeout = httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.connect
-        )
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        self._http1 = httpx.AsyncClient(http1=True, http2=False, timeout=httpx_timeout, limits=limits)
-        self._http2 = httpx.AsyncClient(http1=False, http2=True, timeout=httpx_timeout, limits=limits)
+        self._h1 = H1Pool(connect_timeout=timeouts.connect)
         self._h2 = H2Pool(connect_timeout=timeouts.connect)
 
     async def aclose(self) -> None:
-        await self._http1.aclose()
-        await self._http2.aclose()
+        await self._h1.aclose()
         await self._h2.aclose()
 
     async def __aenter__(self) -> DeploymentClient:
@@ -258,38 +254,64 @@ class DeploymentClient:
         self, url: str, *, http_version: HttpVersion = "2", headers: Mapping[str, str] | None = None
     ) -> Discovery:
         """Fetch and validate the endpoint manifest of the deployment at `url`."""
-        _split(url)
-        target = url.rstrip("/") + "/discover"
-        client = self._http2 if http_version == "2" else self._http1
+        origin, prefix = _split(url)
+        path = prefix + "/discover"
+        target = f"{origin.scheme}://{origin.authority}{path}"
         request_headers = {"accept": DISCOVERY_ACCEPT, **self._headers("/discover", headers)}
+        if http_version == "1.1":
+            status, response_headers, body = await self._get_http1(origin, path, request_headers)
+        else:
+            status, response_headers, body = await self._get_http2(origin, path, request_headers)
+        if status != 200:
+            raise UnexpectedStatus(status, _excerpt(body), target)
+        content_type = _header(response_headers, "content-type")
         try:
-            async with client.stream("GET", target, headers=request_headers) as response:
-                body = await self._read_limited(response, MAX_MANIFEST_SIZE, target)
-        except httpx.HTTPError as exc:
-            raise _map_httpx(exc, target) from exc
-        if response.status_code != 200:
-            raise UnexpectedStatus(response.status_code, _excerpt(body), target)
-        try:
-            manifest_version = parse_manifest_content_type(response.headers.get("content-type"))
+            manifest_version = parse_manifest_content_type(content_type)
         except UnsupportedVersion as exc:
             raise UnexpectedContentType(
-                "application/vnd.restate.endpointmanifest.vN+json",
-                response.headers.get("content-type"),
-                target,
+                "application/vnd.restate.endpointmanifest.vN+json", content_type, target
             ) from exc
         return Discovery(
-            parse_manifest(body), manifest_version, http_version, response.headers.get("x-restate-server")
+            parse_manifest(body),
+            manifest_version,
+            http_version,
+            _header(response_headers, "x-restate-server"),
         )
 
-    @staticmethod
-    async def _read_limited(response: httpx.Response, limit: int, url: str) -> bytes:
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise DeploymentError(f"response larger than {limit} bytes", url)
-            chunks.append(chunk)
-        return b"".join(chunks)
+    async def _get_http1(
+        self, origin: Origin, path: str, headers: Mapping[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        response = await self._h1.request(
+            origin,
+            "GET",
+            path,
+            headers,
+            write_timeout=self.timeouts.write,
+            response_timeout=self.timeouts.response,
+        )
+        try:
+            body = await response.read(MAX_MANIFEST_SIZE, self.timeouts.read)
+        finally:
+            await response.aclose()
+        return response.status, response.headers, body
+
+    async def _get_http2(
+        self, origin: Origin, path: str, headers: Mapping[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        stream = await self._h2.open_stream(
+            origin, "GET", path, headers, end=True, send_timeout=self.timeouts.write
+        )
+        try:
+            status, response_headers = await stream.response_head(self.timeouts.response)
+            chunks, size = [], 0
+            while (chunk := await stream.receive(self.timeouts.read)) is not None:
+                size += len(chunk)
+                if size > MAX_MANIFEST_SIZE:
+                    raise DeploymentError(f"response larger than {MAX_MANIFEST_SIZE} bytes", stream.url)
+                chunks.append(chunk)
+        finally:
+            await stream.aclose()
+        return status, response_headers, b"".join(chunks)
 
     async def invoke(
         self,
@@ -320,7 +342,7 @@ class DeploymentClient:
         if mode is ProtocolMode.BIDI_STREAM and http_version != "2":
             raise DeploymentError("bidirectional streaming needs HTTP/2", target)
         if http_version == "1.1":
-            return await self._invoke_http1(target, request_headers, body, call)
+            return await self._invoke_http1(origin, path, request_headers, body, call)
         stream = await self._h2.open_stream(
             origin,
             "POST",
@@ -343,30 +365,30 @@ class DeploymentClient:
             raise
 
     async def _invoke_http1(
-        self,
-        target: str,
-        headers: dict[str, str],
-        body: bytes,
-        call: _Call,
+        self, origin: Origin, path: str, headers: dict[str, str], body: bytes, call: _Call
     ) -> InvocationStream:
-        request = self._http1.build_request("POST", target, headers=headers, content=body)
+        target = call[0]
+        response = await self._h1.request(
+            origin,
+            "POST",
+            path,
+            headers,
+            body,
+            write_timeout=self.timeouts.write,
+            response_timeout=self.timeouts.response,
+        )
         try:
-            response = await self._http1.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _map_httpx(exc, target) from exc
-        try:
-            if response.status_code != 200:
+            if response.status != 200:
                 excerpt = b""
-                with contextlib.suppress(httpx.HTTPError):
-                    async for chunk in response.aiter_raw():
-                        excerpt += chunk
-                        if len(excerpt) >= _EXCERPT:
+                with contextlib.suppress(DeploymentError):
+                    while len(excerpt) < _EXCERPT:
+                        chunk = await response.receive(min(self.timeouts.read, 2.0))
+                        if chunk is None:
                             break
-                raise UnexpectedStatus(response.status_code, _excerpt(excerpt), target)
-            _check_content_type(call[1], response.headers.get("content-type"), target)
-            invocation = _H1Invocation(response, call)
-            invocation.headers = list(response.headers.items())
-            return invocation
+                        excerpt += chunk
+                raise UnexpectedStatus(response.status, _excerpt(excerpt), target)
+            _check_content_type(call[1], _header(response.headers, "content-type"), target)
+            return _H1Invocation(response, call)
         except BaseException:
             await response.aclose()
             raise
@@ -401,19 +423,3 @@ async def _stream_excerpt(stream: H2Stream, timeout: float) -> str:
                 break
             data += chunk
     return _excerpt(data)
-
-
-def _map_httpx(exc: httpx.HTTPError, url: str) -> DeploymentError:
-    match exc:
-        case httpx.ConnectTimeout():
-            return DeploymentUnreachable(f"connect timed out: {exc!r}", url)
-        case httpx.ConnectError():
-            return DeploymentUnreachable(f"cannot connect: {exc!r}", url)
-        case httpx.TimeoutException():
-            return DeploymentTimeout(f"the deployment did not answer within the timeout ({exc!r})", url)
-        case httpx.RemoteProtocolError():
-            return ConnectionClosed(f"the deployment broke the HTTP exchange: {exc!r}", url)
-        case httpx.TransportError():
-            return ConnectionClosed(f"transport failure: {exc!r}", url)
-        case _:
-            return DeploymentError(f"HTTP request failed: {exc!r}", url)
