@@ -28,7 +28,10 @@ async def test_filters_by_service_handler_key_status_and_time(
     queued = (await env.client.post("/counter/k1/add/send", json=5)).json()["invocationId"]
     await eventually(lambda: env.engine.get_invocation(queued), lambda r: r.status.value == "pending")
 
-    assert await _ids(admin, service="svc", handler="greet") == greet[::-1]  # newest first
+    records = {r.id: r for r in await env.engine.store.list_invocations(limit=1000)}
+    # newest first (calls in one millisecond: by id, descending)
+    newest_first = sorted(greet, key=lambda i: (records[i].created_at_ms, i), reverse=True)
+    assert await _ids(admin, service="svc", handler="greet") == newest_first
     assert set(await _ids(admin, service="counter", key="k1")) == {added, holder, queued}
     assert await _ids(admin, service="counter", key="k1", handler="add", status="completed") == [added]
     assert set(await _ids(admin, service="counter", status="pending,running,suspended")) == {holder, queued}
@@ -37,7 +40,6 @@ async def test_filters_by_service_handler_key_status_and_time(
         other,
         queued,
     }
-    records = {r.id: r for r in await env.engine.store.list_invocations(limit=1000)}
     cut = records[added].created_at_ms
     after = set(await _ids(admin, service="counter", created_after=str(cut)))
     assert after == {r.id for r in records.values() if r.service == "counter" and r.created_at_ms >= cut}
