@@ -47,7 +47,6 @@ _Call = tuple[
 MAX_MANIFEST_SIZE = 16 << 20
 _TERMINAL = (EndMessage, SuspensionMessage, ErrorMessage)
 _EXCERPT = 512
-FINISH_GRACE_S = 2.0  # how long a bidirectional stream may take to end after the SDK's last message
 # After the SDK's last message in request/response mode only the end of the HTTP/1.1 body is left:
 # it is read in the background (the connection is reused once it came) within these bounds.
 _FINISH_S = 1.0
@@ -192,12 +191,9 @@ class _H2Invocation(InvocationStream):
         return await self._stream.receive(timeout)
 
     async def aclose(self) -> None:
-        if self._terminated:
-            # The SDK has said its last message; some SDKs end the HTTP stream only once ours
-            # ended. Ending ours and waiting briefly for theirs keeps the connection for the
-            # next invocation: a stream reset before the peer ended it retires its connection.
-            await self._stream.finish(FINISH_GRACE_S)
-        await self._stream.aclose()
+        # After the SDK's terminal message the stream is released as answered: its connection
+        # goes on to the next invocation (a stream reset early would retire it).
+        await self._stream.aclose(answered=self._terminated)
 
 
 class _H1Invocation(InvocationStream):

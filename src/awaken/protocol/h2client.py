@@ -170,31 +170,24 @@ class H2Stream:
         else:
             await self._conn._end_stream(self)
 
-    async def finish(self, timeout: float) -> bool:
-        """End our side and wait up to `timeout` seconds for the peer to end its response,
-        dropping what else it sends. True if the stream closed cleanly (then `aclose` keeps the
-        connection; a stream reset before the peer ended it retires the connection)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            await self.end()
-            while await self.receive(max(0.0, deadline - asyncio.get_running_loop().time())) is not None:
-                pass
-        except DeploymentError:
-            return False
-        return self.finished and self._error is None
-
-    async def aclose(self) -> None:
-        """Release the stream: reset it (CANCEL) unless both sides ended it.
+    async def aclose(self, *, answered: bool = False) -> None:
+        """Release the stream: reset it (RST_STREAM; CANCEL, or NO_ERROR once the peer ended its
+        response or `answered`) unless both sides ended it.
 
         A stream given up before the peer ended its response (it hung, or we stopped waiting)
         retires its connection: no new streams go there, and it closes once its streams are
         done. A peer that stops answering one stream may have stopped answering them all
-        (hypercorn does, after an application error on a stream of the connection)."""
+        (hypercorn does, after an application error on a stream of the connection). Not so when
+        `answered`: the peer has said its last word on the stream (an SDK's End), so it is alive,
+        and some peers end the HTTP stream only once ours ended. The release is a reset, never
+        an END_STREAM: hypercorn fails the whole connection on DATA for a stream whose response
+        it finished, and ours could cross its end on the wire."""
         if not (self._ended and self._sent_end) and self._error is None:
             self._error = ConnectionClosed("the stream was closed locally", self.url)
-            code = h2.errors.ErrorCodes.NO_ERROR if self._ended else h2.errors.ErrorCodes.CANCEL
+            done = self._ended or answered
+            code = h2.errors.ErrorCodes.NO_ERROR if done else h2.errors.ErrorCodes.CANCEL
             await self._conn._reset(self.stream_id, code)
-            if not self._ended:
+            if not done:
                 self._conn.retire()
         self._conn._forget(self.stream_id)
 
