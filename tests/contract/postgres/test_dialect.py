@@ -162,12 +162,50 @@ async def pg_wait_for_lock(admin: asyncpg.Connection) -> None:
 
 
 async def test_a_burst_of_writes_spreads_over_the_write_connections(open_store: StoreFactory) -> None:
-    store = await open_store(write_connections=4)
+    store = await open_store(write_connections=4, max_batch=32)
     results = await asyncio.gather(*(store.create_invocation(new_inv(f"inv-{i:03}")) for i in range(200)))
     assert all(r.created for r in results)
     stats = store.stats()  # type: ignore[attr-defined]
     assert stats["ops_committed"] == 200
-    assert 4 <= stats["batches_committed"] < 200  # shared transactions, on several connections
+    assert 7 <= stats["batches_committed"] <= 20  # shared transactions of at most 32 writes
+
+
+async def test_writes_that_arrive_while_a_lane_is_busy_wait_for_its_next_batch(
+    open_store: StoreFactory, pg_url: str
+) -> None:
+    """A transaction costs a round trip and a commit: a write that comes while a lane runs a
+    batch joins that lane's next batch rather than opening another transaction beside it, unless
+    it has waited `linger_s`."""
+    for run, linger_s in enumerate((60.0, 0.0)):
+        store = await open_store(write_connections=4, linger_s=linger_s)
+        claim = await started(store, f"held-{run}")
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute("BEGIN")
+            await admin.execute("SELECT * FROM invocations WHERE id = $1 FOR UPDATE", f"held-{run}")
+            before = store.stats()["batches_committed"]  # type: ignore[attr-defined]
+            blocked = asyncio.ensure_future(
+                store.commit(step(claim, entries=[Entry(0, EntryKind.RUN, outcome=Outcome(b"1"))]))
+            )
+            await pg_wait_for_lock(admin)  # a lane is busy with it
+            later = []
+            for i in range(10):
+                later.append(asyncio.ensure_future(store.create_invocation(new_inv(f"later-{run}-{i}"))))
+                for _ in range(5):
+                    await asyncio.sleep(0)  # one at a time
+            if not linger_s:
+                await asyncio.gather(*later)  # they went out on other lanes, beside the busy one
+            await admin.execute("ROLLBACK")
+        finally:
+            await admin.close()
+        await blocked
+        assert all(r.created for r in await asyncio.gather(*later))
+        batches = store.stats()["batches_committed"] - before  # type: ignore[attr-defined]
+        if linger_s:
+            assert batches == 2  # the blocked one, then all ten in the busy lane's next
+        else:
+            assert batches >= 3
+        await store.close()  # type: ignore[attr-defined]
 
 
 async def _in_transaction(admin: asyncpg.Connection, node_id: str) -> int:

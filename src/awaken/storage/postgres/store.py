@@ -17,7 +17,7 @@ from awaken.storage.lifecycle.store import DEFAULT_LEASE_MS, LifecycleStore, Ope
 from awaken.storage.postgres.migrate import apply_migrations, latest_version, schema_version
 from awaken.storage.postgres.notices import NoticeListener
 from awaken.storage.postgres.tx import PgTx
-from awaken.storage.postgres.writer import DRIVER_ERRORS, PARK_S, PgWriter, wrap_error
+from awaken.storage.postgres.writer import DRIVER_ERRORS, LINGER_S, PARK_S, PgWriter, wrap_error
 from awaken.storage.protocol import Notice, Store
 
 T = TypeVar("T")
@@ -55,6 +55,7 @@ class PostgresStore(LifecycleStore):
         max_batch: int = 128,
         write_connections: int = 4,
         park_s: float = PARK_S,
+        linger_s: float = LINGER_S,
     ) -> None:
         super().__init__(node_id=node_id, lease_ms=lease_ms)
         self.url = url
@@ -62,7 +63,13 @@ class PostgresStore(LifecycleStore):
         self.version = 0
         self.applied: list[int] = []  # migrations applied by this open
         self._writer = PgWriter(
-            self._connect, self.node_id, lease_ms, max_batch=max_batch, lanes=write_connections, park_s=park_s
+            self._connect,
+            self.node_id,
+            lease_ms,
+            max_batch=max_batch,
+            lanes=write_connections,
+            park_s=park_s,
+            linger_s=linger_s,
         )
         self._pool: asyncpg.Pool | None = None
         self._listener = NoticeListener(self._connect, self.node_id, self._notice)

@@ -63,6 +63,7 @@ NODE_CHANNEL_PREFIX = "awaken_n_"
 COMPLETED_CHANNEL = "awaken_done"
 RECONNECT_BACKOFF_S = (0.2, 5.0)
 PARK_S = 0.05  # how long a lane keeps a begun transaction open for the next batch
+LINGER_S = 0.005  # how long a write waits for a busy lane before another lane starts for it
 
 
 def node_channel(node: str) -> str:
@@ -162,12 +163,14 @@ class _Lane:
 class PgWriter:
     """Owns the node's write connections; runs submitted operations in group-committed batches.
 
-    Each statement costs a round trip, so one connection runs out of round trips long before
-    PostgreSQL or the node run out of CPU: `lanes` connections run batches side by side. A lane
-    that starts takes its share of what is queued and wakes a free lane for the rest, so a burst
-    spreads over the lanes, while a lone write still goes out at once on one of them. A batch's
-    COMMIT also begins the next transaction (see `_Lane`), so a batch costs one round trip plus
-    those of its statements.
+    Each statement costs a round trip, so one connection can run out of round trips before
+    PostgreSQL or the node run out of CPU (sooner when the database is across a network):
+    `lanes` connections run batches side by side. But every batch is a transaction, and a
+    transaction costs both sides a round trip and PostgreSQL a commit, so lanes are added only
+    when needed: a write goes out at once when no lane is busy; one that arrives while a lane is
+    busy waits for that lane's next batch, and another lane starts for it only if it has waited
+    `linger_s` (or if more than a batch is queued). A batch's COMMIT also begins the next
+    transaction (see `_Lane`), so a batch costs one round trip plus those of its statements.
     """
 
     def __init__(
@@ -179,6 +182,7 @@ class PgWriter:
         max_batch: int = 128,
         lanes: int = 4,
         park_s: float = PARK_S,
+        linger_s: float = LINGER_S,
     ) -> None:
         if lanes < 1:
             raise ValueError("a writer needs at least one lane")
@@ -187,6 +191,8 @@ class PgWriter:
         self._lease_ms = lease_ms
         self._max_batch = max_batch
         self._park_s = park_s
+        self._linger_s = linger_s
+        self._lingering: asyncio.TimerHandle | None = None
         self._lanes = [_Lane() for _ in range(lanes)]
         self._pending: list[_Write] = []
         self._starting = 0  # lanes woken that have not taken their share yet
@@ -233,12 +239,25 @@ class PgWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Write(fn, future, lock_key))
-        if not self._starting:  # a lane about to start takes this too; else wake one, if any is free
+        if self._starting:
+            pass  # a lane about to start takes this too
+        elif self._busy():
+            self._linger()  # the busy lane takes it with its next batch, unless it is slow
+        else:
             self._wake_lane()
         return future
 
-    def _free(self) -> int:
-        return sum(1 for lane in self._lanes if lane.idle or lane.waiting)
+    def _busy(self) -> bool:
+        return any(not (lane.idle or lane.waiting) for lane in self._lanes)
+
+    def _linger(self) -> None:
+        if self._lingering is None:
+            self._lingering = asyncio.get_running_loop().call_later(self._linger_s, self._lingered)
+
+    def _lingered(self) -> None:
+        self._lingering = None
+        if self._pending and not self._starting:
+            self._wake_lane()
 
     def _wake_lane(self) -> None:
         """Wake a parked lane (its transaction is begun already), else start an idle one."""
@@ -292,11 +311,9 @@ class PgWriter:
 
     async def _batches(self, lane: _Lane) -> None:
         while self._pending:
-            free = self._free()
-            share = min(self._max_batch, -(-len(self._pending) // (1 + free)))
-            batch, self._pending = self._pending[:share], self._pending[share:]
-            if self._pending and free:
-                self._wake_lane()  # the rest goes out beside this batch
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            if self._pending and not self._starting:
+                self._wake_lane()  # more than a batch waits: the rest goes out beside this one
             items = []
             for item in batch:
                 if item.future.cancelled():
