@@ -313,6 +313,21 @@ async def test_a_stream_given_up_unanswered_retires_its_connection(server: Serve
     assert server.connections == 2
 
 
+async def test_a_connection_is_retired_after_so_many_requests(server: Server) -> None:
+    # Servers end a connection after so many requests with a GOAWAY (hypercorn, nginx: 1,000),
+    # which would fail the streams still open on it: it is replaced before.
+    pool = H2Pool(connect_timeout=2.0, requests_per_connection=3)
+    try:
+        for i in range(7):
+            stream = await pool.open_stream(origin(server), "POST", "/echo", {}, body=b"%d" % i, end=True)
+            assert await read_all(stream) == b"%d" % i
+            await stream.aclose()
+        assert server.connections == 3  # streams 1-3, 4-6, 7
+        assert len(pool.connections(origin(server))) == 1
+    finally:
+        await pool.aclose()
+
+
 async def test_refused_connection(pool: H2Pool) -> None:
     server = Server()
     await server.start()

@@ -42,6 +42,10 @@ STREAM_WINDOW = 1 << 20
 CONNECTION_WINDOW = 16 << 20
 _READ_SIZE = 1 << 16
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
+REQUESTS_PER_CONNECTION = 500
+"""Streams opened on a connection before it is retired for a fresh one. Servers end a
+connection after so many requests with a GOAWAY (hypercorn and nginx: 1,000 by default), and h2
+accepts no frame after a GOAWAY, so the streams still open on it would fail (and be retried)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +275,11 @@ class H2Connection:
         )
 
     @property
+    def streams_opened(self) -> int:
+        """Streams opened on it so far (client stream ids are odd: 1, 3, 5...)."""
+        return (self._h2.highest_outbound_stream_id + 1) // 2
+
+    @property
     def open_streams(self) -> int:
         return len(self._streams)
 
@@ -475,8 +484,15 @@ class H2Connection:
 class H2Pool:
     """HTTP/2 connections by origin, shared by concurrent streams."""
 
-    def __init__(self, *, connect_timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+        requests_per_connection: int = REQUESTS_PER_CONNECTION,
+    ) -> None:
         self._connect_timeout = connect_timeout
+        self._requests_per_connection = requests_per_connection
         self._ssl_context = ssl_context
         self._connections: dict[Origin, list[H2Connection]] = {}
         self._locks: dict[Origin, asyncio.Lock] = {}
@@ -512,7 +528,10 @@ class H2Pool:
                     origin, timeout=self._connect_timeout, ssl_context=self._ssl_context
                 )
                 live.append(found)
-        return await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
+        stream = await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
+        if found.streams_opened >= self._requests_per_connection:
+            found.retire()  # it closes once its streams are done; the next stream opens another
+        return stream
 
     async def aclose(self) -> None:
         self._closed = True
