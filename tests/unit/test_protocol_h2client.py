@@ -22,6 +22,8 @@ from awaken.protocol.h2client import H2Pool, Origin
 @dataclass
 class Server:
     """Paths: /echo (echoes every chunk, ends once the client ended), /hang (echoes, never ends),
+    /deaf (the server stops handling the connection, and keeps it open: as hypercorn does when a
+    frame comes for a stream it dropped),
     /reset (RST_STREAM REFUSED_STREAM), /goaway, /close (drops the TCP connection), /noread (never
     opens its receive window again)."""
 
@@ -65,7 +67,10 @@ class Server:
         try:
             if not self.hold_settings:
                 writer.write(conn.data_to_send())
+            deaf = False
             while data := await reader.read(65536):
+                if deaf:
+                    continue  # the connection is open, and nobody handles it
                 if len(paths) < self.hold_settings:
                     conn.receive_data(data)  # (events of held streams: none need an answer)
                     for sid in conn.streams:
@@ -94,6 +99,9 @@ class Server:
                             elif path == "/close":
                                 writer.close()
                                 return
+                            elif path == "/deaf":
+                                deaf = True
+                                break
                             else:
                                 conn.send_headers(sid, [(":status", "200"), ("content-type", "text/plain")])
                                 pending[sid] = bytearray()
@@ -109,6 +117,8 @@ class Server:
                             pending.pop(sid, None)
                         case _:
                             pass
+                if deaf:
+                    continue  # not even what h2 queued already (a PING's acknowledgement)
                 self._flush(conn, pending, ending)
                 open_now &= set(pending)
                 writer.write(conn.data_to_send())
@@ -326,6 +336,26 @@ async def test_a_connection_is_retired_after_so_many_requests(server: Server) ->
         assert len(pool.connections(origin(server))) == 1
     finally:
         await pool.aclose()
+
+
+async def test_a_connection_that_stops_answering_fails_its_streams_at_once(
+    server: Server, pool: H2Pool
+) -> None:
+    waiting = await pool.open_stream(origin(server), "POST", "/hang", {}, body=b"w")
+    assert await waiting.receive(2.0) == b"w"
+    deaf = await pool.open_stream(origin(server), "POST", "/deaf", {})
+    await deaf.end()  # the END_STREAM is followed by a PING, which nobody acknowledges
+    began = asyncio.get_running_loop().time()
+    with pytest.raises(ConnectionClosed, match="acknowledged no PING"):
+        await waiting.receive(30.0)
+    assert asyncio.get_running_loop().time() - began < 5
+    # From now on each stream to that server gets a connection of its own (one stream it
+    # mishandles takes down no other).
+    for i in range(2):
+        ok = await pool.open_stream(origin(server), "POST", "/echo", {}, body=b"next %d" % i, end=True)
+        assert await read_all(ok) == b"next %d" % i
+        await ok.aclose()
+    assert server.connections == 3
 
 
 async def test_refused_connection(pool: H2Pool) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import ssl
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -37,11 +39,17 @@ from awaken.protocol.errors import (
     StreamReset,
 )
 
+log = logging.getLogger("awaken.protocol")
+
 STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
 CONNECTION_WINDOW = 16 << 20
 _READ_SIZE = 1 << 16
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
+PING_TIMEOUT_S = 1.0  # a connection that does not acknowledge a PING within this is dead
+ISOLATE_S = 300.0
+"""After a connection of an origin went deaf, each stream to it gets a connection of its own for
+this long: one stream the server mishandles then takes down no other."""
 REQUESTS_PER_CONNECTION = 500
 """Streams opened on a connection before it is retired for a fresh one. Servers end a
 connection after so many requests with a GOAWAY (hypercorn and nginx: 1,000 by default), and h2
@@ -173,6 +181,10 @@ class H2Stream:
             await self._conn._reset(self.stream_id, h2.errors.ErrorCodes.NO_ERROR)
         else:
             await self._conn._end_stream(self)
+            # A peer that dropped this stream without telling (hypercorn, when an application
+            # raised mid-response) fails its whole connection on that END_STREAM and answers
+            # nothing more on it: find out now rather than when every stream there times out.
+            self._conn.check_alive()
 
     async def aclose(self, *, answered: bool = False) -> None:
         """Release the stream: reset it (RST_STREAM; CANCEL, or NO_ERROR once the peer ended its
@@ -213,6 +225,9 @@ class H2Connection:
         self._peer_settings_seen = False
         self._write_lock = asyncio.Lock()
         self._window = asyncio.Event()
+        self._pings: dict[bytes, asyncio.Future[None]] = {}
+        self.deaf = False  # it stopped answering (no PING acknowledgement)
+        self._checking: asyncio.Task[None] | None = None
         self._error: DeploymentError | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -328,7 +343,36 @@ class H2Connection:
                 raise
         return stream
 
+    def check_alive(self, timeout: float = PING_TIMEOUT_S) -> None:
+        """PING the peer in the background; if no acknowledgement comes within `timeout`, the
+        connection is dead: its streams fail with ConnectionClosed (their attempts are retried)
+        and the pool opens another."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._ping(timeout))
+
+    async def _ping(self, timeout: float) -> None:
+        if not self.usable:
+            return
+        data = os.urandom(8)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pings[data] = waiter
+        try:
+            async with self._write_lock:
+                self._h2.ping(data)
+                await self._write_locked()
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            self.deaf = True
+            self._die(f"the deployment acknowledged no PING within {timeout:.3g} s")
+            self._writer.close()
+        except (DeploymentError, h2.exceptions.H2Error):
+            pass  # the connection failed already
+        finally:
+            self._pings.pop(data, None)
+
     async def aclose(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
         if self._error is None:
             with contextlib.suppress(Exception):
                 async with self._write_lock:
@@ -473,6 +517,10 @@ class H2Connection:
             case h2.events.RemoteSettingsChanged():
                 self._peer_settings_seen = True
                 self._window.set()
+            case h2.events.PingAckReceived(ping_data=data) if data in self._pings:
+                waiter = self._pings.pop(data)
+                if not waiter.done():
+                    waiter.set_result(None)
             case h2.events.WindowUpdated():
                 self._window.set()
             case h2.events.ConnectionTerminated(error_code=code, last_stream_id=last):
@@ -493,6 +541,7 @@ class H2Pool:
     ) -> None:
         self._connect_timeout = connect_timeout
         self._requests_per_connection = requests_per_connection
+        self._isolated_until: dict[Origin, float] = {}
         self._ssl_context = ssl_context
         self._connections: dict[Origin, list[H2Connection]] = {}
         self._locks: dict[Origin, asyncio.Lock] = {}
@@ -520,16 +569,26 @@ class H2Pool:
             live = [c for c in known if c.usable and not (c.retired and c.open_streams == 0)]
             dead = [c for c in known if c not in live]
             self._connections[origin] = live
+            now = asyncio.get_running_loop().time()
             for connection in dead:
+                if connection.deaf:
+                    log.warning(
+                        "%s stopped answering on a shared HTTP/2 connection: a connection per "
+                        "stream to it for the next %d s",
+                        connection.url,
+                        ISOLATE_S,
+                    )
+                    self._isolated_until[origin] = now + ISOLATE_S
                 await connection.aclose()
-            found = next((c for c in live if c.has_capacity()), None)
+            isolated = self._isolated_until.get(origin, 0.0) > now
+            found = None if isolated else next((c for c in live if c.has_capacity()), None)
             if found is None:
                 found = await H2Connection.connect(
                     origin, timeout=self._connect_timeout, ssl_context=self._ssl_context
                 )
                 live.append(found)
         stream = await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
-        if found.streams_opened >= self._requests_per_connection:
+        if isolated or found.streams_opened >= self._requests_per_connection:
             found.retire()  # it closes once its streams are done; the next stream opens another
         return stream
 
