@@ -217,9 +217,7 @@ class RemoteAttempt:
         except _Failed as exc:
             transition = self._failure(exc)
         self.closing = True
-        # The stream's release (which waits for the SDK's end of it) and the commit run side by
-        # side: the caller's answer does not wait for the HTTP stream to close.
-        closing = asyncio.ensure_future(self._close())
+        await self._close()  # releases the stream without waiting (a reset, or a background read)
         try:
             result = await self._commit(transition)
         except Fenced as exc:
@@ -229,8 +227,6 @@ class RemoteAttempt:
             log.warning("invocation %s: could not record the attempt's end: %s", record.id, exc)
             self.engine.attempt_abandoned(record.id, exc)
             return
-        finally:
-            await closing
         if result.resumed is not None:
             self.engine.start_attempt(result.resumed)
 
