@@ -97,6 +97,17 @@ async def test_run_with_a_proposed_completion(remote: Awaken) -> None:
     assert await call(remote, "/Runner/run", 21) == 42
 
 
+async def test_a_one_step_handler_costs_three_writes(remote: Awaken) -> None:
+    # The invocation's creation, the run's result (bidirectional: stored before it is
+    # acknowledged; request/response: stored with the suspension that waits for it, which
+    # resumes at once) and the completion. The RunCommand goes with the run's result: writing it
+    # alone would cost every step a commit (an fsync in durable mode) that protects nothing.
+    assert await call(remote, "/Runner/run", 1) == 2  # (the deployment's connection is made)
+    before = remote.engine.store.stats()["batches_committed"]
+    assert await call(remote, "/Runner/run", 21) == 42
+    assert remote.engine.store.stats()["batches_committed"] - before == 3
+
+
 async def test_a_call_and_its_invocation_id(remote: Awaken) -> None:
     assert await call(remote, "/Caller/call", "Bo") == "Hello Bo!"
     # the callee ran once, under the idempotency key the handler gave it

@@ -358,7 +358,9 @@ class RemoteAttempt:
         outcome = outcome_of(message.result)
         notification = self.journal.notification(completion_id, outcome)
         self._new.append(self.journal.add_notification(completion_id, outcome, notification))
-        await self._flush()
+        if not self.bidi:
+            return  # nothing reaches the SDK before this request ends: stored with its end
+        await self._flush()  # an acknowledged result is durable
         if message.requested_ack:
             self._send(m.ProposeRunCompletionAckMessage(completion_id))
         else:
@@ -442,9 +444,24 @@ class RemoteAttempt:
                 pass  # recorded: eager state reads, runs (their result comes proposed), custom entries
         for slot, outcome, message in answers:
             self._new.append(self.journal.add_notification(slot, outcome, message))
+        if not self._effects_due(bool(answers)):
+            return
         await self._flush()
         for slot, outcome, message in answers:
             self._send(message if message is not None else self.journal.notification(slot, outcome))
+
+    def _effects_due(self, answered: bool) -> bool:
+        """Whether what the commands so far asked for must be stored now rather than with the
+        next write. Commands are stored before anything that depends on them is answered, and
+        their effects (a timer, a call, a promise...) start when they are stored, so those go at
+        once. A command that only changes the state or records a `ctx.run` goes with the next
+        write, and in request/response mode so do answers, which cannot reach the SDK before
+        the request ends: a 1-step handler then costs one write per request rather than three.
+        Nothing of this is acknowledged before it is stored; lost with the attempt, it is sent
+        again by the SDK's replay."""
+        if answered and self.bidi:
+            return True
+        return any(ops for kind, ops in self._progress.items() if kind != "state")
 
     def _call(
         self, command: m.CallCommand | m.OneWayCallCommand, now: int
