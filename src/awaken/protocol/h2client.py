@@ -45,6 +45,7 @@ STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
 CONNECTION_WINDOW = 16 << 20
 _READ_SIZE = 1 << 16
+_WRITE_BUFFER_HIGH = 1 << 18  # bytes in the socket's buffer past which a writer waits for it to drain
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
 PING_TIMEOUT_S = 1.0  # a connection that does not acknowledge a PING within this is dead
 ISOLATE_S = 300.0
@@ -224,6 +225,7 @@ class H2Connection:
         # servers to allow at least 100, so that many is safe before we know.
         self._peer_settings_seen = False
         self._write_lock = asyncio.Lock()
+        self._push_due = False  # a write of h2's queued frames is scheduled for this turn
         self._window = asyncio.Event()
         self._pings: dict[bytes, asyncio.Future[None]] = {}
         self.deaf = False  # it stopped answering (no PING acknowledgement)
@@ -377,7 +379,7 @@ class H2Connection:
             with contextlib.suppress(Exception):
                 async with self._write_lock:
                     self._h2.close_connection()
-                    await self._write_locked()
+                    self._push()
         self._die("the connection was closed locally")
         if self._task is not None:
             self._task.cancel()
@@ -390,15 +392,34 @@ class H2Connection:
     # --- internals used by streams ---------------------------------------------------------------
 
     async def _write_locked(self) -> None:
+        """Have what h2 queued written at the end of this turn of the loop: the frames of every
+        stream that moves in one turn (headers, data, resets, acknowledgements) leave in one
+        socket write. A socket write is a system call that also wakes the peer: one per frame
+        cost more than the HTTP/2 framing itself under load."""
+        if self._error is not None:
+            raise self._error
+        if not self._push_due:
+            self._push_due = True
+            asyncio.get_running_loop().call_soon(self._push)
+        transport = self._writer.transport
+        if transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
+            self._push()
+            try:
+                await self._writer.drain()
+            except (OSError, RuntimeError) as exc:
+                self._die(f"write failed: {exc}")
+                raise ConnectionClosed(f"write failed: {exc}", self.url) from exc
+
+    def _push(self) -> None:
+        """Write what h2 has queued (a failure fails the connection's streams)."""
+        self._push_due = False
         data = self._h2.data_to_send()
-        if not data:
+        if not data or self._writer.is_closing():
             return
         try:
             self._writer.write(data)
-            await self._writer.drain()
         except (OSError, RuntimeError) as exc:
             self._die(f"write failed: {exc}")
-            raise ConnectionClosed(f"write failed: {exc}", self.url) from exc
 
     async def _flush(self) -> None:
         async with self._write_lock:
@@ -482,8 +503,7 @@ class H2Connection:
                     events = self._h2.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:
                     self._die(f"HTTP/2 protocol error from the deployment: {exc}")
-                    with contextlib.suppress(DeploymentError):
-                        await self._flush()  # the GOAWAY h2 queued
+                    self._push()  # the GOAWAY h2 queued
                     return
                 for event in events:
                     self._dispatch(event)
