@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome, completion_slot, signal_slot
-from awaken.engine.remote_journal import ProtocolViolation, RemoteJournal, awaited_slots, describe
 from awaken.protocol import messages as m
 from awaken.protocol.framing import encode_message
+from awaken.protocol.journal import ProtocolViolation, RemoteJournal, awaited_slots, describe
 
 
 def started() -> RemoteJournal:

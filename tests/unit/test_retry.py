@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awaken.core.retry import RetryPolicy, StepRetryPolicy
+from awaken.core.effects import Complete, Pause, Retry
+from awaken.core.journal import Outcome
+from awaken.core.retry import RetryPolicy, StepRetryPolicy, after_failure, transition_after_failure
 
 
 def test_retry_policy_defaults_are_restates() -> None:
@@ -136,3 +138,57 @@ def test_step_policy_gives_up_when_either_limit_is_reached(
     by_attempts = max_attempts is not None and attempts >= max_attempts
     by_duration = max_duration_ms is not None and elapsed_ms >= max_duration_ms
     assert p.gives_up(attempts, elapsed_ms) == (by_attempts or by_duration)
+
+
+# -- how a failed attempt ends -----------------------------------------------------------------
+def test_a_failure_is_retried_at_the_policys_time() -> None:
+    policy = RetryPolicy(initial_interval_ms=100, factor=2.0, max_attempts=5)
+    assert transition_after_failure(policy, 3, 1_000, "boom") == Retry(1_400, "boom")
+
+
+def test_retry_after_overrides_the_policys_delay_and_is_never_negative() -> None:
+    policy = RetryPolicy(initial_interval_ms=100, max_attempts=5)
+    assert transition_after_failure(policy, 1, 1_000, "slow down", 5_000) == Retry(6_000, "slow down")
+    assert transition_after_failure(policy, 1, 1_000, "now", -7) == Retry(1_000, "now")
+
+
+def test_exhausted_retries_pause_by_default() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    assert transition_after_failure(policy, 3, 1_000, "boom", 5) == Pause("boom")
+
+
+def test_exhausted_retries_that_kill_complete_with_a_500() -> None:
+    policy = RetryPolicy(max_attempts=2, on_max_attempts="kill")
+    failed = Outcome.fail(500, "retries exhausted: [502] bad gateway")
+    assert transition_after_failure(policy, 2, 1_000, "[502] bad gateway") == Complete(failed)
+    # a local attempt makes the end itself, adding what its journal tells the store
+    made: list[Outcome] = []
+
+    def complete(outcome: Outcome) -> Complete:
+        made.append(outcome)
+        return Complete(outcome, open_timers=False, open_awakeables=False)
+
+    ended = transition_after_failure(policy, 5, 1_000, "boom", None, complete)
+    assert ended == Complete(Outcome.fail(500, "retries exhausted: boom"), False, False)
+    assert made == [Outcome.fail(500, "retries exhausted: boom")]
+
+
+@given(
+    st.integers(min_value=1, max_value=200),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=100)),
+    st.one_of(st.none(), st.integers(min_value=-1000, max_value=10**9)),
+    st.sampled_from(["pause", "kill"]),
+)
+def test_the_transition_follows_the_decision(
+    attempts: int, max_attempts: int | None, retry_after: int | None, on_max: str
+) -> None:
+    policy = RetryPolicy(max_attempts=max_attempts, on_max_attempts=on_max)  # type: ignore[arg-type]
+    decision = after_failure(policy, attempts, 10_000, retry_after)
+    ended = transition_after_failure(policy, attempts, 10_000, "why", retry_after)
+    match decision.action:
+        case "retry":
+            assert ended == Retry(decision.run_at_ms, "why") and ended.run_at_ms >= 10_000
+        case "pause":
+            assert ended == Pause("why")
+        case "kill":
+            assert ended == Complete(Outcome.fail(500, "retries exhausted: why"))

@@ -24,10 +24,10 @@ from awaken.core.ids import InvocationId
 from awaken.core.journal import Entry, Outcome
 from awaken.core.jsonvalue import loads_strict
 from awaken.engine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from awaken.engine.remote_journal import describe
 from awaken.errors import AwakenError, BadRequest, Conflict, NotFound
 from awaken.ingress.errors import HttpError, method_not_allowed, status_for
 from awaken.ingress.http import JSON_HEADERS, HttpRequest, Receive, Scope, Send, respond, respond_json
+from awaken.protocol.journal import describe
 from awaken.storage.protocol import InvocationFilter, InvocationRecord, Status, page_cursor
 
 if TYPE_CHECKING:

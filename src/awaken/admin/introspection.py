@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID
 from awaken.core.journal import Entry, EntryKind
-from awaken.engine.remote_journal import describe
+from awaken.protocol.journal import describe
 from awaken.storage.protocol import DeploymentRecord, InvocationRecord, StateRow, Status
 
 if TYPE_CHECKING:

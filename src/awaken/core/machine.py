@@ -1,4 +1,5 @@
-"""The journal machine: replay and recording of one invocation attempt, with no I/O.
+"""The journal machine of a local attempt: the cursor that replays and records one attempt's
+journal entries, with no I/O.
 
 An attempt starts from the stored journal. The handler's context actions come in as `step`
 calls; while the cursor is inside the stored journal each step must match the recorded entry
@@ -6,8 +7,9 @@ calls; while the cursor is inside the stored journal each step must match the re
 Entries that must be written (new ones, and ones whose outcome changed in memory) are handed
 out by `take_dirty`; completions that arrive from outside come in through `complete`.
 
-The same machine serves the in-process runner and a request/response endpoint: neither the
-clock nor randomness nor storage is touched here.
+Neither the clock nor randomness nor storage is touched here. What the written entries mean to
+the store is `awaken.core.effects.entry_effects`'s to say; how the attempt ends, `core.effects`'
+and `core.retry`'s.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Retry policies and backoff arithmetic (pure)."""
+"""Retry policies and backoff arithmetic, and what a failed attempt leads to (pure)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from awaken.core.effects import Complete, Pause, Retry
+from awaken.core.journal import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,26 @@ def after_failure(
         return AfterFailure("kill" if policy.on_max_attempts == "kill" else "pause")
     delay = policy.delay_ms(attempts) if retry_after_ms is None else max(0, retry_after_ms)
     return AfterFailure("retry", now_ms + delay)
+
+
+def transition_after_failure(
+    policy: RetryPolicy,
+    attempts: int,
+    now_ms: int,
+    failure: str,
+    retry_after_ms: int | None = None,
+    complete: Callable[[Outcome], Complete] = Complete,
+) -> Retry | Pause | Complete:
+    """How the `attempts`-th failed attempt ends, `failure` saying why: Retry at the policy's
+    time (or `retry_after_ms` from now), Pause, or, when the policy kills, Complete with a 500
+    "retries exhausted" failure, made by `complete` (an attempt that knows its journal passes
+    one that adds the store's clean-up hints). Local and remote attempts both end failures here."""
+    decision = after_failure(policy, attempts, now_ms, retry_after_ms)
+    if decision.action == "kill":
+        return complete(Outcome.fail(500, f"retries exhausted: {failure}"))
+    if decision.action == "pause":
+        return Pause(failure)
+    return Retry(decision.run_at_ms, failure)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,26 +17,20 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from awaken.core.journal import LARGE_VALUE, Entry, EntryKind, Outcome
+from awaken.core.effects import StepEffects, completion, entry_effects
+from awaken.core.journal import Entry, Outcome
 from awaken.core.machine import InvocationMachine
-from awaken.core.retry import after_failure
+from awaken.core.retry import transition_after_failure
 from awaken.errors import Conflict, Fenced, NonDeterminismError, RetryableError, StorageError, Suspended
 from awaken.observability import hooks
 from awaken.sdk.invocation import InvocationContext, run_handler
 from awaken.sdk.service import HandlerSpec
 from awaken.storage.protocol import (
-    AwakeableCompletionRequest,
     Claim,
     Complete,
-    NewAwakeable,
     NewInvocation,
-    Pause,
     Progress,
     ProgressResult,
-    PromiseOp,
-    Retry,
-    SignalOp,
-    StateOp,
     Suspend,
     Transition,
 )
@@ -289,17 +283,7 @@ class Attempt:
         self._disarm_suspension()
 
     def _complete(self, outcome: Outcome) -> Complete:
-        """The end, with what the journal tells about timers and awakeables left open."""
-        open_timers = open_awakeables = False
-        for entry in self.machine.entries():
-            if entry.outcome is not None:
-                continue
-            if entry.kind is EntryKind.SLEEP:
-                open_timers = True
-            elif entry.kind is EntryKind.AWAKEABLE:
-                open_awakeables = True
-                open_timers = open_timers or entry.data.get("deadline") is not None
-        return Complete(outcome, open_timers, open_awakeables)
+        return completion(self.machine.entries(), outcome)
 
     def _retry_transition(self, exc: BaseException) -> Transition:
         attempts = self.record.attempts + 1
@@ -312,12 +296,8 @@ class Attempt:
         retry_after = None
         if isinstance(exc, RetryableError) and exc.retry_after is not None:
             retry_after = int(exc.retry_after.total_seconds() * 1000)
-        decision = after_failure(policy, attempts, self.engine.now_ms(), retry_after)
-        if decision.action == "kill":
-            return self._complete(Outcome.fail(500, f"retries exhausted: {message}"))
-        if decision.action == "pause":
-            return Pause(message)
-        return Retry(decision.run_at_ms, message)
+        now = self.engine.now_ms()
+        return transition_after_failure(policy, attempts, now, message, retry_after, self._complete)
 
     # -- writing -----------------------------------------------------------------------------
     async def _commit(self, transition: Transition) -> ProgressResult:
@@ -343,83 +323,16 @@ class Attempt:
     def _progress(
         self, entries: list[Entry], captures: list[tuple[int, str]], transition: Transition
     ) -> Progress:
-        state: list[StateOp] = []
-        awakeables: list[NewAwakeable] = []
-        sleeps: list[tuple[int, int]] = []
-        children: list[NewInvocation] = []
-        completions: list[AwakeableCompletionRequest] = []
-        attaches: list[tuple[int, str]] = []
-        promises: list[PromiseOp] = []
-        signals: list[SignalOp] = []
-        cancels: list[str] = []
         now = self.engine.now_ms()
-        for position, entry in enumerate(entries):
-            if entry.index < self._written:
-                continue  # already stored: only its outcome changes
-            match entry.kind:
-                case EntryKind.SET_STATE:
-                    payload = entry.payload or b""
-                    state.append(StateOp(entry.name, payload))
-                    if len(payload) > LARGE_VALUE:
-                        # Replay needs no copy of a value the state holds: keep only its size.
-                        entries[position] = Entry(entry.index, entry.kind, entry.name, {"size": len(payload)})
-                case EntryKind.CLEAR_STATE:
-                    state.append(StateOp(entry.name, None))
-                case EntryKind.CLEAR_ALL_STATE:
-                    state.append(StateOp(None, None))
-                case EntryKind.AWAKEABLE:
-                    d = entry.data
-                    awakeables.append(NewAwakeable(d["id"], entry.index, d.get("deadline"), d.get("schema")))
-                case EntryKind.SLEEP:
-                    sleeps.append((entry.index, int(entry.data["wake_at"])))
-                case EntryKind.CALL | EntryKind.SEND:
-                    child = self.engine.child_invocation(self.record.id, entry, now)
-                    if child is not None:
-                        children.append(child)
-                    elif entry.kind is EntryKind.CALL:
-                        missing = Outcome.fail(404, f"no handler {entry.name!r} is registered")
-                        entries[position] = entry.with_outcome(missing)
-                        self.machine.complete(entry.index, missing, durable=True)
-                case EntryKind.ATTACH:
-                    attaches.append((entry.index, entry.name))
-                case EntryKind.CANCEL:
-                    cancels.append(entry.name)
-                case EntryKind.GET_PROMISE:
-                    promises.append(PromiseOp(entry.index, "get", entry.name))
-                case EntryKind.PEEK_PROMISE:
-                    promises.append(PromiseOp(entry.index, "peek", entry.name))
-                case EntryKind.COMPLETE_PROMISE:
-                    d = entry.data
-                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
-                    promises.append(PromiseOp(entry.index, "complete", entry.name, outcome))
-                case EntryKind.SIGNAL:
-                    signals.append(SignalOp(entry.index, "await", entry.name, ordinal=entry.data["ordinal"]))
-                case EntryKind.SEND_SIGNAL:
-                    d = entry.data
-                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
-                    target = d["invocation_id"]
-                    signals.append(SignalOp(entry.index, "send", entry.name, target=target, outcome=outcome))
-                case EntryKind.COMPLETE_AWAKEABLE:
-                    d = entry.data
-                    outcome = Outcome.fail(d["code"], d["message"]) if "code" in d else Outcome(entry.payload)
-                    completions.append(AwakeableCompletionRequest(entry.index, entry.name, outcome))
-                case _:
-                    pass
-        return Progress(
-            invocation_id=self.record.id,
-            epoch=self.epoch,
-            now_ms=now,
-            entries=entries,
-            state=state,
-            awakeables=awakeables,
-            sleeps=sleeps,
-            children=children,
-            awakeable_completions=completions,
-            attaches=attaches,
-            promises=promises,
-            signals=signals,
-            cancels=cancels,
-            # A journal that ends here is never replayed: its reads need no copies.
-            captures=[] if isinstance(transition, Complete) else captures,
-            transition=transition,
-        )
+        engine, caller = self.engine, self.record.id
+
+        def child(entry: Entry) -> NewInvocation | None:
+            return engine.child_invocation(caller, entry, now)
+
+        effects = StepEffects()
+        for missing in entry_effects(entries, self._written, effects, child):
+            self.machine.complete(missing.index, missing.outcome or Outcome(), durable=True)
+        # A journal that ends here is never replayed: its reads need no copies.
+        if isinstance(transition, Complete):
+            captures = []
+        return Progress.of(self.record.id, self.epoch, now, entries, effects, transition, captures)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from awaken.core.effects import start_delay_ms
 from awaken.core.ids import idempotent_invocation_id, random_invocation_id, workflow_invocation_id
 from awaken.core.journal import Entry, Outcome
 from awaken.core.retry import RetryPolicy
@@ -283,7 +284,7 @@ class Engine:
             entry.payload or b"",
             dict(d.get("headers") or {}),
             idempotency_key=d.get("idempotency_key"),
-            delay_ms=max(1, run_at - now_ms) if run_at and run_at > now_ms else None,
+            delay_ms=start_delay_ms(run_at, now_ms),
             caller=EntryRef(caller_id, entry.index) if entry.kind == "call" else None,
             invocation_id=d["invocation_id"],
         )

@@ -1,9 +1,11 @@
 """The seam between the engine and an attempt: what the engine asks of one, whoever runs the
 handler. Two implementations: `awaken.engine.attempt.Attempt` (a handler of this process, run by
 awaken's Python SDK) and `awaken.engine.remote_attempt.RemoteAttempt` (a handler served
-elsewhere, driven over Restate's service protocol). Both decide retries with
-`awaken.core.retry.after_failure` and end with the same transitions (`awaken.storage.protocol`:
-Complete, Suspend, Retry, Pause), which the store's rules apply."""
+elsewhere, driven over Restate's service protocol). Both are I/O around pure decisions: what a
+step asks of the store is built with `awaken.core.effects.StepEffects` (from journal entries by
+`core.effects.entry_effects`, from protocol messages by `awaken.protocol.runtime`), a failure
+ends by `awaken.core.retry.transition_after_failure`, and both end with the same transitions
+(`awaken.core.effects`: Complete, Suspend, Retry, Pause), which the store's rules apply."""
 
 from __future__ import annotations
 

@@ -25,8 +25,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from awaken.core.effects import (
+    AwakeableCompletionRequest,
+    Complete,
+    EntryRef,
+    NewAwakeable,
+    NewInvocation,
+    Pause,
+    PromiseOp,
+    Retry,
+    SignalOp,
+    StateOp,
+    StepEffects,
+    Suspend,
+    Transition,
+)
 from awaken.core.journal import Entry, Outcome
 
 
@@ -55,38 +70,6 @@ class AwakeableStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CLOSED = "closed"  # its invocation ended before it was completed
-
-
-@dataclass(frozen=True, slots=True)
-class EntryRef:
-    """An entry of an invocation's journal: by index for a local handler, by slot (a completion
-    id, or a signal: core.journal.signal_slot) for one served elsewhere."""
-
-    invocation_id: str
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewInvocation:
-    id: str
-    service: str
-    handler: str
-    key: str | None
-    exclusive: bool  # takes the (service, key) lock: exclusive virtual object handlers
-    input: bytes
-    headers: dict[str, str]
-    now_ms: int
-    retention_ms: int
-    idempotency_key: str | None = None
-    run_at_ms: int | None = None  # a delayed send; None: now
-    caller: EntryRef | None = None  # a CALL entry to complete with this invocation's outcome
-    # A workflow's main handler: when it is purged (retention), its key's state and promises go.
-    workflow_main: bool = False
-    # A handler served elsewhere: the deployment it is pinned to, the protocol version spoken
-    # with it, and the random id sent to it as StartMessage.id (its awakeable ids derive from it).
-    deployment_id: str | None = None
-    protocol_version: int | None = None
-    protocol_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,98 +186,6 @@ class CreateResult:
 
 
 @dataclass(frozen=True, slots=True)
-class StateOp:
-    """A state change of the invocation's (service, key): set (value), clear (value None),
-    clear all (name None)."""
-
-    name: str | None
-    value: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewAwakeable:
-    id: str
-    index: int  # the AWAKEABLE entry it completes
-    deadline_ms: int | None
-    schema: dict[str, Any] | None  # JSON schema the payload must satisfy
-
-
-@dataclass(frozen=True, slots=True)
-class AwakeableCompletionRequest:
-    """A COMPLETE_AWAKEABLE entry of the writing invocation: the store completes the target
-    awakeable and records the result (success, or failure 400/404/409/410) as that entry's
-    outcome, in the same transaction."""
-
-    index: int
-    awakeable_id: str
-    outcome: Outcome
-
-
-@dataclass(frozen=True, slots=True)
-class PromiseOp:
-    """A promise entry of a workflow handler, on the promise `name` of its (service, key).
-
-    - get: the entry is completed with the promise's outcome, now or when it is completed;
-    - peek: completed now, with the outcome or (not completed yet) an empty value;
-    - complete: completes the promise with `outcome` (the entry gets an empty success), or fails
-      the entry with 409 if the promise was already completed.
-    The store reports the entries it completed at once in `ProgressResult.entry_outcomes`."""
-
-    index: int
-    action: Literal["get", "peek", "complete"]
-    name: str
-    outcome: Outcome | None = None  # for complete
-
-
-@dataclass(frozen=True, slots=True)
-class SignalOp:
-    """A named-signal entry of the writing invocation.
-
-    - await: SIGNAL entry `index` is the `ordinal`-th await of signal `name` by this invocation:
-      it is completed with the `ordinal`-th signal of that name sent to it (by arrival), now if it
-      has arrived (reported in `ProgressResult.entry_outcomes`), else when it does;
-    - send: sends signal `name` with `outcome` to invocation `target`. An unknown or completed
-      target (or one served elsewhere, which cannot receive named signals) drops it silently.
-    """
-
-    index: int
-    action: Literal["await", "send"]
-    name: str
-    ordinal: int = 0  # for await
-    target: str = ""  # for send
-    outcome: Outcome | None = None  # for send
-
-
-@dataclass(frozen=True, slots=True)
-class Suspend:
-    waiting_on: list[int]  # entry indices; if one is already complete, the store resumes instead
-
-
-@dataclass(frozen=True, slots=True)
-class Complete:
-    outcome: Outcome
-    # Hints from the attempt, which knows its whole journal: False when it holds no pending
-    # timer (sleep, awakeable deadline) or no pending awakeable, so the store can skip the
-    # clean-up. True (the safe default) makes the store look.
-    open_timers: bool = True
-    open_awakeables: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    run_at_ms: int
-    failure: str
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    failure: str
-
-
-Transition = Suspend | Complete | Retry | Pause | None
-
-
-@dataclass(frozen=True, slots=True)
 class Progress:
     """One atomic step of a running attempt: journal writes, their side effects, and maybe the
     attempt's end. Rejected with Conflict if `epoch` is no longer the invocation's (fencing)."""
@@ -318,6 +209,36 @@ class Progress:
     # of the value they read, because this step overwrites it (a replay will need it).
     captures: list[tuple[int, str]] = field(default_factory=list)
     transition: Transition = None
+
+    @classmethod
+    def of(
+        cls,
+        invocation_id: str,
+        epoch: int,
+        now_ms: int,
+        entries: list[Entry],
+        effects: StepEffects,
+        transition: Transition,
+        captures: list[tuple[int, str]] | None = None,
+    ) -> Progress:
+        """The write of a step whose effects an attempt collected in `effects`."""
+        return cls(
+            invocation_id=invocation_id,
+            epoch=epoch,
+            now_ms=now_ms,
+            entries=entries,
+            state=effects.state,
+            awakeables=effects.awakeables,
+            sleeps=effects.sleeps,
+            children=effects.children,
+            awakeable_completions=effects.awakeable_completions,
+            attaches=effects.attaches,
+            promises=effects.promises,
+            signals=effects.signals,
+            cancels=effects.cancels,
+            captures=[] if captures is None else captures,
+            transition=transition,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,3 +515,48 @@ def now_ms_from(clock: Callable[[], float]) -> int:
 
 def entries_by_index(entries: Sequence[Entry]) -> dict[int, Entry]:
     return {e.index: e for e in entries}
+
+
+# The values a step's decisions produce are the core's (`awaken.core.effects`): the store takes
+# them as they are, and names them here too, beside its own vocabulary.
+__all__ = [
+    "AwakeableCompletion",
+    "AwakeableCompletionRequest",
+    "AwakeableInfo",
+    "AwakeableStatus",
+    "CancelResult",
+    "Claim",
+    "Complete",
+    "CompletionStatus",
+    "CreateResult",
+    "Delivery",
+    "DeploymentRecord",
+    "Effects",
+    "EntryRef",
+    "EntryTimes",
+    "InvocationFilter",
+    "InvocationRecord",
+    "NewAwakeable",
+    "NewInvocation",
+    "Notice",
+    "NoticeKind",
+    "NoticeListener",
+    "Pause",
+    "PayloadValidator",
+    "Progress",
+    "ProgressResult",
+    "PromiseOp",
+    "Retry",
+    "SignalOp",
+    "StateOp",
+    "StateRow",
+    "Status",
+    "Store",
+    "Suspend",
+    "TimerKind",
+    "Transition",
+    "entries_by_index",
+    "now_ms_from",
+    "page_cursor",
+    "parse_page_cursor",
+]

@@ -9,6 +9,10 @@ resolved) carries its outcome only; its message type follows from the command th
 
 What comes from the SDK is untrusted: `check_command` refuses what the protocol does not allow
 (a second input, a completion id used twice) with a ProtocolViolation, which fails the attempt.
+
+What each message means to the store and to the attempt is `awaken.protocol.runtime`'s; the
+admin API shows entries with `describe`. Both live in `awaken.protocol`, which may import the
+core (its journal values), never the other way round.
 """
 
 from __future__ import annotations
