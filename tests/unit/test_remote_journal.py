@@ -7,7 +7,7 @@ import pytest
 
 from awaken.core.journal import Entry, EntryKind, Outcome, completion_slot, signal_slot
 from awaken.protocol import messages as m
-from awaken.protocol.framing import encode_message
+from awaken.protocol.framing import decode_messages, encode_message
 from awaken.protocol.journal import ProtocolViolation, RemoteJournal, awaited_slots, describe
 
 
@@ -41,7 +41,10 @@ def test_replay_gives_commands_as_sent_and_notifications_typed_by_their_command(
     ]
     replay = RemoteJournal(stored).replay()
     assert replay.commands == 5
-    kinds = [type(message).__name__ for message in replay.messages]
+    # the stored frames go out as they are; the outcome-only notifications are encoded
+    assert replay.frames[:6] == [entry.payload for entry in journal.entries]
+    messages = decode_messages(b"".join(replay.frames))
+    kinds = [type(message).__name__ for message in messages]
     assert kinds == [
         "InputCommand",
         "RunCommand",
@@ -54,7 +57,7 @@ def test_replay_gives_commands_as_sent_and_notifications_typed_by_their_command(
         "CallCompletionNotification",
         "SignalNotification",
     ]
-    run, sleep, keys, call, signal = replay.messages[5:]
+    run, sleep, keys, call, signal = messages[5:]
     assert isinstance(run, m.RunCompletionNotification) and run.result == m.Value(b"42")
     assert isinstance(sleep, m.SleepCompletionNotification) and sleep.completion_id == 2
     assert isinstance(keys, m.GetLazyStateKeysCompletionNotification)
@@ -102,3 +105,26 @@ def test_suspensions_and_descriptions() -> None:
     assert describe(entry) == {"type": "Call", "service_name": "Greeter", "handler_name": "greet"}
     notification = Entry(2, EntryKind.NOTIFICATION, "", {"s": 17}, None, Outcome())
     assert describe(notification) == {"signal_id": 17}
+
+
+def test_a_stored_journal_knows_what_each_command_awaits_from_its_entry_data() -> None:
+    # Read back, the journal types the notifications each command asks for from the entry's
+    # data (no decoding of the commands); an entry without that data is decoded instead.
+    journal = started()
+    journal.add_command(
+        m.CallCommand(
+            service_name="S", handler_name="h", invocation_id_notification_idx=1, result_completion_id=2
+        )
+    )
+    journal.add_command(
+        m.OneWayCallCommand(service_name="S", handler_name="h", invocation_id_notification_idx=3)
+    )
+    journal.add_command(m.SleepCommand(wake_up_time=1, result_completion_id=4))
+    journal.add_command(m.GetPromiseCommand(key="p", result_completion_id=5))
+    journal.add_command(m.SetStateCommand(key=b"k", value=m.Value(b"1")))
+    journal.add_command(m.AttachInvocationCommand(target="inv_x", result_completion_id=6))
+    assert RemoteJournal(journal.entries).awaits == journal.awaits
+    assert journal.awaits[1] is m.CallInvocationIdCompletionNotification
+    assert journal.awaits[2] is m.CallCompletionNotification
+    without_data = [Entry(e.index, e.kind, e.name, {}, e.payload, e.outcome) for e in journal.entries]
+    assert RemoteJournal(without_data).awaits == journal.awaits

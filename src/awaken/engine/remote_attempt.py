@@ -237,7 +237,7 @@ class RemoteAttempt:
                 record.service,
                 record.handler,
                 ProtocolVersion(deployment.protocol_version),
-                [start, *replay.messages],
+                [start, *replay.frames],
                 mode=mode,
                 http_version="2" if deployment.http_version == "2" else "1.1",
                 headers=deployment.additional_headers,

@@ -32,7 +32,12 @@ from awaken.protocol.errors import (
     UnexpectedStatus,
     UnsupportedVersion,
 )
-from awaken.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, encode_messages
+from awaken.protocol.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MessageDecoder,
+    encode_message,
+    encode_messages,
+)
 from awaken.protocol.h1client import H1Pool, H1Response
 from awaken.protocol.h2client import H2Pool, H2Stream, Origin
 from awaken.protocol.identity import RequestSigner
@@ -315,13 +320,14 @@ class DeploymentClient:
         service: str,
         handler: str,
         version: ProtocolVersion,
-        messages: Sequence[ProtocolMessage],
+        messages: Sequence[ProtocolMessage | bytes],
         *,
         mode: ProtocolMode = ProtocolMode.REQUEST_RESPONSE,
         http_version: HttpVersion = "2",
         headers: Mapping[str, str] | None = None,
     ) -> InvocationStream:
-        """Start an attempt: send `messages` (StartMessage, then the journal) and return the stream.
+        """Start an attempt: send `messages` (StartMessage, then the journal; a message may be
+        given encoded, as a frame) and return the stream.
 
         The caller must `aclose()` it (or use `async with`)."""
         origin, prefix = _split(url)
@@ -333,7 +339,7 @@ class DeploymentClient:
             "accept": version.content_type,
             **self._headers(protocol_path, headers),
         }
-        body = encode_messages(messages)
+        body = b"".join(x if isinstance(x, bytes) else encode_message(x) for x in messages)
         call: _Call = (target, version, mode, self.max_message_size, self.timeouts.read)
         if mode is ProtocolMode.BIDI_STREAM and http_version != "2":
             raise DeploymentError("bidirectional streaming needs HTTP/2", target)

@@ -67,6 +67,16 @@ def _asked(command: m.Command) -> list[tuple[int, type[m.Notification]]]:
             return []
 
 
+def _notified_by() -> dict[int, tuple[type[m.Notification], ...]]:
+    """The notification types each command type asks for, in the order its entry's data lists
+    their completion ids: a stored journal is read without decoding its commands."""
+    out: dict[int, tuple[type[m.Notification], ...]] = {}
+    for cls in m.MESSAGE_CLASSES.values():
+        if issubclass(cls, m.Command):
+            out[int(cls.TYPE)] = tuple(notification for _, notification in _asked(cls()))
+    return out
+
+
 def outcome_of(result: Any) -> Outcome:
     """A protocol result (Void, Value, Failure, raw bytes) as an engine outcome."""
     match result:
@@ -110,9 +120,12 @@ def _notification(cls: type[m.Notification], completion_id: int, outcome: Outcom
     return cls(completion_id, result_of(outcome, void=voidable))  # type: ignore[call-arg]
 
 
+_NOTIFIED_BY = _notified_by()
+
+
 @dataclass(frozen=True, slots=True)
 class Replay:
-    messages: list[m.ProtocolMessage]  # the journal, after the StartMessage
+    frames: list[bytes]  # the journal's messages, encoded, after the StartMessage
     commands: int  # how many of them are commands
 
 
@@ -127,8 +140,14 @@ class RemoteJournal:
         for entry in self.entries:
             if entry.kind is EntryKind.COMMAND:
                 self.commands += 1
-                for completion_id, cls in _asked(self._decode(entry)):  # type: ignore[arg-type]
-                    self.awaits[completion_id] = cls
+                ids = entry.data.get("completions") or []
+                notified = _NOTIFIED_BY.get(entry.data.get("type", -1))
+                if notified is not None and len(ids) == len(notified):
+                    for completion_id, cls in zip(ids, notified, strict=True):
+                        self.awaits[int(completion_id)] = cls
+                else:  # (an entry without that data: its message says it)
+                    for completion_id, cls in _asked(self._decode(entry)):  # type: ignore[arg-type]
+                        self.awaits[completion_id] = cls
             elif entry.kind is EntryKind.NOTIFICATION:
                 self.done.add(self._slot(entry))
 
@@ -152,12 +171,17 @@ class RemoteJournal:
 
     # -- replay -------------------------------------------------------------------------------
     def replay(self) -> Replay:
-        out: list[m.ProtocolMessage] = []
+        """The journal as the SDK is sent it: the stored frames as they are (they were encoded
+        here, from messages decoded and checked when they came in), and a frame for each
+        notification the store recorded as an outcome only."""
+        out: list[bytes] = []
         for entry in self.entries:
-            if entry.kind is EntryKind.COMMAND or entry.payload is not None:
-                out.append(self._decode(entry))
+            if entry.payload is not None:
+                out.append(entry.payload)
+            elif entry.kind is EntryKind.COMMAND:
+                raise ProtocolViolation(f"journal entry {entry.index} holds no message")
             elif entry.kind is EntryKind.NOTIFICATION:
-                out.append(self.notification(self._slot(entry), entry.outcome or Outcome()))
+                out.append(encode_message(self.notification(self._slot(entry), entry.outcome or Outcome())))
         return Replay(out, self.commands)
 
     def notification(self, slot: int, outcome: Outcome) -> m.Notification:
