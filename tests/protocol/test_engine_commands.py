@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,6 +107,26 @@ async def test_a_one_step_handler_costs_three_writes(remote: Awaken) -> None:
     before = remote.engine.store.stats()["batches_committed"]
     assert await call(remote, "/Runner/run", 21) == 42
     assert remote.engine.store.stats()["batches_committed"] - before == 3
+
+
+async def test_a_step_that_runs_for_a_while_is_in_the_journal_meanwhile(
+    remote: Awaken, tmp_path: Path
+) -> None:
+    # A RunCommand waits for the next write (its result, usually), but not for long: a step
+    # still running after PENDING_WRITE_S is written, and seen in the admin API.
+    gate = tmp_path / "gate"
+    sent = await remote.ingress.post("/Runner/hold/send", json=str(gate))
+    invocation_id = sent.json()["invocationId"]
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        journal = (await remote.admin.get(f"/invocations/{invocation_id}")).json()["journal"]
+        if [e["type"] for e in journal] == ["Input", "Run"]:
+            break
+        assert asyncio.get_running_loop().time() < deadline, journal
+        await asyncio.sleep(0.02)
+    gate.touch()
+    attached = await remote.ingress.get(f"/restate/invocation/{invocation_id}/attach")
+    assert attached.json() == "released"
 
 
 async def test_a_call_and_its_invocation_id(remote: Awaken) -> None:

@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("awaken.engine")
 
+# What the runtime machine lets wait for the next write (a RunCommand, a state change) is written
+# anyway once it has waited this long: a step that runs longer is seen in the journal meanwhile.
+PENDING_WRITE_S = 0.1
+
 
 class _Failed(Exception):
     """The attempt failed (the deployment's error, or ours): retried under the policy."""
@@ -97,6 +101,7 @@ class RemoteAttempt:
         self._outbox: list[m.ProtocolMessage] = []
         self._sending: asyncio.Task[None] | None = None
         self._last_activity = 0.0
+        self._write_at: float | None = None  # when what waits for the next write is written anyway
         self.closing = False
 
     # -- the engine's interface -----------------------------------------------------------------
@@ -248,13 +253,16 @@ class RemoteAttempt:
         ended_input = not self.bidi
         self._last_activity = time.monotonic()
         while True:
-            if ended_input:
-                wait = timeouts.read
-            else:
-                wait = max(0.0, inactivity - (time.monotonic() - self._last_activity))
+            now = time.monotonic()
+            wait = timeouts.read if ended_input else max(0.0, inactivity - (now - self._last_activity))
+            if self._write_at is not None:
+                wait = min(wait, max(0.0, self._write_at - now))
             try:
                 message = await self._stream.receive(wait)
             except DeploymentTimeout as exc:
+                if self._write_at is not None and time.monotonic() >= self._write_at:
+                    await self._flush()  # what waited for a write has waited long enough
+                    continue
                 if ended_input:
                     raise _Failed(f"the deployment at {deployment.uri} failed: {exc}") from exc
                 if time.monotonic() - self._last_activity < inactivity:
@@ -281,6 +289,8 @@ class RemoteAttempt:
             while True:
                 match step:
                     case Next.WAIT:
+                        if self._write_at is None and run.pending:
+                            self._write_at = time.monotonic() + PENDING_WRITE_S
                         return None
                     case Next.WRITE:
                         await self._flush()
@@ -335,6 +345,7 @@ class RemoteAttempt:
 
     async def _commit(self, transition: Transition) -> ProgressResult:
         entries, effects = self.run.take()
+        self._write_at = None
         progress = Progress.of(self.record.id, self.epoch, self.engine.now_ms(), entries, effects, transition)
         try:
             result = await self.engine.store.commit(progress)

@@ -142,6 +142,18 @@ async def run(ctx: restate.Context, x: int) -> int:
     return await ctx.run_typed("double", double)
 
 
+@runner.handler("hold")
+async def run_held(ctx: restate.Context, gate: str) -> str:
+    """A step that runs until the test creates the file `gate` names."""
+
+    async def held() -> str:
+        while not os.path.exists(gate):
+            await asyncio.sleep(0.01)
+        return "released"
+
+    return await ctx.run_typed("held", held)
+
+
 signup = restate.Workflow("Signup")
 
 

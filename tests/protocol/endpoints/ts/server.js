@@ -108,6 +108,12 @@ const runner = restate.service({
   name: "Runner",
   handlers: {
     run: async (ctx, x) => await ctx.run("double", () => x * 2),
+    // A step that runs until the test creates the file `gate` names.
+    hold: async (ctx, gate) =>
+      await ctx.run("held", async () => {
+        while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
+        return "released";
+      }),
   },
 });
 
