@@ -14,6 +14,10 @@ and drives them from this process with aiohttp:
   has taken every one over and completed it (the lease is 3 s, the default);
 - for each workload: CPU per invocation of the nodes and of all PostgreSQL processes, and
   PostgreSQL write transactions per invocation (transaction ids used: run it on a quiet server).
+
+Two more workloads tell where the CPU of a second node goes at concurrency 64, where each of two
+nodes serves half the load: `step_c32` (one node) is that half-load, and `step_c64_one_loaded`
+(two nodes, every call to node 1) is the whole load with a second node running beside it idle.
 """
 
 from __future__ import annotations
@@ -227,6 +231,12 @@ async def run_nodes(
             awk = [await awakeables(session, nodes, meter, n_awk) for _ in range(rounds)]
             out["step_c1"] = median(c1, "per_s")
             out["step_c64"] = median(c64, "per_s")
+            if n_nodes == 1:
+                c32 = [await steps(session, nodes, meter, n_calls, 32) for _ in range(rounds)]
+                out["step_c32"] = median(c32, "per_s")
+            else:
+                one = [await steps(session, nodes[:1], meter, n_calls, 64) for _ in range(rounds)]
+                out["step_c64_one_loaded"] = median(one, "per_s")
             out["awakeables"] = median(awk, "completions_per_s")
             out["resolve_observed"] = await resolve_observed(session, nodes, 50 if quick else 200)
             if n_nodes > 1:
