@@ -251,17 +251,7 @@ class StepEffects:
 
     @property
     def empty(self) -> bool:
-        return not (
-            self.state
-            or self.awakeables
-            or self.sleeps
-            or self.children
-            or self.awakeable_completions
-            or self.attaches
-            or self.promises
-            or self.signals
-            or self.cancels
-        )
+        return not (self.state or self.start_something)
 
     def put_back(self, earlier: StepEffects) -> None:
         """Put the effects of a write that failed in front of these, to go with the next one."""
