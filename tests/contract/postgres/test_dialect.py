@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -270,3 +271,63 @@ async def test_a_parked_lane_whose_backend_is_terminated_reconnects(
             outcomes.append(False)
             assert await store.get_invocation(f"inv-{i}") is None
     assert outcomes[1:] == [True, True]
+
+
+class _FarAway:
+    """A TCP relay to the test's PostgreSQL that holds every chunk `delay_s` in each direction: a
+    database across a network, made in the test (nothing else on the machine is slowed)."""
+
+    def __init__(self, host: str, port: int, delay_s: float) -> None:
+        self.target = (host, port)
+        self.delay_s = delay_s
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self.target)
+        self.writers += [client_w, server_w]
+        await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        while data := await reader.read(1 << 16):
+            loop.call_later(self.delay_s, writer.write, data)  # timers of one delay keep their order
+        loop.call_later(self.delay_s, writer.close)
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+
+async def test_a_far_database_has_its_writes_spread_over_more_connections(pg_url: str) -> None:
+    """Past a round trip of half a millisecond, writes queued for one lane would each wait for
+    the whole batch's statements: the writer measures the round trip and spreads them."""
+    await pg.empty(pg_url)
+    parts = urlsplit(pg_url)
+    relay = _FarAway(parts.hostname or "127.0.0.1", parts.port or 5432, 0.002)
+    port = await relay.start()
+    store = PostgresStore(urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}")))
+    try:
+        await store.open()
+        assert store.stats()["far"] and store.stats()["rtt_ms"] >= 4.0
+        results = await asyncio.gather(*(store.create_invocation(new_inv(f"inv-{i:03}")) for i in range(64)))
+        assert all(r.created for r in results)
+        assert store.stats()["lanes_connected"] > 4  # more than a near database gets
+    finally:
+        await store.close()
+        await relay.close()
+    near = PostgresStore(pg_url)
+    try:
+        await near.open()
+        await asyncio.gather(*(near.create_invocation(new_inv(f"near-inv-{i:03}")) for i in range(64)))
+        assert not near.stats()["far"] and near.stats()["lanes_connected"] <= 4
+    finally:
+        await near.close()

@@ -53,7 +53,7 @@ class PostgresStore(LifecycleStore):
         lease_ms: int = DEFAULT_LEASE_MS,
         migrate: bool = True,
         max_batch: int = 128,
-        write_connections: int = 4,
+        write_connections: int = 16,
         park_s: float = PARK_S,
         linger_s: float = LINGER_S,
     ) -> None:

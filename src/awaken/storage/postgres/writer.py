@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -64,6 +65,14 @@ COMPLETED_CHANNEL = "awaken_done"
 RECONNECT_BACKOFF_S = (0.2, 5.0)
 PARK_S = 0.05  # how long a lane keeps a begun transaction open for the next batch
 LINGER_S = 0.005  # how long a write waits for a busy lane before another lane starts for it
+NEAR_LANES = 4  # lanes used while the database answers fast
+# A round trip to the database (the least of a few `SELECT 1` on each new write connection, over
+# the last FAR_WINDOW connections) past which it counts as far: batches are then spread over up to
+# `lanes` connections. Measured on quiet connections rather than from batches: a batch's time
+# also counts row locks and a busy event loop, which say nothing of the network.
+FAR_RTT_S = 0.0005
+FAR_WINDOW = 8
+RTT_PROBES = 3
 
 
 def node_channel(node: str) -> str:
@@ -171,6 +180,14 @@ class PgWriter:
     busy waits for that lane's next batch, and another lane starts for it only if it has waited
     `linger_s` (or if more than a batch is queued). A batch's COMMIT also begins the next
     transaction (see `_Lane`), so a batch costs one round trip plus those of its statements.
+
+    That policy saves transactions where round trips are cheap (the database on the same host or
+    rack), and it uses `NEAR_LANES` connections at most. Where they are not (a round trip of a
+    millisecond or more, across a network), a batch's statements one after the other make every
+    write wait for the whole batch, and throughput is the lanes' round trips: when a round trip
+    takes more than `FAR_RTT_S`, the writer counts the database as far, writes go out at once on
+    a free lane, and what is queued is shared among the free lanes (up to `lanes`) instead of
+    going as one batch.
     """
 
     def __init__(
@@ -180,7 +197,7 @@ class PgWriter:
         lease_ms: int,
         *,
         max_batch: int = 128,
-        lanes: int = 4,
+        lanes: int = 16,
         park_s: float = PARK_S,
         linger_s: float = LINGER_S,
     ) -> None:
@@ -194,6 +211,7 @@ class PgWriter:
         self._linger_s = linger_s
         self._lingering: asyncio.TimerHandle | None = None
         self._lanes = [_Lane() for _ in range(lanes)]
+        self._rtt_s: collections.deque[float] = collections.deque(maxlen=FAR_WINDOW)  # by connection
         self._pending: list[_Write] = []
         self._starting = 0  # lanes woken that have not taken their share yet
         self._accepting = False
@@ -213,7 +231,17 @@ class PgWriter:
 
     async def start(self) -> None:
         self._lanes[0].conn = await self._connect()  # the first connection must work
+        await self._measure(self._lanes[0].conn)
         self._accepting = True
+
+    async def _measure(self, conn: asyncpg.Connection) -> None:
+        """A new connection's round trip (see FAR_RTT_S)."""
+        best = float("inf")
+        for _ in range(RTT_PROBES):
+            started = time.monotonic()
+            await conn.fetchval("SELECT 1")
+            best = min(best, time.monotonic() - started)
+        self._rtt_s.append(best)
 
     async def stop(self) -> None:
         """Stop accepting writes; what is queued is committed first."""
@@ -231,6 +259,14 @@ class PgWriter:
                 except DRIVER_ERRORS:
                     conn.terminate()
 
+    @property
+    def far(self) -> bool:
+        """Whether writes take long enough (round trips to a far database) to spread them."""
+        return bool(self._rtt_s) and min(self._rtt_s) > FAR_RTT_S
+
+    def _usable_lanes(self) -> list[_Lane]:
+        return self._lanes if self.far else self._lanes[:NEAR_LANES]
+
     def submit(self, fn: Operation[Any], lock_key: str = "") -> asyncio.Future[Any]:
         if not self._accepting:
             raise StorageError("the store is closed")
@@ -242,13 +278,19 @@ class PgWriter:
         if self._starting:
             pass  # a lane about to start takes this too
         elif self._busy():
-            self._linger()  # the busy lane takes it with its next batch, unless it is slow
+            if self.far and self._free_lanes():
+                self._wake_lane()  # round trips, not transactions, are what is short
+            else:
+                self._linger()  # the busy lane takes it with its next batch, unless it is slow
         else:
             self._wake_lane()
         return future
 
     def _busy(self) -> bool:
         return any(not (lane.idle or lane.waiting) for lane in self._lanes)
+
+    def _free_lanes(self) -> int:
+        return sum(1 for lane in self._usable_lanes() if lane.idle or lane.waiting)
 
     def _linger(self) -> None:
         if self._lingering is None:
@@ -261,12 +303,13 @@ class PgWriter:
 
     def _wake_lane(self) -> None:
         """Wake a parked lane (its transaction is begun already), else start an idle one."""
-        for lane in self._lanes:
+        lanes = self._usable_lanes()
+        for lane in lanes:
             if lane.waiting:
                 self._starting += 1
                 lane.unpark(for_work=True)
                 return
-        for lane in self._lanes:
+        for lane in lanes:
             if lane.idle:
                 self._starting += 1
                 lane.task = asyncio.get_running_loop().create_task(
@@ -311,7 +354,10 @@ class PgWriter:
 
     async def _batches(self, lane: _Lane) -> None:
         while self._pending:
-            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            take = self._max_batch
+            if self.far:  # a share of what waits; the free lanes take the rest
+                take = min(take, -(-len(self._pending) // (self._free_lanes() + 1)))
+            batch, self._pending = self._pending[:take], self._pending[take:]
             if self._pending and not self._starting:
                 self._wake_lane()  # more than a batch waits: the rest goes out beside this one
             items = []
@@ -343,6 +389,7 @@ class PgWriter:
         lane.begun = False
         try:
             conn = await self._connect()
+            await self._measure(conn)
         except Exception as exc:
             self._down(exc)
             raise
@@ -478,6 +525,9 @@ class PgWriter:
             "ops_retried": self.ops_retried,
             "batches_failed": self.batches_failed,
             "max_batch_size": self.max_batch_size,
+            "rtt_ms": round(min(self._rtt_s, default=0.0) * 1000, 3),
+            "far": self.far,
+            "lanes_connected": sum(1 for lane in self._lanes if lane.conn is not None),
             "syncs": self.batches_committed,
             "checkpoints": 0,
         }
