@@ -34,6 +34,7 @@ EXPECTED = {
     ),
     "unknown_type": ("unknown message type 0x0BAD",),
     "violation": ("[571] protocol violation: unexpected StartMessage",),
+    "no_such_time": ("[571] protocol violation: a sleep's wake-up time is 18446744073709551615 ms",),
     "no_terminator": ("[571] the deployment ended the stream without End, Suspension or Error",),
     "error_message": ("[500] boom (on purpose)",),
     "truncated": ("stream ended after 18 of 108 bytes of a message",),

@@ -334,3 +334,26 @@ def test_a_failed_write_goes_with_the_next_one_in_order() -> None:
     run.put_back(entries, effects)
     assert [e.index for e in run.new] == [0, 1, 2]
     assert run.effects.state == [StateOp("a", b"1"), StateOp("a", b"2")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        m.SleepCommand(wake_up_time=2**64 - 1, result_completion_id=1),
+        m.SleepCommand(wake_up_time=253_402_300_800_000, result_completion_id=1),
+        m.OneWayCallCommand(service_name="Greeter", handler_name="greet", invoke_time=2**63),
+    ],
+)
+def test_a_time_past_any_clock_breaks_the_protocol_and_is_not_stored(command: m.Command) -> None:
+    # (a u64 the store's integers cannot hold would fail the write of every invocation batched
+    # with it; a year past 9999 is no time either)
+    run = machine()
+    with pytest.raises(ProtocolViolation, match="not a time"):
+        run.receive(command)
+    assert len(run.new) == 1 and run.effects.empty  # the input only
+
+
+def test_the_latest_time_is_accepted() -> None:
+    run = machine()
+    assert run.receive(m.SleepCommand(wake_up_time=253_402_300_799_999, result_completion_id=1)) is Next.WRITE
+    assert run.effects.sleeps == [(1, 253_402_300_799_999)]

@@ -202,6 +202,11 @@ class RuntimeMachine:
         return Next.WRITE  # an acknowledged result is stored first
 
     def _command(self, command: m.Command) -> Next | Need:
+        match command:  # times the SDK chose: a timer or a start at a time no clock reaches is refused
+            case m.SleepCommand():
+                _check_time(command.wake_up_time, "a sleep's wake-up time")
+            case m.OneWayCallCommand():
+                _check_time(command.invoke_time, "a one-way call's start time")
         entry = self.journal.add_command(command)
         self.new.append(entry)
         effects = self.effects
@@ -346,6 +351,17 @@ def _target(target: Any) -> str:
             )
         case _:
             raise ProtocolViolation("a command names no target invocation")
+
+
+# Milliseconds since the Unix epoch of the last moment of the year 9999: the latest time that a
+# timer may be set for (PostgreSQL's and SQLite's integers hold some 290 million years more, but
+# no clock will read them).
+LATEST_TIME_MS = 253_402_300_799_999
+
+
+def _check_time(ms: int, what: str) -> None:
+    if not 0 <= ms <= LATEST_TIME_MS:
+        raise ProtocolViolation(f"{what} is {ms} ms since 1970, not a time")
 
 
 def _name(key: bytes) -> str:

@@ -16,6 +16,8 @@ Invocations, `POST /invoke/Bad/{behaviour}`:
   wrong_content_type  200, content-type application/json
   unknown_type        200, a frame of type 0x0BAD
   violation           200, well-formed frames that break the protocol (a StartMessage, then End)
+  no_such_time        200, a SleepCommand until 2**64 - 1 ms (no store can hold it), then a
+                      Suspension on it
   no_terminator       200, an OutputCommand and then the end of the body, without End
   error_message       200, ErrorMessage(code 500, next_retry_delay 1234 ms)
   truncated           200, a header that announces 100 bytes, 10 of them, end of body
@@ -40,7 +42,9 @@ from awaken.protocol.messages import (
     ErrorMessage,
     InputCommand,
     OutputCommand,
+    SleepCommand,
     StartMessage,
+    SuspensionMessage,
     Value,
 )
 
@@ -52,6 +56,7 @@ BEHAVIOURS = (
     "wrong_content_type",
     "unknown_type",
     "violation",
+    "no_such_time",
     "no_terminator",
     "error_message",
     "truncated",
@@ -174,6 +179,10 @@ async def _invoke(behaviour: str, scope: Scope, receive: Any, send: Any) -> None
             body = encode_messages(
                 [StartMessage(id=b"x" * 24, debug_id="inv_1bogus", known_entries=1), EndMessage()]
             )
+            await _respond(send, 200, content_type, body)
+        case "no_such_time":
+            sleep = SleepCommand(wake_up_time=2**64 - 1, result_completion_id=1)
+            body = encode_messages([sleep, SuspensionMessage(waiting_completions=(1,))])
             await _respond(send, 200, content_type, body)
         case "no_terminator":
             await _respond(send, 200, content_type, encode_messages([OutputCommand(result=Value(b'"half"'))]))
