@@ -6,9 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from awaken.core.durations import MAX_DELAY_MS
 from awaken.core.effects import Complete, Pause, Retry
 from awaken.core.journal import Outcome
-from awaken.core.retry import RetryPolicy, StepRetryPolicy, after_failure, transition_after_failure
+from awaken.core.retry import (
+    AfterFailure,
+    RetryPolicy,
+    StepRetryPolicy,
+    after_failure,
+    transition_after_failure,
+)
 
 
 def test_retry_policy_defaults_are_restates() -> None:
@@ -192,3 +199,9 @@ def test_the_transition_follows_the_decision(
             assert ended == Pause("why")
         case "kill":
             assert ended == Complete(Outcome.fail(500, "retries exhausted: why"))
+
+
+def test_a_retry_delay_past_a_century_is_a_century() -> None:
+    # A deployment's next_retry_delay is a u64: the store could not hold now + 2**64 - 1.
+    decision = after_failure(RetryPolicy(), 1, 1_000, 2**64 - 1)
+    assert decision == AfterFailure("retry", 1_000 + MAX_DELAY_MS)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from awaken.core.durations import MAX_DELAY_MS
 from awaken.core.effects import Complete, Pause, Retry
 from awaken.core.journal import Outcome
 
@@ -44,7 +45,8 @@ def after_failure(
     or a deployment's `next_retry_delay`) overrides the policy's delay once."""
     if policy.exhausted(attempts):
         return AfterFailure("kill" if policy.on_max_attempts == "kill" else "pause")
-    delay = policy.delay_ms(attempts) if retry_after_ms is None else max(0, retry_after_ms)
+    # (a deployment's next_retry_delay is a u64: past a century it is no delay a clock reaches)
+    delay = policy.delay_ms(attempts) if retry_after_ms is None else min(max(0, retry_after_ms), MAX_DELAY_MS)
     return AfterFailure("retry", now_ms + delay)
 
 
