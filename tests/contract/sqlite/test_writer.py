@@ -228,6 +228,43 @@ async def test_checkpoints_keep_the_wal_bounded_under_sustained_writes(db_path: 
         conn.close()
 
 
+async def test_after_a_checkpoint_the_next_one_waits_for_as_many_new_frames(
+    db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The WAL file is cut back when the log restarts, so that its size counts the frames written
+    # since the last checkpoint: a file left at its largest would look full for ever, and every
+    # small commit would be checkpointed (an fsync of the database and of the restarted log).
+    monkeypatch.setattr("awaken.storage.sqlite.sync.CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr("awaken.storage.sqlite.writer.CHECKPOINT_EVERY_S", 0.0)
+    w = GroupCommitWriter(table_connect(db_path), lambda conn: None, checkpoint_frames=50)
+    await w.start()
+    pad = os.urandom(3000)  # about a page per row
+    try:
+        for start in range(0, 200, 20):
+            await asyncio.gather(*(w.submit(insert(v, pad)) for v in range(start, start + 20)))
+        assert w.stats()["checkpoints"] > 0
+
+        def checkpoint_all() -> tuple[int, int, int]:
+            conn = sqlite3.connect(db_path)
+            try:
+                return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[no-any-return]
+            finally:
+                conn.close()
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while (result := await asyncio.to_thread(checkpoint_all))[0] or result[1] != result[2]:
+            assert asyncio.get_running_loop().time() < deadline, result  # (busy: the writer's own)
+        # the whole log is in the database file now
+        await w.submit(insert(201))  # restarts the log, and cuts the file back
+        assert os.stat(db_path + "-wal").st_size < 50 * 4120
+        after = w.stats()["checkpoints"]
+        for v in range(202, 222):  # 20 small commits: fewer frames than a checkpoint waits for
+            await w.submit(insert(v))
+        assert w.stats()["checkpoints"] == after
+    finally:
+        await stopped(w)
+
+
 async def test_stop_commits_what_is_queued(db_path: str) -> None:
     w = GroupCommitWriter(table_connect(db_path), lambda conn: None)
     await w.start()
