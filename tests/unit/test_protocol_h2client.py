@@ -16,7 +16,8 @@ import h2.settings
 import pytest
 
 from awaken.protocol import ConnectionClosed, DeploymentTimeout, DeploymentUnreachable, StreamReset
-from awaken.protocol.h2client import H2Pool, Origin
+from awaken.protocol.h2client import Origin
+from awaken.protocol.h2pool import H2Pool
 
 
 @dataclass

@@ -8,7 +8,7 @@
 | engine/attempt.py: Attempt.spawn_step      | `start_step(machine, index, body)`     |
 | engine/attempt.py: Attempt.wait_any        | `with waiting(machine, indices):`      |
 | engine/attempt.py: Attempt.run_blocking    | the function runs in `copy_context()`  |
-| sdk/invocation.py: InvocationContext._invoke | `tracing.call_headers(kind, data)`   |
+| sdk/calls.py: CallActions._invoke         | `tracing.call_headers(kind, data)`     |
 
 All the logic is here, so that another engine needs only these lines.
 """

@@ -4,8 +4,8 @@ Pure parts (no I/O): `messages` (every message of protocol V5-V7 as a typed valu
 (the 8-byte header; incremental decoding of untrusted bytes), `versions` (negotiation),
 `manifest` (the validated discovery answer), `identity` (ed25519 request signing),
 `awakeables` (the ids SDKs derive from `StartMessage.id`).
-I/O edges: `h2client` (a full-duplex HTTP/2 client on `h2`) and `deployment` (discovery and
-invocation streams in request/response and bidirectional mode).
+I/O edges: `h2client` (a full-duplex HTTP/2 client on `h2`; its connections pooled by `h2pool`)
+and `deployment` (discovery and invocation streams in request/response and bidirectional mode).
 
 This package knows nothing of the engine: it turns bytes into messages and back, and moves them.
 """

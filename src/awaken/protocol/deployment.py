@@ -39,7 +39,8 @@ from awaken.protocol.framing import (
     encode_messages,
 )
 from awaken.protocol.h1client import H1Pool, H1Response
-from awaken.protocol.h2client import H2Pool, H2Stream, Origin
+from awaken.protocol.h2client import H2Stream, Origin
+from awaken.protocol.h2pool import H2Pool
 from awaken.protocol.identity import RequestSigner
 from awaken.protocol.manifest import EndpointManifest, ProtocolMode, parse_manifest
 from awaken.protocol.messages import EndMessage, ErrorMessage, ProtocolMessage, SuspensionMessage

@@ -4,10 +4,10 @@ Bidirectional invocations need full duplex on one stream: keep sending request D
 response DATA arrives. httpx/httpcore send the whole request body before reading the response,
 so this module drives the sans-IO `h2` state machine over an asyncio socket instead. It is only
 what the service protocol needs: POST streams to one origin, many of them multiplexed on one
-connection (more connections when the peer's MAX_CONCURRENT_STREAMS is reached), flow control
-both ways (what we send waits for the peer's window; what we receive is acknowledged only as the
-caller consumes it, so a slow consumer bounds the buffer at one stream window), timeouts, and a
-`DeploymentError` for everything the peer can do wrong (refuse, reset, GOAWAY, close, hang).
+connection (more connections when the peer's MAX_CONCURRENT_STREAMS is reached: `h2pool`), flow
+control both ways (what we send waits for the peer's window; what we receive is acknowledged only
+as the caller consumes it, so a slow consumer bounds the buffer at one stream window), timeouts,
+and a `DeploymentError` for everything the peer can do wrong (refuse, reset, GOAWAY, close, hang).
 
 A GOAWAY ends the connection for every stream on it (h2 accepts no frame after one): their
 attempts fail with `ConnectionClosed`, which the engine retries like any transport failure.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import ssl
 from collections import deque
@@ -39,8 +38,6 @@ from awaken.protocol.errors import (
     StreamReset,
 )
 
-log = logging.getLogger("awaken.protocol")
-
 STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
 CONNECTION_WINDOW = 16 << 20
@@ -48,13 +45,6 @@ _READ_SIZE = 1 << 16
 _WRITE_BUFFER_HIGH = 1 << 18  # bytes in the socket's buffer past which a writer waits for it to drain
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
 PING_TIMEOUT_S = 1.0  # a connection that does not acknowledge a PING within this is dead
-ISOLATE_S = 300.0
-"""After a connection of an origin went deaf, each stream to it gets a connection of its own for
-this long: one stream the server mishandles then takes down no other."""
-REQUESTS_PER_CONNECTION = 500
-"""Streams opened on a connection before it is retired for a fresh one. Servers end a
-connection after so many requests with a GOAWAY (hypercorn and nginx: 1,000 by default), and h2
-accepts no frame after a GOAWAY, so the streams still open on it would fail (and be retried)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,74 +537,3 @@ class H2Connection:
                 self._die(f"the deployment sent GOAWAY (error code {int(code or 0)}, last stream {last})")
             case _:
                 pass
-
-
-class H2Pool:
-    """HTTP/2 connections by origin, shared by concurrent streams."""
-
-    def __init__(
-        self,
-        *,
-        connect_timeout: float = 10.0,
-        ssl_context: ssl.SSLContext | None = None,
-        requests_per_connection: int = REQUESTS_PER_CONNECTION,
-    ) -> None:
-        self._connect_timeout = connect_timeout
-        self._requests_per_connection = requests_per_connection
-        self._isolated_until: dict[Origin, float] = {}
-        self._ssl_context = ssl_context
-        self._connections: dict[Origin, list[H2Connection]] = {}
-        self._locks: dict[Origin, asyncio.Lock] = {}
-        self._closed = False
-
-    def connections(self, origin: Origin) -> list[H2Connection]:
-        return [c for c in self._connections.get(origin, []) if c.usable]
-
-    async def open_stream(
-        self,
-        origin: Origin,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        *,
-        body: bytes = b"",
-        end: bool = False,
-        send_timeout: float | None = None,
-    ) -> H2Stream:
-        if self._closed:
-            raise ConnectionClosed("the HTTP/2 pool is closed", f"{origin.scheme}://{origin.authority}{path}")
-        lock = self._locks.setdefault(origin, asyncio.Lock())
-        async with lock:
-            known = self._connections.get(origin, [])
-            live = [c for c in known if c.usable and not (c.retired and c.open_streams == 0)]
-            dead = [c for c in known if c not in live]
-            self._connections[origin] = live
-            now = asyncio.get_running_loop().time()
-            for connection in dead:
-                if connection.deaf:
-                    log.warning(
-                        "%s stopped answering on a shared HTTP/2 connection: a connection per "
-                        "stream to it for the next %d s",
-                        connection.url,
-                        ISOLATE_S,
-                    )
-                    self._isolated_until[origin] = now + ISOLATE_S
-                await connection.aclose()
-            isolated = self._isolated_until.get(origin, 0.0) > now
-            found = None if isolated else next((c for c in live if c.has_capacity()), None)
-            if found is None:
-                found = await H2Connection.connect(
-                    origin, timeout=self._connect_timeout, ssl_context=self._ssl_context
-                )
-                live.append(found)
-        stream = await found.open_stream(method, path, headers, body=body, end=end, send_timeout=send_timeout)
-        if isolated or found.streams_opened >= self._requests_per_connection:
-            found.retire()  # it closes once its streams are done; the next stream opens another
-        return stream
-
-    async def aclose(self) -> None:
-        self._closed = True
-        connections = [c for group in self._connections.values() for c in group]
-        self._connections.clear()
-        for connection in connections:
-            await connection.aclose()

@@ -12,11 +12,11 @@ from typing import Any
 from awaken.errors import TerminalError
 from awaken.sdk.context import RestateDurableFuture
 from awaken.sdk.futures import DurableFuture
-from awaken.sdk.invocation import InvocationContext
+from awaken.sdk.journal_context import JournalContext
 
 
-def _context_of(futures: Sequence[RestateDurableFuture[Any]]) -> InvocationContext:
-    ctx: InvocationContext | None = None
+def _context_of(futures: Sequence[RestateDurableFuture[Any]]) -> JournalContext:
+    ctx: JournalContext | None = None
     for f in futures:
         if not isinstance(f, DurableFuture):
             raise TerminalError("all futures must be created by an awaken context")

@@ -21,8 +21,10 @@ from awaken.sdk.context import (
 from awaken.sdk.guards import replay_on_completion
 
 if TYPE_CHECKING:
-    from awaken.sdk.invocation import InvocationContext
+    from awaken.sdk.calls import CallActions
+    from awaken.sdk.journal_context import JournalContext
     from awaken.sdk.serde import Serde
+    from awaken.sdk.state import StateActions
 
 T = TypeVar("T")
 
@@ -57,7 +59,7 @@ class DurableFuture(RestateDurableFuture[T]):
 
     __slots__ = ("ctx", "decode", "index")
 
-    def __init__(self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any]) -> None:
+    def __init__(self, ctx: JournalContext, index: int, decode: Callable[[bytes], Any]) -> None:
         self.ctx = ctx
         self.index = index
         self.decode = decode
@@ -74,8 +76,10 @@ class SleepFuture(DurableFuture[None], RestateDurableSleepFuture):
 
 
 class CallFuture(DurableFuture[T], RestateDurableCallFuture[T]):
+    ctx: CallActions  # made by the context's calls, which can also cancel what they called
+
     def __init__(
-        self, ctx: InvocationContext, index: int, decode: Callable[[bytes], Any], invocation_id: str
+        self, ctx: CallActions, index: int, decode: Callable[[bytes], Any], invocation_id: str
     ) -> None:
         super().__init__(ctx, index, decode)
         self._invocation_id = invocation_id
@@ -88,7 +92,7 @@ class CallFuture(DurableFuture[T], RestateDurableCallFuture[T]):
 
 
 class SendHandleImpl(SendHandle):
-    def __init__(self, ctx: InvocationContext, invocation_id: str) -> None:
+    def __init__(self, ctx: CallActions, invocation_id: str) -> None:
         self._ctx = ctx
         self._invocation_id = invocation_id
 
@@ -120,7 +124,7 @@ class StateRead(Awaitable[T]):
 
     def __init__(
         self,
-        ctx: InvocationContext,
+        ctx: StateActions,
         index: int,
         name: str,
         decode: Callable[[bytes], Any],
@@ -154,7 +158,7 @@ class DurablePromiseImpl(DurablePromise[T]):
     GET_PROMISE (value, await), PEEK_PROMISE, COMPLETE_PROMISE (resolve, reject); the store
     answers them when they are written."""
 
-    def __init__(self, ctx: InvocationContext, name: str, serde: Serde[T]) -> None:
+    def __init__(self, ctx: JournalContext, name: str, serde: Serde[T]) -> None:
         super().__init__(name, serde)
         self._ctx = ctx
 
@@ -185,7 +189,7 @@ def _nothing(raw: bytes) -> None:
 class ScopedContextImpl(ScopedContext):
     """`ctx.scope(name)`: the context's calls and sends, carrying the scope."""
 
-    def __init__(self, ctx: InvocationContext, scope: str) -> None:
+    def __init__(self, ctx: CallActions, scope: str) -> None:
         self._ctx = ctx
         self._scope = scope
 

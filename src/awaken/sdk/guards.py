@@ -34,8 +34,17 @@ class ContextAttributeError(AttributeError):
 
 
 # Qualified names whose TypeErrors ("X.get() got an unexpected keyword argument") are misuse of
-# the context API by the handler, not a failure that a retry could fix.
-_CONTEXT_CLASSES = ("InvocationContext.", "ScopedContextImpl.", "DurablePromiseImpl.")
+# the context API by the handler, not a failure that a retry could fix. A TypeError names the class
+# that defines the method: the context's own and the parts it is made of (sdk/calls.py, sdk/state.py,
+# sdk/journal_context.py).
+_CONTEXT_CLASSES = (
+    "InvocationContext.",
+    "CallActions.",
+    "StateActions.",
+    "JournalContext.",
+    "ScopedContextImpl.",
+    "DurablePromiseImpl.",
+)
 
 
 def missing_attribute(name: str) -> AttributeError:
