@@ -30,11 +30,6 @@ PRAGMA query_only = 1
 -- The write connection never checkpoints: the writer's sync thread does (see writer.py).
 PRAGMA wal_autocheckpoint = 0
 
--- name: pragma_wal_size_limit
--- When the log restarts after a checkpoint, its file is cut back: its size then tells the frames
--- written since, which is what decides the next checkpoint (see sync.py).
-PRAGMA journal_size_limit = 0
-
 -- name: pragma_busy_timeout_none
 -- The write connection runs on the event loop: a locked database must not block it.
 PRAGMA busy_timeout = 0

@@ -9,6 +9,7 @@ import asyncio
 import os
 import queue
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,34 @@ WAL_FRAME_BYTES = 4096 + 24  # a page and its frame header (the default page siz
 
 Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or exception)
 SyncItem = tuple[int, list[Result]] | threading.Event | None  # a batch, a reset, the end
+
+
+# The WAL index (the `-shm` file, https://www.sqlite.org/walformat.html): its header's first copy
+# holds the version (3007000), an "initialized" byte and mxFrame, the last valid frame of the log;
+# the checkpoint information that follows the two copies starts with nBackfill, the frames already
+# copied into the database. Native byte order.
+_INDEX_VERSION = struct.Struct("=I")
+_INDEX_MX_FRAME = 16
+_INDEX_N_BACKFILL = 96
+_INDEX_HEADER_BYTES = 100
+
+
+def frames_to_checkpoint(wal_path: str) -> int:
+    """How many frames of the log are not in the database file yet. From the WAL index; if it
+    cannot be read as one, from the size of the WAL file (which never shrinks, so then every look
+    finds work, as before the index was read)."""
+    try:
+        with open(wal_path[: -len("-wal")] + "-shm", "rb") as index:
+            header = index.read(_INDEX_HEADER_BYTES)
+        if len(header) == _INDEX_HEADER_BYTES and header[12] == 1:
+            (version,) = _INDEX_VERSION.unpack_from(header, 0)
+            if version == 3007000:
+                last: int = _INDEX_VERSION.unpack_from(header, _INDEX_MX_FRAME)[0]
+                copied: int = _INDEX_VERSION.unpack_from(header, _INDEX_N_BACKFILL)[0]
+                return max(0, last - copied)
+    except OSError:
+        pass
+    return os.stat(wal_path).st_size // WAL_FRAME_BYTES
 
 
 class SyncSide:
@@ -119,7 +148,7 @@ class SyncSide:
             return
         try:
             wal = self._wal
-            if wal is None or os.stat(wal.path).st_size < self._checkpoint_frames * WAL_FRAME_BYTES:
+            if wal is None or frames_to_checkpoint(wal.path) < self._checkpoint_frames:
                 return
             if not wal.intact():
                 return  # a new connection would open another log: the store's recovery saves this one

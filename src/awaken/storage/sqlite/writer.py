@@ -22,10 +22,8 @@ OS crash or power cut may lose the last commits).
 
 Checkpoints. Automatic checkpoints are off on the write connection, because they fsync the
 database file and would stall the loop. The sync thread checkpoints (PASSIVE: it never blocks the
-writer) on a connection of its own once the WAL holds `checkpoint_frames` frames (the write
-connection cuts the WAL file back when the log restarts after a checkpoint, so that the file's size
-counts the frames since: left at its largest, it would call for a checkpoint, and an fsync of the
-database and of the restarted log, after every commit). Under constant
+writer) on a connection of its own once the WAL holds `checkpoint_frames` frames not yet copied
+(read from the WAL index, see sync.py). Under constant
 load a passive checkpoint never quite catches up with the writer, so past `restart_frames` it
 checkpoints in RESTART mode, which holds the write lock for the copy: the loop then finds the
 database busy and retries its flush a moment later instead of blocking.
@@ -167,7 +165,6 @@ class GroupCommitWriter(SyncSide):
                 raise StorageError(f"the writer needs a database in WAL mode, not {mode}")
             conn.execute(QUERIES["pragma_synchronous_normal"])
             conn.execute(QUERIES["pragma_no_autocheckpoint"])
-            conn.execute(QUERIES["pragma_wal_size_limit"])
             conn.execute(QUERIES["pragma_busy_timeout_none"])
             wal = WalFile(_database_path(conn) + "-wal")
             wal.open()
