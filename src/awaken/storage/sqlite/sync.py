@@ -36,13 +36,12 @@ _INDEX_N_BACKFILL = 96
 _INDEX_HEADER_BYTES = 100
 
 
-def frames_to_checkpoint(wal_path: str) -> int:
-    """How many frames of the log are not in the database file yet. From the WAL index; if it
-    cannot be read as one, from the size of the WAL file (which never shrinks, so then every look
-    finds work, as before the index was read)."""
+def frames_to_checkpoint(wal_path: str, index_fd: int) -> int:
+    """How many frames of the log are not in the database file yet. From the WAL index (open as
+    `index_fd`); if it cannot be read as one, from the size of the WAL file (which never shrinks,
+    so then every look finds work)."""
     try:
-        with open(wal_path[: -len("-wal")] + "-shm", "rb") as index:
-            header = index.read(_INDEX_HEADER_BYTES)
+        header = os.pread(index_fd, _INDEX_HEADER_BYTES, 0)
         if len(header) == _INDEX_HEADER_BYTES and header[12] == 1:
             (version,) = _INDEX_VERSION.unpack_from(header, 0)
             if version == 3007000:
@@ -65,6 +64,7 @@ class SyncSide:
     _loop: asyncio.AbstractEventLoop | None
     _connect: Callable[[], sqlite3.Connection]
     _checkpoint_conn: sqlite3.Connection | None
+    _index_fd: int | None  # the WAL index (-shm), read to tell when to checkpoint
     _checkpoint_frames: int
     _restart_frames: int
     _last_checkpoint: float
@@ -148,7 +148,11 @@ class SyncSide:
             return
         try:
             wal = self._wal
-            if wal is None or frames_to_checkpoint(wal.path) < self._checkpoint_frames:
+            if wal is None:
+                return
+            if self._index_fd is None:
+                self._index_fd = os.open(wal.path[: -len("-wal")] + "-shm", os.O_RDONLY)
+            if frames_to_checkpoint(wal.path, self._index_fd) < self._checkpoint_frames:
                 return
             if not wal.intact():
                 return  # a new connection would open another log: the store's recovery saves this one
@@ -180,3 +184,6 @@ class SyncSide:
         if self._checkpoint_conn is not None:
             self._checkpoint_conn.close()
             self._checkpoint_conn = None
+        if self._index_fd is not None:  # (the store may reopen the database: read it afresh)
+            os.close(self._index_fd)
+            self._index_fd = None

@@ -139,6 +139,7 @@ class GroupCommitWriter(SyncSide):
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
+        self._index_fd: int | None = None
         self._wal: WalFile | None = None
         self._last_checkpoint = 0.0
         self._last_checkpoint_poke = 0.0
