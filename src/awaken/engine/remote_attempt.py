@@ -255,12 +255,15 @@ class RemoteAttempt:
         while True:
             now = time.monotonic()
             wait = timeouts.read if ended_input else max(0.0, inactivity - (now - self._last_activity))
-            if self._write_at is not None:
-                wait = min(wait, max(0.0, self._write_at - now))
+            # When the pending write's time bounds the wait, a timeout is that time (the loop's
+            # timers run on a clock of their own, which may fire a little before this one).
+            write_at, write_first = self._write_at, False
+            if write_at is not None and write_at - now < wait:
+                wait, write_first = max(0.0, write_at - now), True
             try:
                 message = await self._stream.receive(wait)
             except DeploymentTimeout as exc:
-                if self._write_at is not None and time.monotonic() >= self._write_at:
+                if write_first:
                     await self._flush()  # what waited for a write has waited long enough
                     continue
                 if ended_input:
