@@ -62,6 +62,17 @@ log = logging.getLogger("awaken.engine")
 PENDING_WRITE_S = 0.1
 
 
+def receive_wait(now: float, silence: float, write_at: float | None) -> tuple[float, bool]:
+    """How long to wait for the SDK's next message: the silence allowed, or less if what waits
+    for a write is due first; and whether the write's time bounds the wait. A timeout of such a
+    wait is that time, without asking the clock again: the loop's timers run on a clock of their
+    own, which may fire a little before `time.monotonic()` reaches the deadline (taken for the
+    endpoint's silence, that failed request/response attempts)."""
+    if write_at is not None and write_at - now < silence:
+        return max(0.0, write_at - now), True
+    return silence, False
+
+
 class _Failed(Exception):
     """The attempt failed (the deployment's error, or ours): retried under the policy."""
 
@@ -253,13 +264,11 @@ class RemoteAttempt:
         ended_input = not self.bidi
         self._last_activity = time.monotonic()
         while True:
-            now = time.monotonic()
-            wait = timeouts.read if ended_input else max(0.0, inactivity - (now - self._last_activity))
-            # When the pending write's time bounds the wait, a timeout is that time (the loop's
-            # timers run on a clock of their own, which may fire a little before this one).
-            write_at, write_first = self._write_at, False
-            if write_at is not None and write_at - now < wait:
-                wait, write_first = max(0.0, write_at - now), True
+            if ended_input:
+                silence = timeouts.read
+            else:
+                silence = max(0.0, inactivity - (time.monotonic() - self._last_activity))
+            wait, write_first = receive_wait(time.monotonic(), silence, self._write_at)
             try:
                 message = await self._stream.receive(wait)
             except DeploymentTimeout as exc:
@@ -359,4 +368,4 @@ class RemoteAttempt:
         return result
 
 
-__all__ = ["RemoteAttempt"]
+__all__ = ["RemoteAttempt", "receive_wait"]
