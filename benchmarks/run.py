@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -120,12 +120,17 @@ class Server:
         raise RuntimeError("server did not start")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
+
+
+def stop_process(proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; the log file closed."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 async def pool(n: int, concurrency: int, job: Any) -> list[float]:

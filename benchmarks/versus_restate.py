@@ -35,7 +35,7 @@ import aiohttp
 from tests.protocol.rig import start_endpoint, stop_endpoint
 
 from benchmarks.protocol import MODES, Rig, awakeables, register, steps
-from benchmarks.run import ROOT, Server, free_ports
+from benchmarks.run import ROOT, Server, free_ports, stop_process
 
 BINARY = ROOT / "benchmarks/restate/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server"
 
@@ -76,12 +76,7 @@ class RestateServer:
         raise RuntimeError(f"Restate's server did not start: {Path(self.log.name).read_text()[-2000:]}")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 class RestateRig(Rig):

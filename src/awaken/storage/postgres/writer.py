@@ -212,6 +212,9 @@ class PgWriter:
         self._lingering: asyncio.TimerHandle | None = None
         self._lanes = [_Lane() for _ in range(lanes)]
         self._rtt_s: collections.deque[float] = collections.deque(maxlen=FAR_WINDOW)  # by connection
+        # Set when a round trip is measured (a new connection), read on every write:
+        self.far = False  # the round trips are long enough (a database across a network) to spread writes
+        self._usable = self._lanes[:NEAR_LANES]  # the lanes batches may use
         self._pending: list[_Write] = []
         self._starting = 0  # lanes woken that have not taken their share yet
         self._accepting = False
@@ -242,6 +245,8 @@ class PgWriter:
             await conn.fetchval("SELECT 1")
             best = min(best, time.monotonic() - started)
         self._rtt_s.append(best)
+        self.far = min(self._rtt_s) > FAR_RTT_S
+        self._usable = self._lanes if self.far else self._lanes[:NEAR_LANES]
 
     async def stop(self) -> None:
         """Stop accepting writes; what is queued is committed first."""
@@ -258,14 +263,6 @@ class PgWriter:
                     await asyncio.wait_for(conn.close(), 5)
                 except DRIVER_ERRORS:
                     conn.terminate()
-
-    @property
-    def far(self) -> bool:
-        """Whether writes take long enough (round trips to a far database) to spread them."""
-        return bool(self._rtt_s) and min(self._rtt_s) > FAR_RTT_S
-
-    def _usable_lanes(self) -> list[_Lane]:
-        return self._lanes if self.far else self._lanes[:NEAR_LANES]
 
     def submit(self, fn: Operation[Any], lock_key: str = "") -> asyncio.Future[Any]:
         if not self._accepting:
@@ -290,7 +287,7 @@ class PgWriter:
         return any(not (lane.idle or lane.waiting) for lane in self._lanes)
 
     def _free_lanes(self) -> int:
-        return sum(1 for lane in self._usable_lanes() if lane.idle or lane.waiting)
+        return sum(1 for lane in self._usable if lane.idle or lane.waiting)
 
     def _linger(self) -> None:
         if self._lingering is None:
@@ -303,7 +300,7 @@ class PgWriter:
 
     def _wake_lane(self) -> None:
         """Wake a parked lane (its transaction is begun already), else start an idle one."""
-        lanes = self._usable_lanes()
+        lanes = self._usable
         for lane in lanes:
             if lane.waiting:
                 self._starting += 1
