@@ -183,6 +183,24 @@ async def test_full_duplex_on_one_stream(server: Server, pool: H2Pool) -> None:
     await stream.aclose()
 
 
+async def test_send_nowait_sends_what_the_window_takes_and_leaves_the_rest_to_send(
+    server: Server, pool: H2Pool
+) -> None:
+    echo = await pool.open_stream(origin(server), "POST", "/echo", {})
+    assert echo.send_nowait(b"now")
+    assert await echo.receive(2.0) == b"now"  # it left with the turn's write
+    await echo.end()
+    assert not echo.send_nowait(b"after the end")
+    await echo.aclose()
+    stream = await pool.open_stream(origin(server), "POST", "/noread", {})
+    assert stream.send_nowait(b"x" * 1000)  # within the peer's window (64 KiB, never reopened)
+    assert not stream.send_nowait(b"y" * 70_000)  # more than one frame, more than the window
+    await stream.send(b"z" * 60_000, timeout=1.0)  # fills what is left but 4,532 bytes
+    assert not stream.send_nowait(b"w" * 5000)
+    with pytest.raises(DeploymentTimeout, match="flow-control window"):
+        await stream.send(b"w" * 5000, timeout=0.3)  # what `send_nowait` left: `send` waits
+
+
 async def test_flow_control_both_ways_with_a_large_body(server: Server, pool: H2Pool) -> None:
     """3 MiB through 1 MiB stream windows: sending waits for the server's window, echoes are
     acknowledged as we read them."""

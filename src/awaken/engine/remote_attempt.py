@@ -144,9 +144,12 @@ class RemoteAttempt:
     def _send(self, *messages: m.ProtocolMessage) -> None:
         if not self.bidi or self._stream is None:
             return
-        self._outbox.extend(messages)
         self._last_activity = time.monotonic()
-        if self._sending is None or self._sending.done():
+        idle = self._sending is None or self._sending.done()
+        if idle and not self._outbox and self._stream.send_nowait(*messages):
+            return  # the common case: no task needed
+        self._outbox.extend(messages)
+        if idle:
             self._sending = asyncio.get_running_loop().create_task(self._flush_outbox())
 
     async def _flush_outbox(self) -> None:

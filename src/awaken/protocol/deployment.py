@@ -124,6 +124,11 @@ class InvocationStream:
         """Push messages to the SDK (bidirectional mode only)."""
         raise DeploymentError("a request/response invocation takes no messages after its start", self.url)
 
+    def send_nowait(self, *messages: ProtocolMessage) -> bool:
+        """Push messages to the SDK now if that needs no waiting (bidirectional mode, room in the
+        flow-control window); False if `send` must do it."""
+        return False
+
     async def end_input(self) -> None:
         """Close our side of the stream (bidirectional mode; a no-op once closed)."""
 
@@ -188,6 +193,11 @@ class _H2Invocation(InvocationStream):
         if self.mode is not ProtocolMode.BIDI_STREAM:
             await super().send(*messages)
         await self._stream.send(encode_messages(messages), timeout=self._write_timeout)
+
+    def send_nowait(self, *messages: ProtocolMessage) -> bool:
+        if self.mode is not ProtocolMode.BIDI_STREAM:
+            return False
+        return self._stream.send_nowait(encode_messages(messages))
 
     async def end_input(self) -> None:
         with contextlib.suppress(DeploymentError):

@@ -41,10 +41,17 @@ from awaken.protocol.errors import (
 STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
 CONNECTION_WINDOW = 16 << 20
-_READ_SIZE = 1 << 16
 _WRITE_BUFFER_HIGH = 1 << 18  # bytes in the socket's buffer past which a writer waits for it to drain
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
 PING_TIMEOUT_S = 1.0  # a connection that does not acknowledge a PING within this is dead
+
+
+_EXPIRED = object()
+
+
+def _expire(waiter: asyncio.Future[object]) -> None:
+    if not waiter.done():
+        waiter.set_result(_EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,7 @@ class H2Stream:
         self._conn = connection
         self.stream_id = stream_id
         self.url = url
-        self._changed = asyncio.Event()
+        self._waiter: asyncio.Future[object] | None = None  # the caller's, while it waits
         self._status: int | None = None
         self._headers: list[tuple[str, str]] = []
         self._chunks: deque[tuple[bytes, int]] = deque()
@@ -86,20 +93,20 @@ class H2Stream:
             elif not key.startswith(":"):
                 fields.append((key, text))
         self._status, self._headers = status or 0, fields
-        self._changed.set()
+        self._wake()
 
     def _on_data(self, data: bytes, flow_length: int) -> None:
         self._chunks.append((data, flow_length))
-        self._changed.set()
+        self._wake()
 
     def _on_end(self) -> None:
         self._ended = True
-        self._changed.set()
+        self._wake()
 
     def _fail(self, error: DeploymentError) -> None:
         if self._error is None and not (self._ended and self._sent_end):
             self._error = error
-        self._changed.set()
+        self._wake()
 
     # --- caller side ---------------------------------------------------------------------------
 
@@ -107,12 +114,27 @@ class H2Stream:
     def finished(self) -> bool:
         return (self._ended and self._sent_end) or self._error is not None
 
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     async def _wait(self, timeout: float | None, what: str) -> None:
-        self._changed.clear()
+        """Until the reader reports something for this stream, or `timeout` seconds.
+
+        A bare future and a timer handle: `asyncio.wait_for` would wrap the wait in a task of
+        its own, and this wait happens for every message the SDK sends."""
+        loop = self._conn.loop
+        waiter = self._waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            raise DeploymentTimeout(f"no {what} within {timeout:.3g} s", self.url) from None
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+        if waiter.result() is _EXPIRED:
+            raise DeploymentTimeout(f"no {what} within {timeout:.3g} s", self.url)
 
     async def response_head(self, timeout: float | None = None) -> tuple[int, list[tuple[str, str]]]:
         """Status and headers of the response, waiting up to `timeout` seconds for them."""
@@ -129,7 +151,7 @@ class H2Stream:
         while True:
             if self._chunks:
                 data, flow_length = self._chunks.popleft()
-                await self._conn._acknowledge(self.stream_id, flow_length)
+                self._conn._acknowledge(self.stream_id, flow_length)
                 if data:
                     return data
                 continue
@@ -156,6 +178,23 @@ class H2Stream:
             view = view[size:]
         if end:
             await self.end()
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Send `data` at once if nothing needs waiting for (the peer's window has room for it
+        in one frame, no other writer waits for the socket); False if the caller must `send`."""
+        conn = self._conn
+        if self._error is not None or self._sent_end or conn._write_lock.locked():
+            return False
+        if conn._transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
+            return False
+        try:
+            if conn._send_window(self) < len(data):
+                return False
+            conn._h2.send_data(self.stream_id, data)
+        except (DeploymentError, h2.exceptions.H2Error):
+            return False  # `send` meets the same and reports it
+        conn._schedule_push()
+        return True
 
     async def end(self) -> None:
         """Close the request body (END_STREAM); the response may go on.
@@ -199,13 +238,69 @@ class H2Stream:
         self._conn._forget(self.stream_id)
 
 
-class H2Connection:
-    """One HTTP/2 connection to an origin, with a reader task dispatching frames to streams."""
+class _Socket(asyncio.Protocol):
+    """The transport's callbacks: bytes read go straight to the connection's h2 state machine
+    (no reader task to wake per read), and writers wait here while the socket's buffer is full."""
 
-    def __init__(self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self) -> None:
+        self.connection: H2Connection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._drained: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport
+
+    def data_received(self, data: bytes) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            connection._received(data)
+        except Exception as exc:  # h2 raised something other than a protocol error: a dead end
+            connection._die(f"cannot read the deployment's HTTP/2: {exc!r}")
+            if self.transport is not None:
+                self.transport.close()
+
+    def eof_received(self) -> bool:
+        if self.connection is not None:
+            self.connection._die("the deployment closed the connection")
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.connection is not None:
+            reason = f"connection lost: {exc}" if exc else "the deployment closed the connection"
+            self.connection._die(reason)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._drained is None or self._drained.done():
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    async def drain(self) -> None:
+        if self._drained is not None:
+            await asyncio.shield(self._drained)
+        if self.closed.done():
+            raise ConnectionResetError("connection lost")
+
+
+class H2Connection:
+    """One HTTP/2 connection to an origin; the socket's reads feed h2, whose events go to the
+    streams."""
+
+    def __init__(self, origin: Origin, socket: _Socket) -> None:
         self.origin = origin
-        self._reader = reader
-        self._writer = writer
+        self.loop = asyncio.get_running_loop()  # asked once: on Python 3.11 each ask is a getpid()
+        self._socket = socket
+        assert socket.transport is not None
+        self._transport: asyncio.Transport = socket.transport
+        socket.connection = self
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self._h2 = h2.connection.H2Connection(config)
         self._streams: dict[int, H2Stream] = {}
@@ -221,7 +316,6 @@ class H2Connection:
         self.deaf = False  # it stopped answering (no PING acknowledgement)
         self._checking: asyncio.Task[None] | None = None
         self._error: DeploymentError | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -232,15 +326,15 @@ class H2Connection:
         if origin.scheme == "https":
             context = ssl_context or ssl.create_default_context()
             context.set_alpn_protocols(["h2"])
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(origin.host, origin.port, ssl=context, limit=_READ_SIZE), timeout
-            )
+            async with asyncio.timeout(timeout):
+                _, socket = await loop.create_connection(_Socket, origin.host, origin.port, ssl=context)
         except TimeoutError:
             raise DeploymentUnreachable(f"connect timed out after {timeout:.3g} s", url) from None
         except (OSError, ssl.SSLError) as exc:
             raise DeploymentUnreachable(f"cannot connect: {exc}", url) from exc
-        self = cls(origin, reader, writer)
+        self = cls(origin, socket)
         self._h2.initiate_connection()
         self._h2.update_settings(
             {
@@ -252,9 +346,8 @@ class H2Connection:
         try:
             await self._flush()
         except DeploymentError:
-            writer.close()
+            self._transport.close()
             raise
-        self._task = asyncio.create_task(self._read_loop(), name=f"h2 reader {url}")
         return self
 
     @property
@@ -356,7 +449,7 @@ class H2Connection:
         except TimeoutError:
             self.deaf = True
             self._die(f"the deployment acknowledged no PING within {timeout:.3g} s")
-            self._writer.close()
+            self._transport.close()
         except (DeploymentError, h2.exceptions.H2Error):
             pass  # the connection failed already
         finally:
@@ -371,13 +464,8 @@ class H2Connection:
                     self._h2.close_connection()
                     self._push()
         self._die("the connection was closed locally")
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+        self._transport.close()
+        await asyncio.shield(self._socket.closed)
 
     # --- internals used by streams ---------------------------------------------------------------
 
@@ -388,26 +476,28 @@ class H2Connection:
         cost more than the HTTP/2 framing itself under load."""
         if self._error is not None:
             raise self._error
-        if not self._push_due:
-            self._push_due = True
-            asyncio.get_running_loop().call_soon(self._push)
-        transport = self._writer.transport
-        if transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
+        self._schedule_push()
+        if self._transport.get_write_buffer_size() > _WRITE_BUFFER_HIGH:
             self._push()
             try:
-                await self._writer.drain()
+                await self._socket.drain()
             except (OSError, RuntimeError) as exc:
                 self._die(f"write failed: {exc}")
                 raise ConnectionClosed(f"write failed: {exc}", self.url) from exc
+
+    def _schedule_push(self) -> None:
+        if not self._push_due and self._error is None:
+            self._push_due = True
+            self.loop.call_soon(self._push)
 
     def _push(self) -> None:
         """Write what h2 has queued (a failure fails the connection's streams)."""
         self._push_due = False
         data = self._h2.data_to_send()
-        if not data or self._writer.is_closing():
+        if not data or self._transport.is_closing():
             return
         try:
-            self._writer.write(data)
+            self._transport.write(data)
         except (OSError, RuntimeError) as exc:
             self._die(f"write failed: {exc}")
 
@@ -449,14 +539,14 @@ class H2Connection:
                 raise stream._error or ConnectionClosed("stream closed", stream.url) from exc
             await self._write_locked()
 
-    async def _acknowledge(self, stream_id: int, flow_length: int) -> None:
+    def _acknowledge(self, stream_id: int, flow_length: int) -> None:
+        """Give `flow_length` bytes of receive window back (h2 queues a WINDOW_UPDATE only once
+        enough is consumed); what it queues leaves with this turn's write."""
         if flow_length <= 0 or not self.usable:
             return
-        async with self._write_lock:
-            with contextlib.suppress(h2.exceptions.H2Error):
-                self._h2.acknowledge_received_data(flow_length, stream_id)
-            with contextlib.suppress(DeploymentError):
-                await self._write_locked()
+        with contextlib.suppress(h2.exceptions.H2Error):
+            self._h2.acknowledge_received_data(flow_length, stream_id)
+        self._schedule_push()
 
     async def _reset(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
         if not self.usable:
@@ -482,30 +572,23 @@ class H2Connection:
             self._error = ConnectionClosed(reason, self.url)
         self._fail_streams(reason)
 
-    async def _read_loop(self) -> None:
+    def _received(self, data: bytes) -> None:
+        """Bytes from the socket: h2's events go to the streams; what h2 queued in answer
+        (settings acknowledgements, pings, window updates) leaves with this turn's write."""
+        if self._error is not None:
+            return
         try:
-            while True:
-                data = await self._reader.read(_READ_SIZE)
-                if not data:
-                    self._die("the deployment closed the connection")
-                    return
-                try:
-                    events = self._h2.receive_data(data)
-                except h2.exceptions.ProtocolError as exc:
-                    self._die(f"HTTP/2 protocol error from the deployment: {exc}")
-                    self._push()  # the GOAWAY h2 queued
-                    return
-                for event in events:
-                    self._dispatch(event)
-                await self._flush()  # settings acks, pings, window updates
-                if self._error is not None:
-                    return
-        except (OSError, ssl.SSLError) as exc:
-            self._die(f"connection lost: {exc}")
-        except DeploymentError as exc:
-            self._die(str(exc.args[0]) if exc.args else "connection lost")
-        finally:
-            self._writer.close()
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._die(f"HTTP/2 protocol error from the deployment: {exc}")
+            self._push()  # the GOAWAY h2 queued
+            self._transport.close()
+            return
+        for event in events:
+            self._dispatch(event)
+        self._schedule_push()
+        if self._error is not None:
+            self._transport.close()
 
     def _dispatch(self, event: h2.events.Event) -> None:
         match event:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -139,6 +140,8 @@ class _Info:
     oneofs: list[tuple[str, Oneof]]
     flags: list[tuple[str, int]]
     pb_class: type[PbMessage] | None = None
+    to_pb: Callable[[Any], PbMessage] | None = None
+    from_pb: Callable[[Any], Any] | None = None
 
 
 _REGISTRY: dict[type, _Info] = {}
@@ -231,6 +234,7 @@ def seal() -> None:
     for info in _REGISTRY.values():
         descriptor = pool.FindMessageTypeByName(f"{_PACKAGE}.{info.cls.__name__}")
         info.pb_class = message_factory.GetMessageClass(descriptor)
+    _compile_converters()
     _sealed = True
 
 
@@ -246,29 +250,6 @@ def _alt_for(one: Oneof, value: object) -> WireField:
     raise MessageEncodeError(f"{type(value).__name__} is not an alternative of this oneof")
 
 
-def _to_pb(obj: object) -> PbMessage:
-    info = _REGISTRY[type(obj)]
-    kwargs: dict[str, Any] = {}
-    for wf in info.fields:
-        value = getattr(obj, wf.name)
-        if wf.repeated:
-            if value:
-                kwargs[wf.name] = [_to_pb(v) for v in value] if wf.kind is Kind.MESSAGE else list(value)
-        elif value is None:
-            continue
-        elif wf.kind is Kind.MESSAGE:
-            kwargs[wf.name] = _to_pb(value)
-        elif wf.optional or value:
-            kwargs[wf.name] = value
-    for oneof_name, one in info.oneofs:
-        value = getattr(obj, oneof_name)
-        if value is not None:
-            wf = _alt_for(one, value)
-            kwargs[wf.name] = _to_pb(value) if wf.kind is Kind.MESSAGE else value
-    assert info.pb_class is not None
-    return info.pb_class(**kwargs)
-
-
 def _enum_value(enum_cls: type[enum.IntEnum], raw: int) -> int:
     try:
         return enum_cls(raw)
@@ -276,39 +257,114 @@ def _enum_value(enum_cls: type[enum.IntEnum], raw: int) -> int:
         return raw
 
 
-def _from_pb(cls: type[T], pb: Any) -> T:
-    info = _REGISTRY[cls]
-    kwargs: dict[str, Any] = {}
+# -- converters, generated per class at seal() ---------------------------------------------------
+#
+# Each registered class gets two functions written out field by field (as `dataclasses` writes
+# `__init__`): `to_<Name>(obj)` builds the protobuf message, `from_<Name>(pb)` the dataclass. A
+# loop over the field descriptions, deciding each field's kind on every message, cost several
+# times more, and every message the SDKs exchange with the runtime goes through one of them.
+
+
+def _oneof_encoder(one: Oneof, ns: dict[str, Any]) -> Callable[[object], tuple[str, Any]]:
+    """(field name, protobuf value) of the alternative a oneof's value is."""
+    by_type: dict[type, tuple[str, Callable[[Any], Any] | None]] = {}
+    for wf in one.alternatives:
+        if wf.kind is Kind.MESSAGE:
+            by_type[_resolve(wf.target)] = (wf.name, None)
+        elif _PY_TYPES.get(wf.kind) is not None:
+            by_type.setdefault(_PY_TYPES[wf.kind], (wf.name, None))
+
+    def encode(value: object) -> tuple[str, Any]:
+        found = by_type.get(type(value))
+        name = found[0] if found is not None else _alt_for(one, value).name
+        target = type(value)
+        return name, ns[f"to_{target.__name__}"](value) if target in _REGISTRY else value
+
+    return encode
+
+
+def _oneof_decoder(one: Oneof, ns: dict[str, Any]) -> Callable[[Any, str], Any]:
+    """The dataclass value of the alternative `which` that a protobuf message holds."""
+    messages = {wf.name: _resolve(wf.target).__name__ for wf in one.alternatives if wf.kind is Kind.MESSAGE}
+
+    def decode(pb: Any, which: str) -> Any:
+        value = getattr(pb, which)
+        target = messages.get(which)
+        return ns[f"from_{target}"](value) if target is not None else value
+
+    return decode
+
+
+def _write_converters(info: _Info, ns: dict[str, Any]) -> tuple[str, str]:
+    name = info.cls.__name__
+    ns[f"cls_{name}"] = info.cls
+    ns[f"pb_{name}"] = info.pb_class
+    enc = [f"def to_{name}(obj):", "    kw = {}"]
+    dec = [f"def from_{name}(pb):", "    has = pb.HasField"]
+    args = []
     for wf in info.fields:
-        name = wf.name
+        f = wf.name
+        target = _resolve(wf.target).__name__ if wf.kind is Kind.MESSAGE else None
+        enc.append(f"    v = obj.{f}")
         if wf.repeated:
-            raw = getattr(pb, name)
-            if wf.kind is Kind.MESSAGE:
-                target = _resolve(wf.target)
-                kwargs[name] = tuple(_from_pb(target, v) for v in raw)
+            if target is not None:
+                enc.append(f"    if v: kw[{f!r}] = [to_{target}(x) for x in v]")
+                args.append(f"{f}=tuple([from_{target}(x) for x in pb.{f}])")
             else:
-                kwargs[name] = tuple(raw)
+                enc.append(f"    if v: kw[{f!r}] = list(v)")
+                args.append(f"{f}=tuple(pb.{f})")
+        elif target is not None:
+            enc.append(f"    if v is not None: kw[{f!r}] = to_{target}(v)")
+            args.append(f"{f}=from_{target}(pb.{f}) if has({f!r}) else None")
         elif wf.optional:
-            if not pb.HasField(name):
-                kwargs[name] = None
-            elif wf.kind is Kind.MESSAGE:
-                kwargs[name] = _from_pb(_resolve(wf.target), getattr(pb, name))
-            else:
-                kwargs[name] = getattr(pb, name)
+            enc.append(f"    if v is not None: kw[{f!r}] = v")
+            args.append(f"{f}=pb.{f} if has({f!r}) else None")
         elif wf.kind is Kind.ENUM:
             assert isinstance(wf.target, type)
-            kwargs[name] = _enum_value(wf.target, getattr(pb, name))
+            ns[f"enum_{name}_{f}"] = wf.target
+            enc.append(f"    if v: kw[{f!r}] = v")
+            args.append(f"{f}=enum_value(enum_{name}_{f}, pb.{f})")
         else:
-            kwargs[name] = getattr(pb, name)
+            enc.append(f"    if v: kw[{f!r}] = v")
+            args.append(f"{f}=pb.{f}")
     for oneof_name, one in info.oneofs:
-        which = pb.WhichOneof(oneof_name)
-        if which is None:
-            kwargs[oneof_name] = None
-            continue
-        wf = next(a for a in one.alternatives if a.name == which)
-        value = getattr(pb, which)
-        kwargs[oneof_name] = _from_pb(_resolve(wf.target), value) if wf.kind is Kind.MESSAGE else value
-    return cls(**kwargs)
+        ns[f"oneof_enc_{name}_{oneof_name}"] = _oneof_encoder(one, ns)
+        ns[f"oneof_dec_{name}_{oneof_name}"] = _oneof_decoder(one, ns)
+        enc.append(f"    v = obj.{oneof_name}")
+        enc.append("    if v is not None:")
+        enc.append(f"        k, v = oneof_enc_{name}_{oneof_name}(v)")
+        enc.append("        kw[k] = v")
+        dec.append(f"    which_{oneof_name} = pb.WhichOneof({oneof_name!r})")
+        args.append(
+            f"{oneof_name}=None if which_{oneof_name} is None "
+            f"else oneof_dec_{name}_{oneof_name}(pb, which_{oneof_name})"
+        )
+    enc.append(f"    return pb_{name}(**kw)")
+    dec.append(f"    return cls_{name}(" + ", ".join(args) + ")")
+    return "\n".join(enc), "\n".join(dec)
+
+
+def _compile_converters() -> None:
+    ns: dict[str, Any] = {"enum_value": _enum_value}
+    source: list[str] = []
+    for info in _REGISTRY.values():
+        source.extend(_write_converters(info, ns))
+    exec(compile("\n\n".join(source), "<awaken.protocol.schema converters>", "exec"), ns)
+    for info in _REGISTRY.values():
+        info.to_pb = ns[f"to_{info.cls.__name__}"]
+        info.from_pb = ns[f"from_{info.cls.__name__}"]
+
+
+def _to_pb(obj: object) -> PbMessage:
+    to_pb = _REGISTRY[type(obj)].to_pb
+    assert to_pb is not None
+    return to_pb(obj)
+
+
+def _from_pb(cls: type[T], pb: Any) -> T:
+    from_pb = _REGISTRY[cls].from_pb
+    assert from_pb is not None
+    return from_pb(pb)  # type: ignore[no-any-return]
 
 
 def encode_payload(obj: object) -> bytes:

@@ -21,6 +21,18 @@ from awaken.storage.sql import load_queries
 T = TypeVar("T")
 
 QUERIES: dict[str, str] = load_queries("awaken.storage.sqlite")
+
+# Python's sqlite3 binds int, float, str and bytearray parameters directly; any other value
+# (bytes, None and bool among them: ids, payloads, NULLs, flags) first goes through its adapter
+# lookup, which ends in two failed attribute lookups that each build an AttributeError message.
+# Every write binds dozens of such values: registered adapters that return what would be bound
+# anyway (C functions, so that the call is cheap: bytes as they are, None for None, int for bool)
+# take the short path. Measured: 3.5% of the server's instructions per invocation of a remote
+# 1-step handler.
+_NOTHING: dict[object, None] = {}
+sqlite3.register_adapter(bytes, bytes.__bytes__)
+sqlite3.register_adapter(type(None), _NOTHING.get)
+sqlite3.register_adapter(bool, int)
 # Parameters bound as JSON text (lists, read with json_each), by query.
 _LIST_PARAMS: dict[str, tuple[str, ...]] = {
     name: tuple(re.findall(r"json_each\(:([a-z_][a-z0-9_]*)\)", sql)) for name, sql in QUERIES.items()
