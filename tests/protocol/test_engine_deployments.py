@@ -55,6 +55,21 @@ async def test_bad_registrations_get_clear_errors() -> None:
             ({"uri": "http://127.0.0.1:9"}, 400, "cannot discover the deployment"),
             ({"arn": "arn:aws:lambda:eu-central-1:1:function:f"}, 400, "Lambda ARNs are not supported"),
         ]
+        bad_headers = [
+            ({"x api key": "k"}, "'x api key' is not a header name"),
+            ({"Content-Type": "text/plain"}, "'Content-Type' is set by awaken itself"),
+            ({"Connection": "close"}, "'Connection' is set by awaken itself"),
+            ({"X-Restate-JWT-V1": "forged"}, "'X-Restate-JWT-V1' is set by awaken itself"),
+            ({"x-key": "a", "X-Key": "b"}, "'X-Key' is given twice"),
+            ({"x-key": "a\r\nx-injected: 1"}, "the value of 'x-key' is not printable ASCII"),
+            (
+                {"x-key": " padded"},
+                "the value of 'x-key' is not printable ASCII without surrounding whitespace",
+            ),
+        ]
+        for headers, text in bad_headers:
+            body = {"uri": "http://127.0.0.1:9", "additional_headers": headers}
+            cases.append((body, 400, f"Invalid field 'additional_headers': {text}"))
         for body, status, text in cases:
             r = await awaken.admin.post("/deployments", json=body)
             assert r.status_code == status and text in r.json()["message"], (body, r.text)

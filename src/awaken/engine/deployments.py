@@ -36,6 +36,7 @@ from awaken.protocol import (
     negotiate,
     parse_manifest,
 )
+from awaken.protocol.deployment import header_problem
 from awaken.protocol.manifest import HandlerManifest, HandlerType, ServiceManifest, ServiceType
 from awaken.sdk.service import (
     HandlerDescriptor,
@@ -258,6 +259,9 @@ class Deployments:
         """Discover and register the deployment at `uri`. BadRequest (a deployment that cannot
         be discovered or speaks no version of ours), Conflict (changes, unless `force`)."""
         headers = dict(additional_headers or {})
+        problem = header_problem(headers)
+        if problem is not None:
+            raise BadRequest(f"Invalid field 'additional_headers': {problem}")
         try:
             discovery = await self._discover(uri, use_http_11, headers)
         except (DeploymentError, ManifestError) as exc:

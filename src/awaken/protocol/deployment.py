@@ -18,6 +18,7 @@ signed with the configured `RequestSigner` (or marked unsigned).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,38 @@ class Discovery:
     manifest_version: int
     http_version: HttpVersion
     server: str | None  # the SDK's x-restate-server header, e.g. "restate-sdk-typescript/1.17.2"
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Set by the client for every request (the protocol's content type, the request identity) or by
+# HTTP itself (connection-specific fields, which HTTP/2 forbids).
+RESERVED_HEADERS = frozenset(
+    {
+        "accept", "content-type", "content-length", "host", "connection", "keep-alive",
+        "proxy-connection", "transfer-encoding", "upgrade", "te", "x-restate-signature-scheme",
+        "x-restate-jwt-v1",
+    }
+)  # fmt: skip
+
+
+def header_problem(headers: Mapping[str, str]) -> str | None:
+    """Why `headers` cannot be sent with each request to a deployment, or None if they can: a
+    name must be an HTTP token, not set by the client itself and not given twice (in any case); a
+    value printable ASCII without surrounding whitespace."""
+    seen: set[str] = set()
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            return f"{name!r} is not a header name"
+        lower = name.lower()
+        if lower in RESERVED_HEADERS:
+            return f"{name!r} is set by awaken itself"
+        if lower in seen:
+            return f"{name!r} is given twice"
+        seen.add(lower)
+        if not _FIELD_VALUE.fullmatch(value) or value != value.strip(" \t"):
+            return f"the value of {name!r} is not printable ASCII without surrounding whitespace"
+    return None
 
 
 def _split(url: str) -> tuple[Origin, str]:

@@ -301,7 +301,15 @@ class H2Connection:
         assert socket.transport is not None
         self._transport: asyncio.Transport = socket.transport
         socket.connection = self
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # Our own request headers are built valid (lower-case names, no connection-specific
+        # fields): h2 need not check and normalize them again on every request. What the peer
+        # sends is still validated.
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self._h2 = h2.connection.H2Connection(config)
         self._streams: dict[int, H2Stream] = {}
         self.retired = False  # no new streams: it closes when its last stream is released
@@ -370,7 +378,7 @@ class H2Connection:
         return (
             self.usable
             and not self.retired
-            and self._h2.open_outbound_streams < limit
+            and len(self._streams) < limit  # h2's own count walks every stream
             and self._h2.highest_outbound_stream_id < 2**31 - 64
         )
 
