@@ -368,13 +368,21 @@ class Store(Protocol):
         """Why the store cannot write now (disk full, locked, ...): the health endpoints answer
         503 with it; None when it writes."""
 
-    async def create_invocation(self, new: NewInvocation) -> CreateResult:
+    async def create_invocation(self, new: NewInvocation, *, durable: bool = True) -> CreateResult:
         """Insert an invocation unless one with this id exists (then return it, created=False).
 
         A due, non-exclusive invocation is claimed at once. An exclusive one is claimed if its
         (service, key) lock is free, else queued `pending` in arrival order. A delayed one is
         `scheduled` with a START timer.
+
+        `durable=False`: the result may come once the insert is committed, before it is on disk,
+        for a caller that acknowledges nothing until a later durable write of this store (which
+        makes every earlier commit durable with it). What the result read from another
+        invocation (an outcome) may be as fresh: `settled()` before showing it.
         """
+
+    async def settled(self) -> None:
+        """Once every write committed so far is on disk."""
 
     async def commit(self, progress: Progress) -> ProgressResult:
         """Apply one step of a running attempt atomically (see Progress).

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from awaken.errors import StorageError
+from awaken.storage.sqlite import writer as writer_module
 from awaken.storage.sqlite.writer import GroupCommitWriter
 
 
@@ -356,5 +357,69 @@ async def test_store_reads_do_not_show_commits_before_they_are_on_disk(db_path: 
         record = await read
         assert record is not None and record.id == "inv-slow"
         assert (await create).created
+    finally:
+        await store.close()
+
+
+async def test_an_early_write_resolves_at_commit_and_the_next_durable_one_covers_it(
+    writer: GroupCommitWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "EARLY_SYNC_S", 30.0)  # no timer within the test
+    assert await writer.submit(insert(1), early=True) == 1  # committed, not synced, not queued
+    assert writer.stats()["syncs"] == 0 and writer._queued_seq < writer._committed_seq
+    assert await writer.submit(insert(2)) == 1
+    assert writer.stats()["syncs"] == 1  # one fsync made both durable
+    assert writer.durable_barrier() is None
+    assert not writer._early  # nothing kept of the early write once it ran
+
+
+async def test_an_early_write_alone_is_synced_soon_and_at_once_for_a_reader(
+    writer: GroupCommitWriter,
+) -> None:
+    await writer.submit(insert(1), early=True)
+    await wait_until(lambda: writer.stats()["syncs"] == 1)  # nobody asked: the timer did
+    assert writer.durable_barrier() is None
+    release = hold_fsync(writer)
+    await writer.submit(insert(2), early=True)
+    barrier = writer.durable_barrier()  # a reader saw it: it is synced now, not after the timer
+    assert barrier is not None
+    await asyncio.sleep(0.005)
+    assert not barrier.done()  # the fsync is held
+    release.set()
+    await asyncio.wait_for(barrier, 2.0)
+    assert writer.stats()["syncs"] == 2
+
+
+async def test_early_writes_that_fail_or_are_cancelled_are_forgotten(writer: GroupCommitWriter) -> None:
+    def fail(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("no")
+
+    cancelled = writer.submit(insert(1), early=True)
+    cancelled.cancel()
+    with pytest.raises(StorageError):
+        await writer.submit(fail, early=True)
+    assert await writer.submit(insert(2)) == 1
+    assert not writer._early
+
+
+async def test_a_call_does_not_wait_for_the_fsync_of_its_creation(db_path: str) -> None:
+    """`create_invocation(durable=False)` answers at commit; `settled()` waits for the disk."""
+    from awaken.storage.protocol import NewInvocation
+    from awaken.storage.sqlite import SqliteStore
+
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        writer = store._writer
+        assert writer is not None
+        release = hold_fsync(writer)
+        new = NewInvocation("inv-early", "S", "h", None, False, b"1", {}, 1_000, 60_000)
+        assert (await store.create_invocation(new, durable=False)).created
+        settled = asyncio.ensure_future(store.settled())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not settled.done()
+        release.set()
+        await settled
     finally:
         await store.close()

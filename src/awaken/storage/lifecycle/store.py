@@ -67,10 +67,16 @@ class LifecycleStore:
     orders_writes = False
 
     # -- what a dialect supplies -----------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
+    async def _write(
+        self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False, early: bool = False
+    ) -> T:
         """Run `fn` in a write transaction. `heavy`: it stores megabytes (a dialect may run it
-        off the event loop)."""
+        off the event loop). `early`: the result may come once committed, before it is on disk
+        (a dialect whose commits are durable ignores it)."""
         raise NotImplementedError
+
+    async def settled(self) -> None:
+        """Once every write committed so far is on disk (at once where commits are durable)."""
 
     async def _read(self, fn: Operation[T]) -> T:
         raise NotImplementedError
@@ -87,7 +93,7 @@ class LifecycleStore:
         return None  # a dialect that can tell overrides it
 
     # -- writes ------------------------------------------------------------------------------------
-    async def create_invocation(self, new: NewInvocation) -> CreateResult:
+    async def create_invocation(self, new: NewInvocation, *, durable: bool = True) -> CreateResult:
         async def run(op: Op) -> CreateResult:
             result = await invocations.create(op, new)
             effects = op.finish(result.effects)
@@ -95,7 +101,8 @@ class LifecycleStore:
                 result if effects is result.effects else CreateResult(result.record, result.created, effects)
             )
 
-        return await self._write(run, new.id, heavy=len(new.input) >= HEAVY_WRITE_BYTES)
+        heavy = len(new.input) >= HEAVY_WRITE_BYTES
+        return await self._write(run, new.id, heavy=heavy, early=not durable)
 
     async def commit(self, progress: Progress) -> ProgressResult:
         return await self._write(lambda op: commit.commit(op, progress), progress.invocation_id)

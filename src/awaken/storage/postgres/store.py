@@ -180,7 +180,9 @@ class PostgresStore(LifecycleStore):
         return self._writer.stats()
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
+    async def _write(
+        self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False, early: bool = False
+    ) -> T:
         if not self._open:
             raise StorageError("the store is not open")
         result: T = await self._writer.submit(fn, lock_key)

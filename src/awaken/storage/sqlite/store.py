@@ -334,15 +334,23 @@ class SqliteStore(LifecycleStore):
         return {**writer.stats(), "recoveries": self.recoveries}
 
     # -- plumbing --------------------------------------------------------------------------------
-    async def _write(self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False) -> T:
+    async def _write(
+        self, fn: Operation[T], lock_key: str = "", *, heavy: bool = False, early: bool = False
+    ) -> T:
         writer = self._writer
         if writer is None:
             raise StorageError("the store is not open")
         node, lease_ms = self.node_id, self.lease_ms
         result: T = await writer.submit(
-            lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))), heavy=heavy
+            lambda conn: run_to_end(fn(Op(SqliteTx(conn, node, lease_ms)))), heavy=heavy, early=early
         )
         return result
+
+    async def settled(self) -> None:
+        writer = self._writer
+        barrier = None if writer is None else writer.durable_barrier()
+        if barrier is not None:
+            await barrier
 
     async def _in_reader(self, fn: Callable[[], T]) -> T:
         if self._reader is None:

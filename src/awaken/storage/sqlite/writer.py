@@ -64,6 +64,7 @@ _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or excep
 
 BUSY_RETRY_S = 0.002  # the database is locked (a RESTART checkpoint, another process): retry
 BUSY_TIMEOUT_S = 2.0  # ... for this long by default, then fail the writes (503) until it is released
+EARLY_SYNC_S = 0.02  # a batch of early writes alone is synced after this, unless a later fsync covers it
 BATCH_SIZE_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)  # histogram of writes per batch
 
 
@@ -129,12 +130,15 @@ class GroupCommitWriter(SyncSide):
         self._unsaved: list[_Result] = []  # committed into a WAL file no longer at its path
         self._unsaved_upto = 0
         self._heavy: set[asyncio.Future[Any]] = set()  # futures of heavy writes not yet run
+        self._early: set[asyncio.Future[Any]] = set()  # futures resolved at commit, not yet run
         self._offloaded: asyncio.Future[Any] | None = None  # a batch running on the offload thread
         self._offload_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-offload")
         # (batch number, results) of committed batches for the sync thread; an Event asks it to
         # close its side (and is set when done); None stops it
         self._sync_queue: queue.SimpleQueue[SyncItem] = queue.SimpleQueue()
         self._committed_seq = 0  # batches committed so far (on the loop)
+        self._queued_seq = 0  # ... of which handed to the sync thread
+        self._early_sync: asyncio.TimerHandle | None = None  # syncs early batches nobody covered
         self._synced_seq = 0  # ... of which on disk
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
@@ -202,6 +206,7 @@ class GroupCommitWriter(SyncSide):
             leftovers, self._pending = self._pending, []
             closed = StorageError("the store is closed")
             _resolve([(future, False, closed) for _, future in leftovers])
+        self._sync_committed()
         self._sync_queue.put(None)
 
     def is_alive(self) -> bool:
@@ -219,10 +224,12 @@ class GroupCommitWriter(SyncSide):
         self._offload_thread.shutdown(wait=False)
 
     # -- caller side ---------------------------------------------------------------------------
-    def submit(self, fn: WriteFn, *, heavy: bool = False) -> asyncio.Future[Any]:
+    def submit(self, fn: WriteFn, *, heavy: bool = False, early: bool = False) -> asyncio.Future[Any]:
         """Queue a write; the returned future resolves once its transaction is committed (and
         synced, if durable). Call it on the loop that started the writer. A `heavy` write (one
-        that stores megabytes) runs with its batch on a thread of its own, off the loop."""
+        that stores megabytes) runs with its batch on a thread of its own, off the loop. An
+        `early` one resolves at COMMIT even if durable: its fsync still comes, and covers it,
+        but nobody waits for it (a failed fsync then fails the writes after it, not this one)."""
         if not self._accepting:
             raise StorageError("the store is closed")
         if self.suspended:
@@ -235,6 +242,8 @@ class GroupCommitWriter(SyncSide):
         self._pending.append((fn, future))
         if heavy:
             self._heavy.add(future)
+        if early and self._durable:
+            self._early.add(future)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
@@ -247,6 +256,7 @@ class GroupCommitWriter(SyncSide):
         if self.suspended and self._pending:  # recovering: fail fast, the store says why
             refused, self._pending = self._pending, []
             err = StorageError(f"the store is unavailable: {self.problem}")
+            self._early.difference_update(future for _, future in refused)
             _resolve([(future, False, err) for _, future in refused])
             return
         if conn is None or not self._pending or self._offloaded is not None:
@@ -256,6 +266,7 @@ class GroupCommitWriter(SyncSide):
         for op in batch:
             if op[1].cancelled():
                 self.ops_skipped += 1
+                self._early.discard(op[1])
             else:
                 ops.append(op)
         if self._heavy and self._offload(conn, ops):
@@ -374,7 +385,18 @@ class GroupCommitWriter(SyncSide):
         self._ops_in_batches += len(results)
         self._committed_seq += 1
         if self._durable:
-            self._sync_queue.put((self._committed_seq, results))
+            if self._early:
+                early = [result for result in results if result[0] in self._early]
+                self._early.difference_update(future for future, _, _ in early)
+                _resolve(early)
+                if len(early) == len(results):
+                    # Nobody waits for this batch's fsync: the next batch's covers it (the WAL is
+                    # synced whole), or the timer's if none comes soon; a reader asks at once.
+                    if self._early_sync is None:
+                        assert self._loop is not None
+                        self._early_sync = self._loop.call_later(EARLY_SYNC_S, self._sync_committed)
+                    return
+            self._queue_sync(results)
         elif self._wal is not None and not self._wal.intact():
             self._wal_lost(self._committed_seq, results)
         else:
@@ -385,6 +407,18 @@ class GroupCommitWriter(SyncSide):
                 self._last_checkpoint_poke = now  # wake the sync thread to checkpoint, not per batch
                 self._sync_queue.put((self._committed_seq, []))
 
+    def _queue_sync(self, results: list[_Result]) -> None:
+        self._sync_queue.put((self._committed_seq, results))
+        self._queued_seq = self._committed_seq
+
+    def _sync_committed(self) -> None:
+        """Have every batch committed so far synced (early ones that no later fsync covered)."""
+        if self._early_sync is not None:
+            self._early_sync.cancel()
+            self._early_sync = None
+        if self._durable and self._queued_seq < self._committed_seq:
+            self._queue_sync([])
+
     def durable_barrier(self) -> asyncio.Future[None] | None:
         """None if every transaction committed so far is on disk; else a future that resolves
         when it is. A read that may have seen a commit awaits it before answering, so that
@@ -394,6 +428,7 @@ class GroupCommitWriter(SyncSide):
             return None
         if self._broken is not None:
             raise self._broken
+        self._sync_committed()
         assert self._loop is not None
         future: asyncio.Future[None] = self._loop.create_future()
         self._durable_waiters.append((seq, future))
@@ -495,6 +530,7 @@ class GroupCommitWriter(SyncSide):
             pass
         self.batches_failed += 1
         self.ops_failed += len(ops)
+        self._early.difference_update(future for _, future in ops)
         results: list[_Result] = []
         for _, future in ops:
             err = StorageError(f"the write transaction failed: {exc}")
@@ -556,6 +592,7 @@ class GroupCommitWriter(SyncSide):
         """Suspended: the sync thread closes its connection and has synced what was queued; the
         write connection is handed over (to be closed)."""
         if self.is_alive():
+            self._sync_committed()
             done = threading.Event()
             self._sync_queue.put(done)
             while not done.is_set():
