@@ -340,6 +340,73 @@ async def test_a_huge_response_head_is_refused(client: DeploymentClient) -> None
             await _attempt(client, server.url)
 
 
+async def test_a_response_head_that_never_ends_is_refused(client: DeploymentClient) -> None:
+    """One header field, sent in pieces without end: refused once it passes the limit, not
+    buffered as long as the server sends."""
+
+    async def endless_field(writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(b"HTTP/1.1 200 X\r\nx-padding: ")
+        for _ in range(200):
+            writer.write(b"a" * 4096)
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    async with ScriptedServer(endless_field) as server:
+        with pytest.raises(ConnectionClosed, match="response head over 65536 bytes"):
+            await _attempt(client, server.url)
+
+
+async def test_informational_responses_are_skipped(client: DeploymentClient) -> None:
+    async def continue_first(writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(b"HTTP/1.1 100 Continue\r\nx-info: 1\r\n\r\n")
+        await _ok(writer, n)
+
+    async with ScriptedServer(continue_first) as server:
+        for _ in range(2):
+            assert await _attempt(client, server.url) == [OutputCommand(result=Value(b'"x"')), EndMessage()]
+        assert (server.accepted, server.requests) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(_head(200, f"content-length: {len(ANSWER)}", "connection: close") + ANSWER, id="close"),
+        pytest.param(_head(200, f"content-length: {len(ANSWER)}") + ANSWER + b"HTTP/1.1 200", id="trailing"),
+    ],
+)
+async def test_a_connection_the_response_leaves_unusable_is_not_reused(
+    answer: bytes, client: DeploymentClient
+) -> None:
+    """`connection: close`, or bytes after the response (they would be taken for the next
+    response): the attempt succeeds, and the next one gets a new connection."""
+
+    async def respond(writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(answer)
+        await writer.drain()
+
+    async with ScriptedServer(respond) as server:
+        for _ in range(3):
+            assert await _attempt(client, server.url) == [OutputCommand(result=Value(b'"x"')), EndMessage()]
+        assert (server.accepted, server.requests) == (3, 3)
+
+
+async def test_a_body_delimited_by_the_end_of_the_connection_is_read_to_its_end(
+    client: DeploymentClient,
+) -> None:
+    async def then_close(writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(_head(200) + ANSWER[:4])
+        await writer.drain()
+        await asyncio.sleep(0.01)
+        writer.write(ANSWER[4:])
+        await writer.drain()
+        writer.close()
+
+    async with ScriptedServer(then_close) as server:
+        stream = await client.invoke(server.url, "S", "h", ProtocolVersion.V5, _start(), http_version="1.1")
+        async with stream:
+            assert await stream.collect() == [OutputCommand(result=Value(b'"x"')), EndMessage()]
+
+
 async def test_a_huge_discovery_answer_is_refused(client: DeploymentClient) -> None:
     async def endless_manifest(writer: asyncio.StreamWriter, n: int) -> None:
         writer.write(_head(200, "transfer-encoding: chunked"))

@@ -5,7 +5,7 @@
 - `invoke(url, service, handler, version, messages, mode=...)`: `POST {url}/invoke/{s}/{h}`
   with content type `application/vnd.restate.invocation.vN`, the given messages as the start of
   the body, and an `InvocationStream` to read the SDK's messages from as they arrive:
-  * REQUEST_RESPONSE: the body is complete when sent (HTTP/1.1, our own `h11` client with
+  * REQUEST_RESPONSE: the body is complete when sent (HTTP/1.1, our own client on `httptools`, with
     kept-alive connections, or HTTP/2);
   * BIDI_STREAM (HTTP/2 only, our own `h2` client): the body stays open; `send` pushes more
     messages (completions) while the SDK writes, `end_input` closes it, which makes an SDK that
