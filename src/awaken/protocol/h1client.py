@@ -62,6 +62,7 @@ class H1Connection(asyncio.Protocol):
         self._trailing = False  # bytes came after the response
         self._transport: asyncio.Transport | None = None
         self._sock: Any = None
+        self._fd: int | None = None  # the transport's socket
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[object] | None = None
         self._error: DeploymentError | None = None
@@ -91,8 +92,11 @@ class H1Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         sock = transport.get_extra_info("socket")
+        self._fd = None if sock is None else sock.fileno()
         if _QUICKACK is not None and sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            self._sock = sock
+            # A socket of our own on a duplicate of the descriptor: uvloop's stand-in makes a new
+            # socket object for every setsockopt, and this one is called on every read.
+            self._sock = socket.fromfd(sock.fileno(), sock.family, sock.type)
 
     def data_received(self, data: bytes) -> None:
         parser = self._parser
@@ -133,6 +137,9 @@ class H1Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         reason = "the deployment closed the connection" if exc is None else f"connection lost: {exc}"
         self._die(reason)
+        if self._sock is not None:
+            self._sock.close()  # the duplicate descriptor (the transport closed its own)
+            self._sock = None
 
     def pause_writing(self) -> None:
         self._paused_writing = True
@@ -320,11 +327,10 @@ class H1Connection(asyncio.Protocol):
         not noticed yet: readable while idle means either, and neither can be reused."""
         if not self.usable or self._transport is None:
             return True
-        sock = self._transport.get_extra_info("socket")
-        if sock is None:
+        if self._fd is None:
             return False
         try:
-            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+            readable, _, _ = select.select([self._fd], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)
