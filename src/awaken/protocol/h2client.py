@@ -313,10 +313,11 @@ class H2Connection:
         self._h2 = h2.connection.H2Connection(config)
         self._streams: dict[int, H2Stream] = {}
         self.retired = False  # no new streams: it closes when its last stream is released
-        # Until the peer's SETTINGS arrive, h2 reports an unlimited stream count; a server that
-        # allows fewer than we open answers GOAWAY (hypercorn: 100). RFC 9113 §6.5.2 advises
-        # servers to allow at least 100, so that many is safe before we know.
-        self._peer_settings_seen = False
+        # The peer's limit of concurrent streams, kept here (h2's Settings are slow to ask on every
+        # stream). Until the peer's SETTINGS arrive, h2 reports an unlimited stream count; a
+        # server that allows fewer than we open answers GOAWAY (hypercorn: 100). RFC 9113 §6.5.2
+        # advises servers to allow at least 100, so that many is safe before we know.
+        self._stream_limit = STREAMS_BEFORE_SETTINGS
         self._write_lock = asyncio.Lock()
         self._push_due = False  # a write of h2's queued frames is scheduled for this turn
         self._window = asyncio.Event()
@@ -372,13 +373,10 @@ class H2Connection:
         self.retired = True
 
     def has_capacity(self) -> bool:
-        limit = self._h2.remote_settings.max_concurrent_streams
-        if not self._peer_settings_seen:
-            limit = min(limit, STREAMS_BEFORE_SETTINGS)
         return (
             self.usable
             and not self.retired
-            and len(self._streams) < limit  # h2's own count walks every stream
+            and len(self._streams) < self._stream_limit  # h2's own count walks every stream
             and self._h2.highest_outbound_stream_id < 2**31 - 64
         )
 
@@ -616,7 +614,7 @@ class H2Connection:
                 stream = self._streams[sid]
                 stream._fail(StreamReset(int(code or 0), stream.url))
             case h2.events.RemoteSettingsChanged():
-                self._peer_settings_seen = True
+                self._stream_limit = self._h2.remote_settings.max_concurrent_streams
                 self._window.set()
             case h2.events.PingAckReceived(ping_data=data) if data in self._pings:
                 waiter = self._pings.pop(data)
