@@ -86,6 +86,22 @@ async def test_create_duplicate_id_returns_the_existing_invocation(store: Lifecy
     assert len(await store.list_invocations()) == 1
 
 
+async def test_an_early_create_is_a_create_that_the_next_durable_write_settles(
+    store: LifecycleStore,
+) -> None:
+    """`durable=False` (a call's creation): the same invocation and claim as a durable create;
+    the attempt's next write goes on from it, and `settled()` returns once it is on disk."""
+    result = await store.create_invocation(new_inv("inv-early"), durable=False)
+    assert result.created
+    [claim] = result.effects.claims
+    again = await store.create_invocation(new_inv("inv-early"), durable=False)
+    assert not again.created and again.record.id == "inv-early"
+    await store.commit(step(claim, entries=[Entry(0, EntryKind.RUN, "s", outcome=Outcome(b"1"))]))
+    await store.settled()
+    record = await store.get_invocation("inv-early")
+    assert record is not None and record.status == Status.RUNNING and record.epoch == claim.record.epoch
+
+
 async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(store: LifecycleStore) -> None:
     first = await store.create_invocation(new_inv("a", service="Obj", key="k", exclusive=True))
     assert len(first.effects.claims) == 1

@@ -331,3 +331,21 @@ async def test_a_far_database_has_its_writes_spread_over_more_connections(pg_url
         assert not near.stats()["far"] and near.stats()["lanes_connected"] <= 4
     finally:
         await near.close()
+
+
+async def test_an_early_batch_commits_without_waiting_for_the_flush_and_only_that_batch(pg_url: str) -> None:
+    """The end of an early batch's transaction turns off `synchronous_commit` for that commit
+    alone: the next batch's transaction (begun in the same query) waits for the flush again."""
+    from awaken.storage.postgres.writer import commit_script
+
+    assert "synchronous_commit" not in commit_script(["NOTIFY x"], early=False, chain=True)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        await conn.execute("BEGIN")
+        await conn.execute(commit_script([], early=True, chain=True))
+        assert conn.is_in_transaction()  # the next batch's
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        await conn.execute("ROLLBACK")
+    finally:
+        await conn.close()

@@ -185,8 +185,13 @@ class PostgresStore(LifecycleStore):
     ) -> T:
         if not self._open:
             raise StorageError("the store is not open")
-        result: T = await self._writer.submit(fn, lock_key)
+        result: T = await self._writer.submit(fn, lock_key, early=early)
         return result
+
+    async def settled(self) -> None:
+        """At once: PostgreSQL shows a synchronous commit only once its WAL is flushed. Only
+        early writes (an invocation's creation by a call) commit asynchronously, and no answer
+        rests on them alone (see `create_invocation`)."""
 
     async def _read(self, fn: Operation[T]) -> T:
         pool = self._pool

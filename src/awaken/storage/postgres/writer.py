@@ -38,15 +38,27 @@ _Result = tuple["asyncio.Future[Any]", bool, Any]  # (future, ok, value or excep
 DEADLOCK_RETRIES = 5  # a write that lost a deadlock (or a serialization conflict) goes again
 
 
+def commit_script(notices: list[str], *, early: bool, chain: bool) -> str:
+    """What ends a batch's transaction, sent as one query: its notices, COMMIT (not waiting for
+    the WAL flush if the batch is `early`), and the next batch's BEGIN if `chain`."""
+    script = [*notices, *(["SET LOCAL synchronous_commit TO off"] if early else []), "COMMIT"]
+    if chain:
+        script.append("BEGIN")
+    return ";\n".join(script)
+
+
 class _Write:
     """A submitted write: its operation, its future, the invocation it locks first."""
 
-    __slots__ = ("fn", "future", "lock_key", "tries")
+    __slots__ = ("early", "fn", "future", "lock_key", "tries")
 
-    def __init__(self, fn: Operation[Any], future: asyncio.Future[Any], lock_key: str) -> None:
+    def __init__(
+        self, fn: Operation[Any], future: asyncio.Future[Any], lock_key: str, early: bool = False
+    ) -> None:
         self.fn = fn
         self.future = future
         self.lock_key = lock_key
+        self.early = early  # it may be answered before its commit is flushed to disk
         self.tries = 0
 
 
@@ -264,14 +276,18 @@ class PgWriter:
                 except DRIVER_ERRORS:
                     conn.terminate()
 
-    def submit(self, fn: Operation[Any], lock_key: str = "") -> asyncio.Future[Any]:
+    def submit(self, fn: Operation[Any], lock_key: str = "", *, early: bool = False) -> asyncio.Future[Any]:
+        """Queue a write; its future resolves once its batch is committed. A batch of `early`
+        writes only commits without waiting for PostgreSQL to flush its WAL
+        (`synchronous_commit = off` for that transaction): the next synchronous commit flushes it
+        with its own (the WAL is flushed in order)."""
         if not self._accepting:
             raise StorageError("the store is closed")
         if self._down_error is not None and time.monotonic() < self._down_until:
             raise self._down_error
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Write(fn, future, lock_key))
+        self._pending.append(_Write(fn, future, lock_key, early))
         if self._starting:
             pass  # a lane about to start takes this too
         elif self._busy():
@@ -434,7 +450,7 @@ class PgWriter:
                 return await self._commit_isolated(lane, conn, items)
             results.append((item.future, True, value))
             txs.append(tx)
-        await self._finish(lane, conn, txs)
+        await self._finish(lane, conn, txs, early=all(item.early for item in items))
         self._count(results)
         return results
 
@@ -464,15 +480,16 @@ class PgWriter:
             await conn.execute("RELEASE SAVEPOINT op")
             results.append((item.future, True, value))
             txs.append(tx)
-        await self._finish(lane, conn, txs)
+        await self._finish(lane, conn, txs, early=all(item.early for item in items))
         self._count(results)
         return results
 
-    async def _finish(self, lane: _Lane, conn: asyncpg.Connection, txs: list[PgTx]) -> None:
+    async def _finish(
+        self, lane: _Lane, conn: asyncpg.Connection, txs: list[PgTx], *, early: bool = False
+    ) -> None:
         """The notices, then COMMIT, then the next batch's BEGIN, in one round trip."""
         chain = self._accepting
-        script = [*notify_statements(self._node, txs), "COMMIT", *(["BEGIN"] if chain else [])]
-        await conn.execute(";\n".join(script))
+        await conn.execute(commit_script(notify_statements(self._node, txs), early=early, chain=chain))
         lane.begun = chain
 
     # -- results ---------------------------------------------------------------------------------
