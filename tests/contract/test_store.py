@@ -102,6 +102,16 @@ async def test_an_early_create_is_a_create_that_the_next_durable_write_settles(
     assert record is not None and record.status == Status.RUNNING and record.epoch == claim.record.epoch
 
 
+async def test_outcomes_of_invocations_that_do_not_exist_are_told_if_asked(store: LifecycleStore) -> None:
+    claim = await started(store, "inv-done")
+    await store.commit(step(claim, transition=Complete(Outcome(b"1"))))
+    await started(store, "inv-running")
+    ids = ["inv-done", "inv-running", "inv-gone"]
+    assert await store.get_outcomes(ids) == {"inv-done": Outcome(b"1")}
+    lost = await store.get_outcomes(ids, missing=lambda i: Outcome.fail(503, f"{i} is gone"))
+    assert lost == {"inv-done": Outcome(b"1"), "inv-gone": Outcome.fail(503, "inv-gone is gone")}
+
+
 async def test_exclusive_invocations_queue_behind_the_key_lock_in_fifo_order(store: LifecycleStore) -> None:
     first = await store.create_invocation(new_inv("a", service="Obj", key="k", exclusive=True))
     assert len(first.effects.claims) == 1

@@ -52,3 +52,41 @@ async def test_two_nodes_share_deployments_and_remote_invocations(
         while (await a.admin.get("/services/Reviews")).status_code != 404:
             assert loop.time() < deadline
             await asyncio.sleep(0.02)
+
+
+async def test_a_caller_whose_invocation_the_database_lost_gets_503_not_a_hang(pg_url: str) -> None:
+    """A call's creation commits asynchronously on PostgreSQL: a crash of the database before the
+    flush can lose it. Simulated by deleting the waited-on invocation: the node's poll finds it
+    gone and answers the caller 503 (nothing was acknowledged; the request can be sent again)."""
+    import asyncpg
+
+    import awaken as restate
+
+    waits = restate.Service("Waits")
+
+    @waits.handler()
+    async def wait(ctx: restate.Context) -> str:
+        _, promise = ctx.awakeable()
+        return str(await promise)
+
+    await pg.empty(pg_url)
+    async with serve([waits], db=pg_url, config=CONFIG) as node:
+        caller = asyncio.ensure_future(node.ingress.post("/Waits/wait", json=None))
+        invocation_id = ""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not invocation_id:
+            assert loop.time() < deadline, "the invocation was never listed"
+            listed = (await node.admin.get("/invocations")).json()["invocations"]
+            invocation_id = next((i["id"] for i in listed if i["target"] == "Waits/wait"), "")
+            await asyncio.sleep(0.02)
+        conn = await asyncpg.connect(pg_url)
+        try:
+            await conn.execute("DELETE FROM journal WHERE invocation_id = $1", invocation_id)
+            await conn.execute("DELETE FROM awakeables WHERE invocation_id = $1", invocation_id)
+            await conn.execute("DELETE FROM invocations WHERE id = $1", invocation_id)
+        finally:
+            await conn.close()
+        answer = await asyncio.wait_for(caller, 10)
+        assert answer.status_code == 503, answer.text
+        assert f"invocation {invocation_id} no longer exists" in answer.json()["message"]

@@ -18,6 +18,7 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+from awaken.core.journal import Outcome
 from awaken.storage.protocol import Delivery, Effects, Notice, NoticeKind
 
 if TYPE_CHECKING:
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("awaken.engine")
 
 ORPHAN_BATCH = 500
+
+
+def _vanished(invocation_id: str) -> Outcome:
+    """What a caller hears of an invocation it waits on that the database no longer has: its
+    creation was lost when PostgreSQL crashed before flushing it (a call's creation commits
+    asynchronously), or it was removed. Nothing of it had been acknowledged to the caller."""
+    return Outcome.fail(
+        503,
+        f"invocation {invocation_id} no longer exists: the database lost it (it restarted before "
+        "the invocation's creation was on disk) or it was removed; send the request again",
+    )
 
 
 class NodeDuties:
@@ -147,7 +159,8 @@ class NodeDuties:
                     await engine.deployments.refresh()  # registered or removed on another node
                 stale = engine.waited_on(older_than=time.monotonic() - engine.config.poll_interval)
                 if stale:
-                    for invocation_id, outcome in (await engine.store.get_outcomes(stale)).items():
+                    found = await engine.store.get_outcomes(stale, missing=_vanished)
+                    for invocation_id, outcome in found.items():
                         engine.completed_elsewhere(invocation_id, outcome)
             except Exception as exc:
                 log.warning("polling the store failed: %s", exc)

@@ -451,8 +451,11 @@ class Store(Protocol):
         """Extend this node's leases on these invocations; the ids it still holds (an id not
         returned was taken over, paused or killed: its attempt must stop)."""
 
-    async def get_outcomes(self, invocation_ids: list[str]) -> dict[str, Outcome]:
-        """The outcomes of those of these invocations that have completed."""
+    async def get_outcomes(
+        self, invocation_ids: list[str], *, missing: Callable[[str], Outcome] | None = None
+    ) -> dict[str, Outcome]:
+        """The outcomes of those of these invocations that have completed; with `missing`, also
+        `missing(id)` for each id that no invocation has (any more)."""
 
     async def watch_invocation(self, invocation_id: str) -> Outcome | None:
         """A node other than the one that created the invocation waits on it: from now on its

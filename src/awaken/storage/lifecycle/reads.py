@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from awaken.core.journal import Entry, Outcome
 from awaken.errors import BadRequest
 from awaken.storage.lifecycle.op import Op
@@ -45,13 +47,20 @@ async def entry_result(op: Op, invocation_id: str, idx: int) -> Outcome | None:
     return None if row is None else entry_outcome(row)
 
 
-async def outcomes(op: Op, invocation_ids: list[str]) -> dict[str, Outcome]:
-    """The outcomes of those of these invocations that have completed."""
+async def outcomes(
+    op: Op, invocation_ids: list[str], missing: Callable[[str], Outcome] | None = None
+) -> dict[str, Outcome]:
+    """The outcomes of those of these invocations that have completed (and `missing(id)` for
+    those that do not exist, if given)."""
     found: dict[str, Outcome] = {}
+    seen: set[str] = set()
     for row in await op.tx.all("get_outcomes", {"ids": invocation_ids}):
+        seen.add(str(row["id"]))
         outcome = invocation_outcome(row)
         if outcome is not None:
             found[str(row["id"])] = outcome
+    if missing is not None:
+        found.update((i, missing(i)) for i in invocation_ids if i not in seen)
     return found
 
 

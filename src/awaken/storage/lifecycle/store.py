@@ -185,10 +185,12 @@ class LifecycleStore:
     async def get_entry_outcome(self, invocation_id: str, index: int) -> Outcome | None:
         return await self._read(lambda op: reads.entry_result(op, invocation_id, index))
 
-    async def get_outcomes(self, invocation_ids: list[str]) -> dict[str, Outcome]:
+    async def get_outcomes(
+        self, invocation_ids: list[str], *, missing: Callable[[str], Outcome] | None = None
+    ) -> dict[str, Outcome]:
         if not invocation_ids:
             return {}
-        return await self._read(lambda op: reads.outcomes(op, invocation_ids))
+        return await self._read(lambda op: reads.outcomes(op, invocation_ids, missing))
 
     async def list_invocations(
         self,
