@@ -29,8 +29,9 @@ from awaken.storage.protocol import (
 
 
 async def fence(op: Op, p: Progress) -> Row:
-    """Lock the invocation if this attempt still owns it (its epoch, running); else Fenced."""
-    row = await op.tx.one("fence", {"id": p.invocation_id, "epoch": p.epoch})
+    """Lock the invocation if this attempt still owns it (its epoch, running), and touch it (its
+    modification time is the step's); else Fenced."""
+    row = await op.tx.one("fence", {"id": p.invocation_id, "epoch": p.epoch, "now": p.now_ms})
     if row is not None:
         return row
     current = await op.tx.one("get_fence_info", {"id": p.invocation_id})
@@ -180,8 +181,7 @@ async def commit(op: Op, p: Progress) -> ProgressResult:
         await invocations.timer(op, inv, invocations.INVOCATION_TIMER, TimerKind.RETRY, transition.run_at_ms)
     elif isinstance(transition, Pause):
         await tx.run("pause_invocation", {"id": inv, "failure": transition.failure, "now": now})
-    else:
-        await tx.run("touch_invocation", {"id": inv, "now": now})
+    # (no transition: the fence touched the invocation)
     return ProgressResult(op.finish(effects), entry_outcomes, resumed)
 
 

@@ -72,11 +72,12 @@ SELECT * FROM invocations WHERE id = :id FOR UPDATE
 SELECT * FROM invocations WHERE id = :id FOR UPDATE SKIP LOCKED
 
 -- name: fence
--- The invocation, if the attempt at :epoch still owns it (locked for the commit).
-SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
+-- The invocation, if the attempt at :epoch still owns it: touched (modified now), which also
+-- locks it for the rest of the commit.
+UPDATE invocations SET modified_at = :now
+WHERE id = :id AND epoch = :epoch AND status = 'running'
+RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
     retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
-FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
-FOR UPDATE
 
 -- name: complete_fenced
 -- The common end of an attempt in one statement: if the attempt at :epoch still owns the
@@ -202,9 +203,6 @@ SELECT id FROM invocations WHERE id = ANY(CAST(:ids AS TEXT[])) AND owner = :nod
 
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
-
--- name: touch_invocation
-UPDATE invocations SET modified_at = :now WHERE id = :id
 
 -- name: suspend_invocation
 UPDATE invocations

@@ -140,10 +140,12 @@ SELECT * FROM invocations WHERE id = :id
 SELECT * FROM invocations WHERE id = :id
 
 -- name: fence
--- The invocation, if the attempt at :epoch still owns it (locked for the commit).
-SELECT id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
+-- The invocation, if the attempt at :epoch still owns it: touched (modified now), which also
+-- locks it for the rest of the commit.
+UPDATE invocations SET modified_at = :now
+WHERE id = :id AND epoch = :epoch AND status = 'running'
+RETURNING id, service, handler, key, exclusive, status, epoch, owner, caller_id, caller_index,
     retention_ms, has_waiters, cancel_requested, protocol_version, has_signals, origin_node, watched
-FROM invocations WHERE id = :id AND epoch = :epoch AND status = 'running'
 
 -- name: complete_fenced
 -- The common end of an attempt in one statement: if the attempt at :epoch still owns the
@@ -223,9 +225,6 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND owner = :node AND status = '
 
 -- name: set_pending
 UPDATE invocations SET status = 'pending', inbox_seq = :inbox_seq, modified_at = :now WHERE id = :id
-
--- name: touch_invocation
-UPDATE invocations SET modified_at = :now WHERE id = :id
 
 -- name: suspend_invocation
 UPDATE invocations
