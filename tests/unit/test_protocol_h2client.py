@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import h2.config
 import h2.connection
@@ -18,6 +20,7 @@ import pytest
 from awaken.protocol import ConnectionClosed, DeploymentTimeout, DeploymentUnreachable, StreamReset
 from awaken.protocol.h2client import Origin
 from awaken.protocol.h2pool import H2Pool
+from tests.tls import self_signed_contexts
 
 
 @dataclass
@@ -34,11 +37,12 @@ class Server:
     resets: int = 0  # RST_STREAM frames received
     most_open_streams: int = 0  # the most streams open at once on one connection
     port: int = 0
+    tls: ssl.SSLContext | None = None  # with ALPN h2
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -384,3 +388,28 @@ async def test_refused_connection(pool: H2Pool) -> None:
     await server.stop()
     with pytest.raises(DeploymentUnreachable, match="cannot connect"):
         await pool.open_stream(Origin("http", "127.0.0.1", port), "POST", "/echo", {})
+
+
+async def test_https_streams_are_verified_and_full_duplex(tmp_path: Path) -> None:
+    server_context, client_context = self_signed_contexts(tmp_path)
+    server_context.set_alpn_protocols(["h2"])
+    server = Server(tls=server_context)
+    await server.start()
+    origin = Origin("https", "127.0.0.1", server.port)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            pool = H2Pool(connect_timeout=2.0, ssl_context=client_context)
+            stack.push_async_callback(pool.aclose)
+            stream = await pool.open_stream(origin, "POST", "/echo", {}, body=b"over tls")
+            assert await stream.receive(2.0) == b"over tls"
+            await stream.send(b"and back")
+            assert await stream.receive(2.0) == b"and back"
+            await stream.end()
+            assert await stream.receive(2.0) is None
+            await stream.aclose()
+            untrusting = H2Pool(connect_timeout=2.0)  # the system's CAs: not this certificate
+            stack.push_async_callback(untrusting.aclose)
+            with pytest.raises(DeploymentUnreachable, match="certificate"):
+                await untrusting.open_stream(origin, "POST", "/echo", {}, body=b"x")
+    finally:
+        await server.stop()

@@ -4,6 +4,7 @@ locked database, a failed fsync, checkpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 
 from awaken.errors import StorageError
+from awaken.storage.protocol import NewInvocation
+from awaken.storage.sqlite import SqliteStore
 from awaken.storage.sqlite import writer as writer_module
 from awaken.storage.sqlite.writer import GroupCommitWriter
 
@@ -337,18 +340,27 @@ async def test_writes_are_acknowledged_only_once_synced(writer: GroupCommitWrite
     assert writer.durable_barrier() is None  # nothing left to sync
 
 
-async def test_store_reads_do_not_show_commits_before_they_are_on_disk(db_path: str) -> None:
-    from awaken.storage.protocol import NewInvocation
-    from awaken.storage.sqlite import SqliteStore
-
+@contextlib.asynccontextmanager
+async def store_on_a_slow_disk(db_path: str) -> AsyncIterator[tuple[SqliteStore, threading.Event]]:
+    """An open store whose WAL fsyncs wait for the returned event."""
     store = SqliteStore(db_path)
     await store.open()
     try:
+        assert store._writer is not None
+        yield store, hold_fsync(store._writer)
+    finally:
+        await store.close()
+
+
+def new_invocation(invocation_id: str) -> NewInvocation:
+    return NewInvocation(invocation_id, "S", "h", None, False, b"1", {}, 1_000, 60_000)
+
+
+async def test_store_reads_do_not_show_commits_before_they_are_on_disk(db_path: str) -> None:
+    async with store_on_a_slow_disk(db_path) as (store, release):
         writer = store._writer
         assert writer is not None
-        release = hold_fsync(writer)
-        new = NewInvocation("inv-slow", "S", "h", None, False, b"1", {}, 1_000, 60_000)
-        create = asyncio.ensure_future(store.create_invocation(new))
+        create = asyncio.ensure_future(store.create_invocation(new_invocation("inv-slow")))
         await wait_until(lambda: writer.stats()["batches_committed"] >= 1)
         read = asyncio.ensure_future(store.get_invocation("inv-slow"))
         await wait_until(lambda: bool(writer._durable_waiters))  # the read saw the commit, waits
@@ -357,8 +369,6 @@ async def test_store_reads_do_not_show_commits_before_they_are_on_disk(db_path: 
         record = await read
         assert record is not None and record.id == "inv-slow"
         assert (await create).created
-    finally:
-        await store.close()
 
 
 async def test_an_early_write_resolves_at_commit_and_the_next_durable_one_covers_it(
@@ -404,22 +414,11 @@ async def test_early_writes_that_fail_or_are_cancelled_are_forgotten(writer: Gro
 
 async def test_a_call_does_not_wait_for_the_fsync_of_its_creation(db_path: str) -> None:
     """`create_invocation(durable=False)` answers at commit; `settled()` waits for the disk."""
-    from awaken.storage.protocol import NewInvocation
-    from awaken.storage.sqlite import SqliteStore
-
-    store = SqliteStore(db_path)
-    await store.open()
-    try:
-        writer = store._writer
-        assert writer is not None
-        release = hold_fsync(writer)
-        new = NewInvocation("inv-early", "S", "h", None, False, b"1", {}, 1_000, 60_000)
-        assert (await store.create_invocation(new, durable=False)).created
+    async with store_on_a_slow_disk(db_path) as (store, release):
+        assert (await store.create_invocation(new_invocation("inv-early"), durable=False)).created
         settled = asyncio.ensure_future(store.settled())
         for _ in range(10):
             await asyncio.sleep(0)
         assert not settled.done()
         release.set()
         await settled
-    finally:
-        await store.close()
