@@ -15,7 +15,7 @@ What it does not count: the kernel's work (system calls, fsyncs, context switche
 processes. The server runs about 50 times slower under valgrind, so timers fire relatively
 earlier than they would (a write that waits for the next one waits less), and work driven by
 time (timers, periodic tasks) is counted per call as often as the calls are slow: on a busy
-machine the counts come out higher (measured: 30% higher while a test suite ran beside it).
+machine the counts come out higher (measured: 12-34% higher while a test suite ran beside it).
 Compare counts taken on a quiet machine, one after the other.
 """
 
