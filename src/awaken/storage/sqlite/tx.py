@@ -27,8 +27,8 @@ QUERIES: dict[str, str] = load_queries("awaken.storage.sqlite")
 # lookup, which ends in two failed attribute lookups that each build an AttributeError message.
 # Every write binds dozens of such values: registered adapters that return what would be bound
 # anyway (C functions, so that the call is cheap: bytes as they are, None for None, int for bool)
-# take the short path. Measured: 3.5% of the server's instructions per invocation of a remote
-# 1-step handler.
+# take the short path. Measured: 2.4% fewer of the server's instructions per invocation of a
+# remote 1-step handler (valgrind).
 _NOTHING: dict[object, None] = {}
 sqlite3.register_adapter(bytes, bytes.__bytes__)
 sqlite3.register_adapter(type(None), _NOTHING.get)
