@@ -36,7 +36,7 @@ import aiohttp
 from tests.protocol.rig import start_endpoint, stop_endpoint
 
 from benchmarks.protocol import MODES, Rig, register, steps
-from benchmarks.run import ROOT, free_ports, stop_process
+from benchmarks.run import ROOT, free_ports, stop_process, wait_healthy
 
 WARMUP = 50
 
@@ -60,15 +60,7 @@ class ValgrindServer:
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
     async def ready(self, session: aiohttp.ClientSession) -> None:
-        for _ in range(1200):  # imports under valgrind take a while
-            try:
-                async with session.get(f"{self.url}/restate/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError("the server did not start under valgrind")
+        await wait_healthy(session, self.url, 120)  # imports under valgrind take a while
 
     def control(self, *args: str) -> None:
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], check=True, capture_output=True)

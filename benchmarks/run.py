@@ -108,19 +108,24 @@ class Server:
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
     async def ready(self, session: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"{self.url}/restate/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        raise RuntimeError("server did not start")
+        await wait_healthy(session, self.url, 20)
 
     def stop(self) -> None:
         stop_process(self.proc, self.log)
+
+
+async def wait_healthy(session: aiohttp.ClientSession, url: str, timeout_s: float) -> None:
+    """Until the awaken server at `url` answers its health check (RuntimeError after `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(f"{url}/restate/health") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the server at {url} did not start within {timeout_s:g} s")
 
 
 def stop_process(proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:

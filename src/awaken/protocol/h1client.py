@@ -38,13 +38,13 @@ import httptools
 
 from awaken.protocol.errors import ConnectionClosed, DeploymentError, DeploymentTimeout, DeploymentUnreachable
 from awaken.protocol.h2client import Origin
+from awaken.protocol.transport import woken
 
 MAX_HEAD_SIZE = 64 << 10
 """The largest response head (status line and headers) accepted."""
 READ_BUFFER = 1 << 20
 """Response bytes buffered before reading pauses until the caller consumes them."""
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-_TIMED_OUT = object()
 
 
 class H1Connection(asyncio.Protocol):
@@ -222,15 +222,12 @@ class H1Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     async def _wait(self, timeout: float | None, what: str) -> None:
-        waiter = self._waiter = self._loop.create_future()
-        timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
+        self._waiter = self._loop.create_future()
         try:
-            result = await waiter
+            woke = await woken(self._loop, self._waiter, timeout)
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
-        if result is _TIMED_OUT:
+        if not woke:
             raise DeploymentTimeout(f"no {what} within {timeout:.3g} s", self.url)
 
     # --- the exchange ---------------------------------------------------------------------------------
@@ -341,11 +338,6 @@ class _HeadTooLarge(Exception):
 
     def __str__(self) -> str:
         return f"a response head over {MAX_HEAD_SIZE} bytes"
-
-
-def _expire(waiter: asyncio.Future[object]) -> None:
-    if not waiter.done():
-        waiter.set_result(_TIMED_OUT)
 
 
 class H1Response:

@@ -37,6 +37,7 @@ from awaken.protocol.errors import (
     DeploymentUnreachable,
     StreamReset,
 )
+from awaken.protocol.transport import Socket, woken
 
 STREAM_WINDOW = 1 << 20
 """Receive window per stream: what one stream may buffer before its consumer reads."""
@@ -44,14 +45,6 @@ CONNECTION_WINDOW = 16 << 20
 _WRITE_BUFFER_HIGH = 1 << 18  # bytes in the socket's buffer past which a writer waits for it to drain
 STREAMS_BEFORE_SETTINGS = 100  # streams opened on a connection before the peer says its limit
 PING_TIMEOUT_S = 1.0  # a connection that does not acknowledge a PING within this is dead
-
-
-_EXPIRED = object()
-
-
-def _expire(waiter: asyncio.Future[object]) -> None:
-    if not waiter.done():
-        waiter.set_result(_EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +117,12 @@ class H2Stream:
 
         A bare future and a timer handle: `asyncio.wait_for` would wrap the wait in a task of
         its own, and this wait happens for every message the SDK sends."""
-        loop = self._conn.loop
-        waiter = self._waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        self._waiter = self._conn.loop.create_future()
         try:
-            await waiter
+            woke = await woken(self._conn.loop, self._waiter, timeout)
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
-        if waiter.result() is _EXPIRED:
+        if not woke:
             raise DeploymentTimeout(f"no {what} within {timeout:.3g} s", self.url)
 
     async def response_head(self, timeout: float | None = None) -> tuple[int, list[tuple[str, str]]]:
@@ -238,63 +227,11 @@ class H2Stream:
         self._conn._forget(self.stream_id)
 
 
-class _Socket(asyncio.Protocol):
-    """The transport's callbacks: bytes read go straight to the connection's h2 state machine
-    (no reader task to wake per read), and writers wait here while the socket's buffer is full."""
-
-    def __init__(self) -> None:
-        self.connection: H2Connection | None = None
-        self.transport: asyncio.Transport | None = None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._drained: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport
-
-    def data_received(self, data: bytes) -> None:
-        connection = self.connection
-        if connection is None:
-            return
-        try:
-            connection._received(data)
-        except Exception as exc:  # h2 raised something other than a protocol error: a dead end
-            connection._die(f"cannot read the deployment's HTTP/2: {exc!r}")
-            if self.transport is not None:
-                self.transport.close()
-
-    def eof_received(self) -> bool:
-        if self.connection is not None:
-            self.connection._die("the deployment closed the connection")
-        return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.connection is not None:
-            reason = f"connection lost: {exc}" if exc else "the deployment closed the connection"
-            self.connection._die(reason)
-        if not self.closed.done():
-            self.closed.set_result(None)
-        self.resume_writing()
-
-    def pause_writing(self) -> None:
-        if self._drained is None or self._drained.done():
-            self._drained = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-    async def drain(self) -> None:
-        if self._drained is not None:
-            await asyncio.shield(self._drained)
-        if self.closed.done():
-            raise ConnectionResetError("connection lost")
-
-
 class H2Connection:
     """One HTTP/2 connection to an origin; the socket's reads feed h2, whose events go to the
     streams."""
 
-    def __init__(self, origin: Origin, socket: _Socket) -> None:
+    def __init__(self, origin: Origin, socket: Socket) -> None:
         self.origin = origin
         self.loop = asyncio.get_running_loop()  # asked once: on Python 3.11 each ask is a getpid()
         self._socket = socket
@@ -338,7 +275,7 @@ class H2Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                _, socket = await loop.create_connection(_Socket, origin.host, origin.port, ssl=context)
+                _, socket = await loop.create_connection(Socket, origin.host, origin.port, ssl=context)
         except TimeoutError:
             raise DeploymentUnreachable(f"connect timed out after {timeout:.3g} s", url) from None
         except (OSError, ssl.SSLError) as exc:
@@ -573,12 +510,16 @@ class H2Connection:
             stream._fail(ConnectionClosed(reason, stream.url))
         self._window.set()
 
+    def lost(self, reason: str) -> None:
+        """The connection failed: its streams fail with `reason` (the socket calls it too)."""
+        self._die(reason)
+
     def _die(self, reason: str) -> None:
         if self._error is None:
             self._error = ConnectionClosed(reason, self.url)
         self._fail_streams(reason)
 
-    def _received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         """Bytes from the socket: h2's events go to the streams; what h2 queued in answer
         (settings acknowledgements, pings, window updates) leaves with this turn's write."""
         if self._error is not None:

@@ -53,9 +53,20 @@ def frames_to_checkpoint(wal_path: str, index_fd: int) -> int:
     return os.stat(wal_path).st_size // WAL_FRAME_BYTES
 
 
+def resolve_results(results: list[Result]) -> None:
+    """Settle each future with its value or exception (one cancelled meanwhile is skipped)."""
+    for future, ok, value in results:
+        if future.done():  # cancelled while waiting
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
 class SyncSide:
-    """The writer's side that runs on its sync thread (a mixin of GroupCommitWriter, which owns
-    the state below)."""
+    """The writer's side that runs on its sync thread, and what hands it batches and waits for
+    it on the loop (a mixin of GroupCommitWriter, which owns the state below)."""
 
     _sync_queue: queue.SimpleQueue[SyncItem]
     _durable: bool
@@ -70,11 +81,62 @@ class SyncSide:
     _last_checkpoint: float
     syncs: int
     checkpoints: int
+    _committed_seq: int  # batches committed so far (on the loop)
+    _queued_seq: int  # ... of which handed to the sync thread
+    _synced_seq: int  # ... of which on disk
+    _early_sync: asyncio.TimerHandle | None  # syncs early batches that nothing covered
+    _durable_waiters: list[tuple[int, asyncio.Future[None]]]
 
-    def _wal_lost(self, upto: int, results: list[Result]) -> None:
-        raise NotImplementedError
+    # -- on the loop -------------------------------------------------------------------------------
+    def _queue_sync(self, results: list[Result]) -> None:
+        self._sync_queue.put((self._committed_seq, results))
+        self._queued_seq = self._committed_seq
+
+    def _sync_committed(self) -> None:
+        """Have every batch committed so far synced (early ones that no later fsync covered)."""
+        if self._early_sync is not None:
+            self._early_sync.cancel()
+            self._early_sync = None
+        if self._durable and self._queued_seq < self._committed_seq:
+            self._queue_sync([])
+
+    def durable_barrier(self) -> asyncio.Future[None] | None:
+        """None if every transaction committed so far is on disk; else a future that resolves
+        when it is. A read that may have seen a commit awaits it before answering, so that
+        nothing is shown that a power cut could still take back."""
+        seq = self._committed_seq
+        if seq <= self._synced_seq:
+            return None
+        if self._broken is not None:
+            raise self._broken
+        self._sync_committed()
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._durable_waiters.append((seq, future))
+        return future
 
     def _synced(self, upto: int, results: list[Result], error: StorageError | None) -> None:
+        """On the loop: batches up to `upto` are on disk (or could not be synced: `error`)."""
+        if error is not None:  # refuse later writes before anyone hears of these failing
+            self._fault(str(error), reopen=True)
+        self._settle(upto, results, error)
+
+    def _settle(self, upto: int, results: list[Result], error: StorageError | None) -> None:
+        resolve_results(results)
+        self._synced_seq = max(self._synced_seq, upto)
+        waiting, self._durable_waiters = self._durable_waiters, []
+        for seq, future in waiting:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            elif seq <= self._synced_seq:
+                future.set_result(None)
+            else:
+                self._durable_waiters.append((seq, future))
+
+    # -- on the sync thread ------------------------------------------------------------------------
+    def _wal_lost(self, upto: int, results: list[Result]) -> None:
         raise NotImplementedError
 
     def _fault(self, exc: BaseException | str, *, reopen: bool = False) -> None:

@@ -17,8 +17,10 @@ does not fsync it. With `durable=True` a sync thread then fsyncs the WAL file, a
 that resolves the batch's futures. This is SQLite's `synchronous=FULL` (which is NORMAL plus a WAL
 fsync after each commit) with the fsync moved off the loop and shared: while one fsync runs, the
 loop commits the next batches, and the next fsync covers them all. No write is acknowledged before
-it is on disk. With `durable=False` futures resolve at COMMIT (a process crash loses nothing; an
-OS crash or power cut may lose the last commits).
+it is on disk, but for those submitted `early` (resolved at COMMIT): a batch of only such writes
+is not synced on its own, the next batch's fsync covers it (or, 20 ms later, one of its own).
+With `durable=False` futures resolve at COMMIT (a process crash loses nothing; an OS crash or
+power cut may lose the last commits).
 
 Checkpoints. Automatic checkpoints are off on the write connection, because they fsync the
 database file and would stall the loop. The sync thread checkpoints (PASSIVE: it never blocks the
@@ -55,7 +57,7 @@ from typing import Any
 
 from awaken.errors import AwakenError, StorageError
 from awaken.storage.sqlite.faults import WalFile, describe_fault, fault_kind
-from awaken.storage.sqlite.sync import CHECKPOINT_EVERY_S, SyncItem, SyncSide
+from awaken.storage.sqlite.sync import CHECKPOINT_EVERY_S, SyncItem, SyncSide, resolve_results
 from awaken.storage.sqlite.tx import QUERIES
 
 WriteFn = Callable[[sqlite3.Connection], Any]
@@ -75,16 +77,6 @@ def wrap_error(exc: BaseException) -> BaseException:
     err = StorageError(f"sqlite: {exc}")
     err.__cause__ = exc
     return err
-
-
-def _resolve(results: list[_Result]) -> None:
-    for future, ok, value in results:
-        if future.done():  # cancelled while waiting
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -205,7 +197,7 @@ class GroupCommitWriter(SyncSide):
         if self._pending:  # the database stayed busy: these cannot be committed now
             leftovers, self._pending = self._pending, []
             closed = StorageError("the store is closed")
-            _resolve([(future, False, closed) for _, future in leftovers])
+            resolve_results([(future, False, closed) for _, future in leftovers])
         self._sync_committed()
         self._sync_queue.put(None)
 
@@ -257,7 +249,7 @@ class GroupCommitWriter(SyncSide):
             refused, self._pending = self._pending, []
             err = StorageError(f"the store is unavailable: {self.problem}")
             self._early.difference_update(future for _, future in refused)
-            _resolve([(future, False, err) for _, future in refused])
+            resolve_results([(future, False, err) for _, future in refused])
             return
         if conn is None or not self._pending or self._offloaded is not None:
             return  # (an offloaded batch flushes again when it is done)
@@ -388,7 +380,7 @@ class GroupCommitWriter(SyncSide):
             if self._early:
                 early = [result for result in results if result[0] in self._early]
                 self._early.difference_update(future for future, _, _ in early)
-                _resolve(early)
+                resolve_results(early)
                 if len(early) == len(results):
                     # Nobody waits for this batch's fsync: the next batch's covers it (the WAL is
                     # synced whole), or the timer's if none comes soon; a reader asks at once.
@@ -400,59 +392,12 @@ class GroupCommitWriter(SyncSide):
         elif self._wal is not None and not self._wal.intact():
             self._wal_lost(self._committed_seq, results)
         else:
-            _resolve(results)
+            resolve_results(results)
             self._synced_seq = self._committed_seq
             now = time.monotonic()
             if now - self._last_checkpoint_poke >= CHECKPOINT_EVERY_S:
                 self._last_checkpoint_poke = now  # wake the sync thread to checkpoint, not per batch
                 self._sync_queue.put((self._committed_seq, []))
-
-    def _queue_sync(self, results: list[_Result]) -> None:
-        self._sync_queue.put((self._committed_seq, results))
-        self._queued_seq = self._committed_seq
-
-    def _sync_committed(self) -> None:
-        """Have every batch committed so far synced (early ones that no later fsync covered)."""
-        if self._early_sync is not None:
-            self._early_sync.cancel()
-            self._early_sync = None
-        if self._durable and self._queued_seq < self._committed_seq:
-            self._queue_sync([])
-
-    def durable_barrier(self) -> asyncio.Future[None] | None:
-        """None if every transaction committed so far is on disk; else a future that resolves
-        when it is. A read that may have seen a commit awaits it before answering, so that
-        nothing is shown that a power cut could still take back."""
-        seq = self._committed_seq
-        if seq <= self._synced_seq:
-            return None
-        if self._broken is not None:
-            raise self._broken
-        self._sync_committed()
-        assert self._loop is not None
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._durable_waiters.append((seq, future))
-        return future
-
-    def _synced(self, upto: int, results: list[_Result], error: StorageError | None) -> None:
-        """On the loop: batches up to `upto` are on disk (or could not be synced: `error`)."""
-        if error is not None:  # refuse later writes before anyone hears of these failing
-            self._fault(str(error), reopen=True)
-        self._settle(upto, results, error)
-
-    def _settle(self, upto: int, results: list[_Result], error: StorageError | None) -> None:
-        _resolve(results)
-        self._synced_seq = max(self._synced_seq, upto)
-        waiting, self._durable_waiters = self._durable_waiters, []
-        for seq, future in waiting:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            elif seq <= self._synced_seq:
-                future.set_result(None)
-            else:
-                self._durable_waiters.append((seq, future))
 
     def _note_faults(self, results: list[_Result]) -> None:
         for _, ok, value in results:
@@ -536,7 +481,7 @@ class GroupCommitWriter(SyncSide):
             err = StorageError(f"the write transaction failed: {exc}")
             err.__cause__ = exc
             results.append((future, False, err))
-        _resolve(results)
+        resolve_results(results)
         if fault_kind(exc) is not None:
             self._fault(exc)
 
