@@ -3,19 +3,25 @@ while a remote `ctx.run` is in flight (SPEC §8, issue point 8): after the resta
 resumes, and a run whose completion awaken had stored is not executed again.
 
 The deployment is registered with the CLI (`awaken deployments register`), as a user would, and
-the awakeables are resolved with it after the restart."""
+the awakeables are resolved with it after the restart.
+
+The same with two nodes on one PostgreSQL database (SPEC §5): the node that runs the remote
+invocations is killed and not restarted; the other takes them over once their leases expire."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from awaken.admin.metadata import LOCAL_DEPLOYMENT_ID
+from tests import pg
 from tests.e2e.conftest import Server, eventually
 from tests.protocol.conftest import SDK_ENDPOINTS
 from tests.protocol.rig import ENDPOINTS, REPO_ROOT, Endpoint, start_endpoint, stop_endpoint
@@ -114,3 +120,80 @@ def test_kill_9_while_remote_invocations_wait_and_a_run_is_in_flight(
     assert effect_count(effects, "first", "t1") == 1  # stored before the kill: not run again
     assert effect_count(effects, "second", "t1") >= 2  # in flight at the kill: runs again
     assert server.pending_awakeables() == {}
+
+
+LEASE_S = 1.0
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"awaken_rcrash_{os.getpid()}_{request.node.callspec.id.replace('-', '_')}"
+    yield pg.fresh_database(name)
+    pg.drop_database(name)
+
+
+@pytest.mark.parametrize("name", SDK_ENDPOINTS)
+def test_kill_9_of_a_node_hands_its_remote_invocations_to_another(
+    name: str, tmp_path: Path, database: str
+) -> None:
+    effects = tmp_path / "effects"
+    effects.mkdir()
+    ep = start_endpoint(ENDPOINTS[name], env={"ENDPOINT_EFFECTS_DIR": str(effects)})
+    for node in "ab":
+        (tmp_path / node).mkdir()
+    a, b = (
+        Server(
+            "tests.protocol.local_app:app",
+            tmp_path / node,
+            cwd=REPO_ROOT,
+            db=database,
+            extra_args=["--lease", str(LEASE_S)],
+            env={"AWAKEN_INACTIVITY_TIMEOUT": "0.3"},
+        )
+        for node in "ab"
+    )
+    try:
+        a.start()
+        b.start()
+        cli("deployments", "register", ep.url, "--admin-url", a.admin_url, "--json")
+        eventually(
+            lambda: b.client.get(f"{b.admin_url}/services/Reviews").status_code == 200,
+            what="b serving the deployment registered on a",
+        )
+        waiting = {a.send("/Reviews/review", f"r{i}"): i for i in range(3)}
+        awakeables = {invocation_id: _awakeable_of(a, invocation_id) for invocation_id in waiting}
+        in_flight = a.send("/Durable/steps", "t1")
+        eventually(lambda: effect_count(effects, "second", "t1") == 1, timeout=20, what="the second run")
+
+        a.crash()  # and it stays down: b must take over what a ran
+        killed_at = time.monotonic()
+
+        for invocation_id, awakeable_id in awakeables.items():
+            resolved = b.resolve(awakeable_id, f"ok{waiting[invocation_id]}")
+            assert resolved.status_code == 202, resolved.text
+        # a's lease on the run in flight expires: b starts it again, and its second run with it
+        eventually(
+            lambda: effect_count(effects, "second", "t1") == 2, timeout=LEASE_S + 10, what="taken over"
+        )
+        assert time.monotonic() - killed_at < LEASE_S + 10
+        (effects / "release.t1").write_text("go")
+        for invocation_id, i in waiting.items():
+            r = b.attach(invocation_id, timeout=30)
+            assert r.status_code == 200 and r.json() == f"r{i}: ok{i}", r.text
+        r = b.attach(in_flight, timeout=30)
+        assert r.status_code == 200 and r.json() == 3, r.text
+        assert effect_count(effects, "first", "t1") == 1  # stored before the kill: not run again
+        assert effect_count(effects, "second", "t1") == 2  # a's copy and b's
+        assert b.pending_awakeables() == {}
+        journal = b.invocation(in_flight)["journal"]
+        # each run's completion recorded once: the one a stored, and b's of the second
+        assert [e["type"] for e in journal if e["kind"] == "notification"] == ["Run", "Run"]
+    except BaseException:
+        print(a.log_text())
+        print(b.log_text())
+        print(ep.log_tail())
+        raise
+    finally:
+        a.close()
+        b.close()
+        stop_endpoint(ep)
