@@ -276,6 +276,11 @@ class Server:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def metric(self, name: str) -> int:
+        """The value of an unlabelled counter of the server's /metrics (0 if it is not there)."""
+        text = self.client.get(f"{self.admin_url}/metrics").text
+        return sum(int(float(line.split()[-1])) for line in text.splitlines() if line.startswith(name + " "))
+
     def pending_awakeables(self) -> dict[str, str]:
         """awakeable id -> invocation id, of the awakeables the admin API lists as pending."""
         rows = self.admin("/awakeables?limit=1000")["awakeables"]

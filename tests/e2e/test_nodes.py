@@ -182,13 +182,8 @@ def test_a_killed_node_is_taken_over(nodes: NodeFactory, database: str, effects:
     check_exactly_recorded(effects, b, load.accepted, timeout=30)
     took = time.monotonic() - killed_at
     assert took < 30
-    taken = _total(b, "awaken_taken_over_total") + _total(c, "awaken_taken_over_total")
+    taken = b.metric("awaken_taken_over_total") + c.metric("awaken_taken_over_total")
     assert taken > 0, "no invocation of the killed node was taken over"
-
-
-def _total(server: Server, name: str) -> int:
-    text = server.client.get(f"{server.admin_url}/metrics").text
-    return sum(int(float(line.split()[-1])) for line in text.splitlines() if line.startswith(name + " "))
 
 
 def test_a_frozen_node_cannot_write_what_it_lost(nodes: NodeFactory, database: str, effects: Effects) -> None:
@@ -214,7 +209,7 @@ def test_a_frozen_node_cannot_write_what_it_lost(nodes: NodeFactory, database: s
         lambda: all(effects.count("slow_done", t) == 2 for t in tags), timeout=15, what="a ran its copies"
     )
     eventually(
-        lambda: _total(a, "awaken_attempts_lost_total") >= len(tags), timeout=10, what="a stopped its copies"
+        lambda: a.metric("awaken_attempts_lost_total") >= len(tags), timeout=10, what="a stopped its copies"
     )
     for tag in tags:
         assert effects.count("before", tag) == 1  # recorded before the freeze: never again

@@ -82,11 +82,7 @@ class Sender:
 
 def recoveries(server: Server) -> int:
     """How often the server reopened its database after a fault (its metrics say)."""
-    text = server.client.get(f"{server.admin_url}/metrics").text
-    for line in text.splitlines():
-        if line.startswith("awaken_storage_recoveries_total "):
-            return int(float(line.split()[1]))
-    return 0
+    return server.metric("awaken_storage_recoveries_total")
 
 
 def all_there(server: Server, invocation_ids: list[str]) -> None:

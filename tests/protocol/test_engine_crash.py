@@ -6,10 +6,13 @@ The deployment is registered with the CLI (`awaken deployments register`), as a 
 the awakeables are resolved with it after the restart.
 
 The same with two nodes on one PostgreSQL database (SPEC §5): the node that runs the remote
-invocations is killed and not restarted; the other takes them over once their leases expire."""
+invocations is killed and not restarted, and the other takes them over once their leases expire;
+or it is frozen (SIGSTOP) past its leases, and once thawed it cannot record what the SDK did for
+the attempts it lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -132,34 +135,46 @@ def database(request: pytest.FixtureRequest) -> Iterator[str]:
     pg.drop_database(name)
 
 
-@pytest.mark.parametrize("name", SDK_ENDPOINTS)
-def test_kill_9_of_a_node_hands_its_remote_invocations_to_another(
-    name: str, tmp_path: Path, database: str
-) -> None:
+@contextlib.contextmanager
+def two_nodes(
+    name: str, tmp_path: Path, database: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[Server, Server, Path]]:
+    """Nodes a and b of local_app on `database`, and the SDK endpoint `name` registered on a (b
+    serving it too); the directory where the endpoint counts its side effects."""
     effects = tmp_path / "effects"
     effects.mkdir()
     ep = start_endpoint(ENDPOINTS[name], env={"ENDPOINT_EFFECTS_DIR": str(effects)})
     for node in "ab":
         (tmp_path / node).mkdir()
-    a, b = (
-        Server(
-            "tests.protocol.local_app:app",
-            tmp_path / node,
-            cwd=REPO_ROOT,
-            db=database,
-            extra_args=["--lease", str(LEASE_S)],
-            env={"AWAKEN_INACTIVITY_TIMEOUT": "0.3"},
-        )
-        for node in "ab"
-    )
+    args = ["--lease", str(LEASE_S)]
+    app = "tests.protocol.local_app:app"
+    a, b = (Server(app, tmp_path / n, cwd=REPO_ROOT, db=database, extra_args=args, env=env) for n in "ab")
     try:
         a.start()
         b.start()
         cli("deployments", "register", ep.url, "--admin-url", a.admin_url, "--json")
         eventually(
-            lambda: b.client.get(f"{b.admin_url}/services/Reviews").status_code == 200,
+            lambda: b.client.get(f"{b.admin_url}/services/Durable").status_code == 200,
             what="b serving the deployment registered on a",
         )
+        yield a, b, effects
+    except BaseException:
+        print(a.log_text())
+        print(b.log_text())
+        print(ep.log_tail())
+        raise
+    finally:
+        a.close()
+        b.close()
+        stop_endpoint(ep)
+
+
+@pytest.mark.parametrize("name", SDK_ENDPOINTS)
+def test_kill_9_of_a_node_hands_its_remote_invocations_to_another(
+    name: str, tmp_path: Path, database: str
+) -> None:
+    env = {"AWAKEN_INACTIVITY_TIMEOUT": "0.3"}  # bidirectional streams suspend soon
+    with two_nodes(name, tmp_path, database, env) as (a, b, effects):
         waiting = {a.send("/Reviews/review", f"r{i}"): i for i in range(3)}
         awakeables = {invocation_id: _awakeable_of(a, invocation_id) for invocation_id in waiting}
         in_flight = a.send("/Durable/steps", "t1")
@@ -188,12 +203,39 @@ def test_kill_9_of_a_node_hands_its_remote_invocations_to_another(
         journal = b.invocation(in_flight)["journal"]
         # each run's completion recorded once: the one a stored, and b's of the second
         assert [e["type"] for e in journal if e["kind"] == "notification"] == ["Run", "Run"]
-    except BaseException:
-        print(a.log_text())
-        print(b.log_text())
-        print(ep.log_tail())
-        raise
-    finally:
-        a.close()
-        b.close()
-        stop_endpoint(ep)
+
+
+@pytest.mark.parametrize("name", ["ts-h2", "py-uvicorn"])  # bidirectional; request/response
+def test_a_node_frozen_past_its_lease_cannot_write_for_the_remote_attempt_it_lost(
+    name: str, tmp_path: Path, database: str
+) -> None:
+    with two_nodes(name, tmp_path, database) as (a, b, effects):
+        tags = ["f1", "f2"]
+        ids = {tag: a.send("/Durable/steps", tag) for tag in tags}
+        for tag in tags:
+            eventually(lambda t=tag: effect_count(effects, "second", t) == 1, timeout=20, what="a's runs")
+        a.freeze()
+        try:
+            # Past a's lease, b takes the invocations over: the second run starts again there.
+            for tag in tags:
+                eventually(
+                    lambda t=tag: effect_count(effects, "second", t) == 2,
+                    timeout=LEASE_S + 10,
+                    what="taken over by b",
+                )
+            for tag in tags:
+                (effects / f"release.{tag}").write_text("go")
+            results = {tag: b.attach(ids[tag], timeout=30) for tag in tags}
+        finally:
+            a.thaw()
+        # a wakes up: the SDK finished its copies of the run meanwhile, and a's attempts are
+        # fenced when they try to record them.
+        lost = "awaken_attempts_lost_total"
+        eventually(lambda: a.metric(lost) >= len(tags), timeout=15, what="a's attempts ended as lost")
+        for tag in tags:
+            assert results[tag].status_code == 200 and results[tag].json() == 3, results[tag].text
+            assert effect_count(effects, "first", tag) == 1  # stored before the freeze
+            again = b.client.get(f"{b.url}/restate/invocation/{ids[tag]}/output")
+            assert again.json() == 3  # what a did after waking changed nothing
+            journal = b.invocation(ids[tag])["journal"]
+            assert [e["type"] for e in journal if e["kind"] == "notification"] == ["Run", "Run"]
