@@ -1,6 +1,7 @@
 """Handlers served elsewhere on several nodes of one PostgreSQL database: a deployment registered
 on one node is served by the others, and a remote invocation started on one node is resumed by
-another when its awakeable is resolved there."""
+another when its awakeable is resolved there; a cancel or a kill sent through one node reaches the
+remote attempt that the other runs."""
 
 from __future__ import annotations
 
@@ -90,3 +91,47 @@ async def test_a_caller_whose_invocation_the_database_lost_gets_503_not_a_hang(p
         answer = await asyncio.wait_for(caller, 10)
         assert answer.status_code == 503, answer.text
         assert f"invocation {invocation_id} no longer exists" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("name", ["ts-h2", "py-uvicorn"])  # bidirectional; request/response
+async def test_cancel_and_kill_through_one_node_reach_a_remote_attempt_on_the_other(
+    endpoint: Callable[[str], Endpoint], pg_url: str, name: str
+) -> None:
+    """Bidirectional: the invocation waits in a stream that node a keeps open (no inactivity
+    timeout within the test); b's cancel reaches that stream, and the SDK ends the handler with
+    Restate's 409. Request/response: it is suspended; the cancel resumes it wherever it is
+    claimed. A kill through b ends it at once, the SDK not asked."""
+    await pg.empty(pg_url)
+    ep = endpoint(name)
+    config = EngineConfig(remote_inactivity=60, poll_interval=0.1)
+    async with serve(db=pg_url, config=config) as a, serve(db=pg_url, config=config) as b:
+        await a.register(ep.url)
+        await _serves(b, "Reviews")
+        waiting = []
+        for tag in ("cancelled", "killed"):
+            started = (await a.ingress.post("/Reviews/review/send", json=tag)).json()["invocationId"]
+            await awakeable_of(a, started)
+            waiting.append(started)
+        cancelled, killed = waiting
+        expected = "running" if name == "ts-h2" else "suspended"
+        for invocation_id in waiting:
+            assert (await a.wait_status(invocation_id, expected))["status"] == expected
+
+        r = await b.admin.patch(f"/invocations/{cancelled}/cancel")
+        assert r.status_code in (200, 202), r.text
+        done = await b.wait_status(cancelled, "completed")
+        assert done["completion_failure"]["code"] == 409, done
+        out = await b.ingress.get(f"/restate/invocation/{cancelled}/output")
+        assert out.status_code == 409, out.text
+
+        r = await b.admin.patch(f"/invocations/{killed}/kill")
+        assert r.status_code in (200, 202), r.text
+        done = await a.wait_status(killed, "completed")
+        assert done["completion_failure"]["code"] == 409, done
+        # neither keeps an attempt on either node (a's stream, in bidirectional mode, ends once
+        # a hears of the kill)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while set(waiting) & {*a.engine.running_ids(), *b.engine.running_ids()}:
+            assert loop.time() < deadline, "an attempt of a killed or cancelled invocation went on"
+            await asyncio.sleep(0.02)
