@@ -137,8 +137,12 @@ async def scene(env: TestEnvironment) -> Scene:
     assert (await env.client.post("/counter/a/add", json=5)).json() == 5
     greet = await env.client.post("/svc/greet", json="bob")
     assert greet.status_code == 200
+    # Listings order by creation time in milliseconds (ties by id, which is random after its
+    # time prefix): a fast machine makes two invocations within one, so the clock moves on.
+    env.clock.advance(0.002)
     hold = (await env.client.post("/counter/b/hold/send")).json()["invocationId"]
     await next_awakeable("hold:b")
+    env.clock.advance(0.002)
     queued = (await env.client.post("/counter/b/add/send", json=1)).json()["invocationId"]
     record = await env.engine.store.get_invocation(queued)
     assert record is not None and record.status is Status.PENDING

@@ -17,7 +17,8 @@ async def test_protocol_benchmark_runs_and_reports() -> None:
         assert out["deployment"]["protocol_type"] == protocol_type
         for workload in ("step_c1", "step_c64"):
             assert out[workload]["calls"] > 0 and out[workload]["per_s"] > 0
-            assert out[workload]["server_cpu_ms_per_invocation"] > 0
+            # CPU times come in clock ticks (10 ms): a few fast calls may have used none
+            assert out[workload]["server_cpu_ms_per_invocation"] >= 0
             assert out[workload]["endpoint_requests_per_invocation"] >= 1
         assert out["awakeables"]["awakeables"] == 20 and out["awakeables"]["completions_per_s"] > 0
         assert out["endpoint_requests"]["invoke_requests"] > 0
