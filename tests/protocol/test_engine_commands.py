@@ -251,10 +251,15 @@ async def test_cancelled_over_the_admin_api_while_it_waits(remote: Awaken) -> No
     invocation_id = sent.json()["invocationId"]
     await awakeable_of(remote, invocation_id)
     await remote.wait_status(invocation_id, "suspended")
-    r = await remote.admin.patch(f"/invocations/{invocation_id}/cancel")
+    await cancel_ends_with_409(remote, invocation_id)
+
+
+async def cancel_ends_with_409(awaken: Awaken, invocation_id: str) -> None:
+    """Cancel through `awaken`'s admin API: the SDK sees the cancellation signal and ends the
+    handler with Restate's failure, which becomes the invocation's output."""
+    r = await awaken.admin.patch(f"/invocations/{invocation_id}/cancel")
     assert r.status_code in (200, 202), r.text
-    done = await remote.wait_status(invocation_id, "completed")
-    # the SDK saw the cancellation signal and ended the handler with Restate's failure
+    done = await awaken.wait_status(invocation_id, "completed")
     assert done["completion_failure"]["code"] == 409, done
-    out = await remote.ingress.get(f"/restate/invocation/{invocation_id}/output")
+    out = await awaken.ingress.get(f"/restate/invocation/{invocation_id}/output")
     assert out.status_code == 409, out.text

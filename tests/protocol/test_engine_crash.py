@@ -114,6 +114,13 @@ def test_kill_9_while_remote_invocations_wait_and_a_run_is_in_flight(
             server.url,
         )
         assert out.strip() == "Accepted"
+    all_answered(server, effects, waiting, in_flight)
+    assert effect_count(effects, "second", "t1") >= 2  # in flight at the kill: runs again
+
+
+def all_answered(server: Server, effects: Path, waiting: dict[str, int], in_flight: str) -> None:
+    """Once the run in flight is released, `server` answers every invocation rightly; the run
+    stored before the kill ran once; no awakeable is left pending."""
     (effects / "release.t1").write_text("go")
     for invocation_id, i in waiting.items():
         r = server.attach(invocation_id, timeout=30)
@@ -121,7 +128,6 @@ def test_kill_9_while_remote_invocations_wait_and_a_run_is_in_flight(
     r = server.attach(in_flight, timeout=30)
     assert r.status_code == 200 and r.json() == 3, r.text
     assert effect_count(effects, "first", "t1") == 1  # stored before the kill: not run again
-    assert effect_count(effects, "second", "t1") >= 2  # in flight at the kill: runs again
     assert server.pending_awakeables() == {}
 
 
@@ -191,15 +197,8 @@ def test_kill_9_of_a_node_hands_its_remote_invocations_to_another(
             lambda: effect_count(effects, "second", "t1") == 2, timeout=LEASE_S + 10, what="taken over"
         )
         assert time.monotonic() - killed_at < LEASE_S + 10
-        (effects / "release.t1").write_text("go")
-        for invocation_id, i in waiting.items():
-            r = b.attach(invocation_id, timeout=30)
-            assert r.status_code == 200 and r.json() == f"r{i}: ok{i}", r.text
-        r = b.attach(in_flight, timeout=30)
-        assert r.status_code == 200 and r.json() == 3, r.text
-        assert effect_count(effects, "first", "t1") == 1  # stored before the kill: not run again
+        all_answered(b, effects, waiting, in_flight)
         assert effect_count(effects, "second", "t1") == 2  # a's copy and b's
-        assert b.pending_awakeables() == {}
         journal = b.invocation(in_flight)["journal"]
         # each run's completion recorded once: the one a stored, and b's of the second
         assert [e["type"] for e in journal if e["kind"] == "notification"] == ["Run", "Run"]

@@ -14,7 +14,7 @@ from awaken.engine.engine import EngineConfig
 from tests import pg
 from tests.protocol.rig import Endpoint
 from tests.protocol.server import Awaken, serve
-from tests.protocol.test_engine_commands import awakeable_of, call
+from tests.protocol.test_engine_commands import awakeable_of, call, cancel_ends_with_409
 
 CONFIG = EngineConfig(remote_inactivity=0.3, poll_interval=0.1)
 
@@ -117,12 +117,7 @@ async def test_cancel_and_kill_through_one_node_reach_a_remote_attempt_on_the_ot
         for invocation_id in waiting:
             assert (await a.wait_status(invocation_id, expected))["status"] == expected
 
-        r = await b.admin.patch(f"/invocations/{cancelled}/cancel")
-        assert r.status_code in (200, 202), r.text
-        done = await b.wait_status(cancelled, "completed")
-        assert done["completion_failure"]["code"] == 409, done
-        out = await b.ingress.get(f"/restate/invocation/{cancelled}/output")
-        assert out.status_code == 409, out.text
+        await cancel_ends_with_409(b, cancelled)
 
         r = await b.admin.patch(f"/invocations/{killed}/kill")
         assert r.status_code in (200, 202), r.text
